@@ -1,0 +1,495 @@
+//! Column metadata and the generic record machinery every adapter shares.
+//!
+//! Each entity describes its columns once ([`Record::COLUMNS`]); the listing
+//! planner, the `q` parser, validation, the in-memory adapter and the SQL
+//! backends all work from that description, so the rules live in one place.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json};
+
+use crate::error::{AdapterError, EntityKind, Result};
+use crate::timestamp::Timestamp;
+
+/// How a column is stored and compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnKind {
+    /// A string of at most `max_chars` Unicode scalar values, compared by bytes.
+    Text {
+        /// The longest value accepted (in characters).
+        max_chars: usize,
+    },
+    /// A signed 64-bit integer.
+    Int,
+    /// A boolean.
+    Bool,
+    /// A [`Timestamp`].
+    Timestamp,
+    /// A JSON document (objects, lists and maps are stored this way).
+    Json,
+}
+
+/// One column of an entity's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Column {
+    /// The field and column name.
+    pub name: &'static str,
+    /// Storage type.
+    pub kind: ColumnKind,
+    /// Whether the column may be NULL.
+    pub nullable: bool,
+    /// Usable in `q` as `field:value` and in comparisons.
+    pub filterable: bool,
+    /// Usable as a sort field.
+    pub sortable: bool,
+    /// Searched by bare `q` terms (substring match).
+    pub searchable: bool,
+    /// Holds a secret: never logged, never in error messages.
+    pub secret: bool,
+    /// Must not be an empty string.
+    pub non_empty: bool,
+    /// Stored lowercased (emails); `q` values for it are lowercased too.
+    pub lowercase: bool,
+}
+
+impl Column {
+    const fn new(name: &'static str, kind: ColumnKind) -> Self {
+        Self {
+            name,
+            kind,
+            nullable: false,
+            filterable: false,
+            sortable: false,
+            searchable: false,
+            secret: false,
+            non_empty: false,
+            lowercase: false,
+        }
+    }
+    /// A text column of at most `max_chars` characters.
+    pub const fn text(name: &'static str, max_chars: usize) -> Self {
+        Self::new(name, ColumnKind::Text { max_chars })
+    }
+    /// An integer column.
+    pub const fn int(name: &'static str) -> Self {
+        Self::new(name, ColumnKind::Int)
+    }
+    /// A boolean column.
+    pub const fn bool(name: &'static str) -> Self {
+        Self::new(name, ColumnKind::Bool)
+    }
+    /// A timestamp column.
+    pub const fn timestamp(name: &'static str) -> Self {
+        Self::new(name, ColumnKind::Timestamp)
+    }
+    /// A JSON column.
+    pub const fn json(name: &'static str) -> Self {
+        Self::new(name, ColumnKind::Json)
+    }
+    /// Marks the column nullable.
+    pub const fn nullable(mut self) -> Self {
+        self.nullable = true;
+        self
+    }
+    /// Marks the column usable in `q`.
+    pub const fn filter(mut self) -> Self {
+        self.filterable = true;
+        self
+    }
+    /// Marks the column sortable (and filterable).
+    pub const fn sort(mut self) -> Self {
+        self.sortable = true;
+        self.filterable = true;
+        self
+    }
+    /// Marks the column searched by bare terms (and filterable).
+    pub const fn search(mut self) -> Self {
+        self.searchable = true;
+        self.filterable = true;
+        self
+    }
+    /// Marks the column secret.
+    pub const fn secret(mut self) -> Self {
+        self.secret = true;
+        self
+    }
+    /// Marks the column as stored lowercased.
+    pub const fn lowercase(mut self) -> Self {
+        self.lowercase = true;
+        self
+    }
+    /// Marks the column as rejecting the empty string.
+    pub const fn non_empty(mut self) -> Self {
+        self.non_empty = true;
+        self
+    }
+}
+
+/// A column value, as adapters bind and read it.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// A text value.
+    Text(String),
+    /// An integer value.
+    Int(i64),
+    /// A boolean value.
+    Bool(bool),
+    /// A timestamp value.
+    Timestamp(Timestamp),
+    /// A JSON value.
+    Json(Json),
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Text(s) => write!(f, "{s:?}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Timestamp(t) => write!(f, "{t}"),
+            Value::Json(j) => write!(f, "{j}"),
+        }
+    }
+}
+
+impl Value {
+    /// Whether the value is NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The canonical total order of the backends: NULL first, then by value
+    /// (text by bytes, `false` before `true`). Values of different kinds
+    /// never meet in one column; they order by kind.
+    pub fn canonical_cmp(&self, other: &Value) -> Ordering {
+        fn rank(v: &Value) -> u8 {
+            match v {
+                Value::Null => 0,
+                Value::Text(_) => 1,
+                Value::Int(_) => 2,
+                Value::Bool(_) => 3,
+                Value::Timestamp(_) => 4,
+                Value::Json(_) => 5,
+            }
+        }
+        match (self, other) {
+            (Value::Text(a), Value::Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Value::Int(a), Value::Int(b)) => a.cmp(b),
+            (Value::Bool(a), Value::Bool(b)) => a.cmp(b),
+            (Value::Timestamp(a), Value::Timestamp(b)) => a.cmp(b),
+            (Value::Json(a), Value::Json(b)) => a.to_string().cmp(&b.to_string()),
+            _ => rank(self).cmp(&rank(other)),
+        }
+    }
+
+    /// The text, if this is a text value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An entity type: its table, columns, keys and the conversions all adapters share.
+///
+/// Implemented by the eight entity records; backends use it to write one
+/// generic implementation instead of eight.
+pub trait Record:
+    Clone + fmt::Debug + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// What the caller passes to `create`.
+    type Insert: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// What the caller passes to `update` (entities that can be updated).
+    type Patch: Clone + fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The entity kind.
+    const KIND: EntityKind;
+    /// Every column, the key first, in table order. Tenant-scoped tables also
+    /// have a leading `tenant_id` column that is not listed here.
+    const COLUMNS: &'static [Column];
+    /// Groups of columns that must be unique within a tenant, with the field
+    /// reported in the [`AdapterError::Conflict`] (the primary key is implied).
+    const UNIQUE: &'static [UniqueKey] = &[];
+    /// The parent this entity references, if any (besides its tenant).
+    const PARENT: Option<ParentRef> = None;
+
+    /// The primary key value (unique within a tenant).
+    fn key(&self) -> &str;
+
+    /// Builds the record a `create` stores: generates what the insert leaves
+    /// out (id, timestamps), normalises (lowercased email) and validates.
+    fn from_insert(insert: Self::Insert, now: Timestamp) -> Result<Self>;
+
+    /// Entity-specific rules beyond the column metadata (email syntax, id
+    /// format, ...). The default accepts everything.
+    fn validate_extra(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// Normalises a caller-supplied record the way `from_insert` would (used by
+    /// `upsert`). The default leaves it unchanged.
+    fn normalize(&mut self) {}
+
+    /// The primary key column.
+    fn key_column() -> &'static Column {
+        &Self::COLUMNS[0]
+    }
+
+    /// Looks a column up by name.
+    fn column(name: &str) -> Option<&'static Column> {
+        Self::COLUMNS.iter().find(|c| c.name == name)
+    }
+}
+
+/// A unique key over one or more columns (within a tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqueKey {
+    /// The columns; a NULL in any of them makes the row exempt, as in SQL.
+    pub columns: &'static [&'static str],
+    /// The field named in the conflict error.
+    pub field: &'static str,
+}
+
+/// A reference from a record to a parent record of the same tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentRef {
+    /// The referencing column (e.g. `user_id`).
+    pub column: &'static str,
+    /// The parent kind; deleting a parent deletes its children.
+    pub parent: EntityKind,
+}
+
+fn schema_error(kind: EntityKind, detail: impl fmt::Display) -> AdapterError {
+    AdapterError::Backend {
+        message: format!("{kind} record does not match its schema: {detail}"),
+        source: None,
+    }
+}
+
+/// The column values of a record, in [`Record::COLUMNS`] order.
+pub fn to_values<R: Record>(record: &R) -> Vec<Value> {
+    let json = serde_json::to_value(record).unwrap_or(Json::Null);
+    R::COLUMNS
+        .iter()
+        .map(|c| json_to_value(c, json.get(c.name).cloned().unwrap_or(Json::Null)))
+        .collect()
+}
+
+/// The value of one column of a record.
+pub fn column_value<R: Record>(record: &R, column: &str) -> Value {
+    let json = serde_json::to_value(record).unwrap_or(Json::Null);
+    match R::column(column) {
+        Some(c) => json_to_value(c, json.get(c.name).cloned().unwrap_or(Json::Null)),
+        None => Value::Null,
+    }
+}
+
+fn json_to_value(column: &Column, json: Json) -> Value {
+    match (column.kind, json) {
+        (_, Json::Null) if column.kind != ColumnKind::Json || column.nullable => Value::Null,
+        (ColumnKind::Json, j) => Value::Json(j),
+        (ColumnKind::Text { .. }, Json::String(s)) => Value::Text(s),
+        (ColumnKind::Int, Json::Number(n)) => n.as_i64().map(Value::Int).unwrap_or(Value::Null),
+        (ColumnKind::Bool, Json::Bool(b)) => Value::Bool(b),
+        (ColumnKind::Timestamp, Json::String(s)) => {
+            s.parse().map(Value::Timestamp).unwrap_or(Value::Null)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Rebuilds a record from its column values (in [`Record::COLUMNS`] order),
+/// as a backend reads them from a row.
+pub fn from_values<R: Record>(values: Vec<Value>) -> Result<R> {
+    if values.len() != R::COLUMNS.len() {
+        return Err(schema_error(
+            R::KIND,
+            format!("expected {} columns, got {}", R::COLUMNS.len(), values.len()),
+        ));
+    }
+    let mut object = Map::with_capacity(values.len());
+    for (column, value) in R::COLUMNS.iter().zip(values) {
+        let json = match value {
+            Value::Null => Json::Null,
+            Value::Text(s) => Json::String(s),
+            Value::Int(i) => Json::from(i),
+            Value::Bool(b) => Json::Bool(b),
+            Value::Timestamp(t) => Json::String(t.to_canonical_string()),
+            Value::Json(j) => j,
+        };
+        object.insert(column.name.to_owned(), json);
+    }
+    serde_json::from_value(Json::Object(object))
+        .map_err(|e| schema_error(R::KIND, e))
+}
+
+/// Applies a patch: every field the patch carries replaces the record's
+/// (`null` clears a nullable field), and `updated_at` becomes `now` if the
+/// entity has one. The result is validated.
+pub fn apply_patch<R: Record>(record: &R, patch: &R::Patch, now: Timestamp) -> Result<R> {
+    let mut json = serde_json::to_value(record).map_err(|e| schema_error(R::KIND, e))?;
+    let patch = serde_json::to_value(patch).map_err(|e| schema_error(R::KIND, e))?;
+    if let (Json::Object(target), Json::Object(changes)) = (&mut json, patch) {
+        for (field, value) in changes {
+            if field == R::key_column().name {
+                continue;
+            }
+            target.insert(field, value);
+        }
+        if target.contains_key("updated_at") {
+            target.insert("updated_at".into(), Json::String(now.to_canonical_string()));
+        }
+    }
+    let mut updated: R = serde_json::from_value(json)
+        .map_err(|e| AdapterError::invalid(R::KIND.singular(), e.to_string()))?;
+    updated.normalize();
+    validate(&updated)?;
+    Ok(updated)
+}
+
+/// Builds a record from an insert serialised as a JSON object: fills the
+/// key with `generated_key` when absent and `created_at`/`updated_at` (or
+/// `date`) with `now` when the entity has them and the insert does not.
+/// Used by the entities' [`Record::from_insert`].
+pub fn record_from_insert<R: Record>(
+    insert: &R::Insert,
+    generated_key: impl FnOnce(&Map<String, Json>) -> String,
+    now: Timestamp,
+) -> Result<R> {
+    let mut json = serde_json::to_value(insert)
+        .map_err(|e| AdapterError::invalid(R::KIND.singular(), e.to_string()))?;
+    if let Json::Object(object) = &mut json {
+        let key = R::key_column().name;
+        if object.get(key).is_none_or(Json::is_null) {
+            let generated = generated_key(object);
+            object.insert(key.into(), Json::String(generated));
+        }
+        let created = object.get("created_at").filter(|v| !v.is_null()).cloned();
+        for column in R::COLUMNS {
+            let stamp = match column.name {
+                "created_at" | "date" => Json::String(now.to_canonical_string()),
+                // A copy that carries created_at but no updated_at gets created_at.
+                "updated_at" => {
+                    created.clone().unwrap_or_else(|| Json::String(now.to_canonical_string()))
+                }
+                _ => continue,
+            };
+            if object.get(column.name).is_none_or(Json::is_null) {
+                object.insert(column.name.into(), stamp);
+            }
+        }
+    }
+    let mut record: R = serde_json::from_value(json)
+        .map_err(|e| AdapterError::invalid(R::KIND.singular(), e.to_string()))?;
+    record.normalize();
+    validate(&record)?;
+    Ok(record)
+}
+
+/// The largest JSON document a column accepts, serialised.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// Checks a record against its column metadata and entity rules.
+pub fn validate<R: Record>(record: &R) -> Result<()> {
+    for (column, value) in R::COLUMNS.iter().zip(to_values(record)) {
+        validate_value(column, &value)?;
+    }
+    record.validate_extra()
+}
+
+/// Checks one value against its column.
+pub fn validate_value(column: &Column, value: &Value) -> Result<()> {
+    let field = column.name;
+    match (column.kind, value) {
+        (_, Value::Null) if column.nullable => Ok(()),
+        (_, Value::Null) => Err(AdapterError::invalid(field, "is required")),
+        (ColumnKind::Text { max_chars }, Value::Text(s)) => validate_text(column, s, max_chars),
+        (ColumnKind::Timestamp, Value::Timestamp(t)) if !t.is_storable() => Err(
+            AdapterError::invalid(field, "must be between the years 1000 and 9999"),
+        ),
+        (ColumnKind::Json, Value::Json(j)) => validate_json(field, j),
+        _ => Ok(()),
+    }
+}
+
+fn validate_text(column: &Column, s: &str, max_chars: usize) -> Result<()> {
+    let field = column.name;
+    if column.non_empty && s.trim().is_empty() {
+        return Err(AdapterError::invalid(field, "must not be empty"));
+    }
+    if s.contains('\0') {
+        return Err(AdapterError::invalid(field, "must not contain NUL characters"));
+    }
+    let chars = s.chars().count();
+    if chars > max_chars {
+        return Err(AdapterError::invalid(
+            field,
+            format!("is {chars} characters long; the maximum is {max_chars}"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_json(field: &str, json: &Json) -> Result<()> {
+    fn has_nul(j: &Json) -> bool {
+        match j {
+            Json::String(s) => s.contains('\0'),
+            Json::Array(items) => items.iter().any(has_nul),
+            Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    if has_nul(json) {
+        // PostgreSQL's jsonb cannot store \u0000; reject it everywhere alike.
+        return Err(AdapterError::invalid(field, "must not contain NUL characters"));
+    }
+    let size = json.to_string().len();
+    if size > MAX_JSON_BYTES {
+        return Err(AdapterError::invalid(
+            field,
+            format!("is {size} bytes of JSON; the maximum is {MAX_JSON_BYTES}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates an id the caller supplied: not empty, at most `max_chars`
+/// characters, no whitespace or control characters.
+pub fn validate_id(field: &str, id: &str, max_chars: usize) -> Result<()> {
+    if id.is_empty() {
+        return Err(AdapterError::invalid(field, "must not be empty"));
+    }
+    if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(AdapterError::invalid(
+            field,
+            "must not contain whitespace or control characters",
+        ));
+    }
+    let chars = id.chars().count();
+    if chars > max_chars {
+        return Err(AdapterError::invalid(
+            field,
+            format!("is {chars} characters long; the maximum is {max_chars}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh random id (UUID v7, lower-case hex without dashes): unique, and
+/// roughly time-ordered so that default listing order follows creation.
+pub fn generate_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// A fresh id with 122 random bits (UUID v4), for values that must not be guessable (codes).
+pub fn generate_secret_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

@@ -1,0 +1,164 @@
+//! Millisecond-precision UTC timestamps, the only time type entities carry.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::AdapterError;
+
+/// A UTC instant truncated to whole milliseconds.
+///
+/// Every backend stores milliseconds, so the type makes finer precision
+/// impossible to express: constructing a `Timestamp` from a more precise
+/// instant truncates it (towards the past), the same way everywhere. It
+/// serialises as Auth0 does, `2024-01-01T00:00:00.000Z`.
+///
+/// ```
+/// use adapter_interfaces::Timestamp;
+/// let t: Timestamp = "2024-01-01T00:00:00.123456Z".parse().unwrap();
+/// assert_eq!(t.to_string(), "2024-01-01T00:00:00.123Z");
+/// assert_eq!(t.as_millis(), 1_704_067_200_123);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// The earliest instant any backend stores: `1000-01-01T00:00:00.000Z` (MySQL's `DATETIME` floor).
+    pub const MIN_YEAR: i32 = 1000;
+    /// The latest year any backend stores (four-digit years keep text timestamps sortable).
+    pub const MAX_YEAR: i32 = 9999;
+
+    /// The current time, truncated to milliseconds.
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now())
+    }
+
+    /// Truncates a `chrono` instant to milliseconds.
+    pub fn from_datetime(instant: DateTime<Utc>) -> Self {
+        Self::from_millis(instant.timestamp_millis()).unwrap_or(Self(instant))
+    }
+
+    /// Milliseconds since the Unix epoch; `None` when out of `chrono`'s range.
+    pub fn from_millis(millis: i64) -> Option<Self> {
+        Utc.timestamp_millis_opt(millis).single().map(Self)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn as_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// The instant as a `chrono` value (always whole milliseconds).
+    pub fn as_datetime(&self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// Whether every backend can store this instant (years 1000 to 9999).
+    pub fn is_storable(&self) -> bool {
+        (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&self.0.year())
+    }
+
+    /// The canonical text form, `YYYY-MM-DDTHH:MM:SS.mmmZ`: what SQLite columns hold,
+    /// and what sorts chronologically as text.
+    pub fn to_canonical_string(&self) -> String {
+        self.0.to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+
+    /// Adds a signed number of milliseconds (saturating at `chrono`'s range).
+    pub fn plus_millis(&self, millis: i64) -> Self {
+        Self::from_millis(self.as_millis().saturating_add(millis)).unwrap_or(*self)
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(instant: DateTime<Utc>) -> Self {
+        Self::from_datetime(instant)
+    }
+}
+
+impl From<Timestamp> for DateTime<Utc> {
+    fn from(t: Timestamp) -> Self {
+        t.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_canonical_string())
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_canonical_string())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = AdapterError;
+
+    /// Parses RFC 3339 (any offset, any precision) or a bare date `YYYY-MM-DD` (midnight UTC).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Ok(instant) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Self::from_datetime(instant.with_timezone(&Utc)));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            && let Some(midnight) = date.and_hms_opt(0, 0, 0)
+        {
+            return Ok(Self::from_datetime(midnight.and_utc()));
+        }
+        Err(AdapterError::invalid(
+            "timestamp",
+            format!("`{s}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"),
+        ))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_canonical_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_sub_millisecond_parts_towards_the_past() {
+        let t: Timestamp = "2024-05-06T07:08:09.999999+02:00".parse().unwrap();
+        assert_eq!(t.to_string(), "2024-05-06T05:08:09.999Z");
+        let before_epoch: Timestamp = "1969-12-31T23:59:59.9995Z".parse().unwrap();
+        assert_eq!(before_epoch.to_string(), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parses_dates_and_rejects_garbage() {
+        let t: Timestamp = "2024-01-02".parse().unwrap();
+        assert_eq!(t.to_string(), "2024-01-02T00:00:00.000Z");
+        assert!("yesterday".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn serde_round_trip_is_canonical() {
+        let t = Timestamp::from_millis(1_700_000_000_123).unwrap();
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(json, "\"2023-11-14T22:13:20.123Z\"");
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn storable_range() {
+        assert!(Timestamp::now().is_storable());
+        assert!(!"0999-12-31T00:00:00Z".parse::<Timestamp>().unwrap().is_storable());
+    }
+}

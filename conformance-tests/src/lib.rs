@@ -1,0 +1,1 @@
+//! Reusable conformance suite proving Switchyard adapters behave identically. Work in progress.

@@ -1,0 +1,1 @@
+//! Dual-write composition of Switchyard adapters for zero-downtime database migrations. Work in progress.
