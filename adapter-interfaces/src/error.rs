@@ -115,9 +115,7 @@ pub enum AdapterError {
     /// The primary write is committed, but a blocking secondary that is configured to
     /// fail the call did not apply it (passthrough only). Do not retry the call blindly:
     /// the primary already holds the change.
-    #[error(
-        "the primary write is committed, but secondary `{secondary}` failed: {source}"
-    )]
+    #[error("the primary write is committed, but secondary `{secondary}` failed: {source}")]
     SecondaryWrite {
         /// The secondary's name.
         secondary: String,
@@ -156,25 +154,34 @@ pub enum ErrorKind {
 impl AdapterError {
     /// An [`AdapterError::InvalidInput`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::InvalidInput { field: field.into(), reason: reason.into() }
+        Self::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// An [`AdapterError::NotFound`].
     pub fn not_found(entity: EntityKind, id: impl Into<String>) -> Self {
-        Self::NotFound { entity, id: id.into() }
+        Self::NotFound {
+            entity,
+            id: id.into(),
+        }
     }
 
     /// An [`AdapterError::Conflict`].
     pub fn conflict(entity: EntityKind, field: impl Into<String>) -> Self {
-        Self::Conflict { entity, field: field.into() }
+        Self::Conflict {
+            entity,
+            field: field.into(),
+        }
     }
 
     /// An [`AdapterError::Backend`] wrapping a driver error.
-    pub fn backend(
-        message: impl Into<String>,
-        source: impl Into<BoxError>,
-    ) -> Self {
-        Self::Backend { message: message.into(), source: Some(source.into()) }
+    pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// The variant, without payload.

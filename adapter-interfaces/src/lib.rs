@@ -63,8 +63,8 @@ pub use record::{Column, ColumnKind, Record, Value};
 pub use secret::Secret;
 pub use timestamp::Timestamp;
 pub use traits::{
-    ApplicationsAdapter, CodesAdapter, ConnectionsAdapter, DataAdapters, EntityStore,
-    LogsAdapter, MutableStore, PasswordsAdapter, SessionsAdapter, TenantsAdapter, UsersAdapter,
+    ApplicationsAdapter, CodesAdapter, ConnectionsAdapter, DataAdapters, EntityStore, LogsAdapter,
+    MutableStore, PasswordsAdapter, SessionsAdapter, TenantsAdapter, UsersAdapter,
 };
 
 pub use async_trait::async_trait;

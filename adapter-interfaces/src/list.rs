@@ -39,12 +39,18 @@ pub struct Sort {
 impl Sort {
     /// Ascending by `field`.
     pub fn asc(field: impl Into<String>) -> Self {
-        Self { field: field.into(), order: SortOrder::Asc }
+        Self {
+            field: field.into(),
+            order: SortOrder::Asc,
+        }
     }
 
     /// Descending by `field`.
     pub fn desc(field: impl Into<String>) -> Self {
-        Self { field: field.into(), order: SortOrder::Desc }
+        Self {
+            field: field.into(),
+            order: SortOrder::Desc,
+        }
     }
 
     /// Parses Auth0's form `field:1` (ascending) or `field:-1` (descending).
@@ -52,7 +58,10 @@ impl Sort {
         match text.rsplit_once(':') {
             Some((field, "1")) => Ok(Self::asc(field)),
             Some((field, "-1")) => Ok(Self::desc(field)),
-            _ => Err(AdapterError::invalid("sort", "must look like `field:1` or `field:-1`")),
+            _ => Err(AdapterError::invalid(
+                "sort",
+                "must look like `field:1` or `field:-1`",
+            )),
         }
     }
 }
@@ -214,8 +223,11 @@ impl ListPlan {
             Some(sort) => match R::column(&sort.field) {
                 Some(column) if column.sortable => (column, sort.order),
                 _ => {
-                    let allowed: Vec<&str> =
-                        R::COLUMNS.iter().filter(|c| c.sortable).map(|c| c.name).collect();
+                    let allowed: Vec<&str> = R::COLUMNS
+                        .iter()
+                        .filter(|c| c.sortable)
+                        .map(|c| c.name)
+                        .collect();
                     return Err(AdapterError::invalid(
                         "sort",
                         format!(
@@ -235,13 +247,22 @@ impl ListPlan {
         let keyset = match params.from.as_deref() {
             None => None,
             Some(_) if params.page != 0 => {
-                return Err(AdapterError::invalid("page", "must be 0 when `from` is given"));
+                return Err(AdapterError::invalid(
+                    "page",
+                    "must be 0 when `from` is given",
+                ));
             }
             Some(cursor) => Some(keyset_filter(key, sort_column, order_dir, cursor)?),
         };
-        let mut order = vec![OrderBy { column: sort_column, order: order_dir }];
+        let mut order = vec![OrderBy {
+            column: sort_column,
+            order: order_dir,
+        }];
         if sort_column.name != key.name {
-            order.push(OrderBy { column: key, order: order_dir });
+            order.push(OrderBy {
+                column: key,
+                order: order_dir,
+            });
         }
         Ok(Self {
             filter,
@@ -302,7 +323,9 @@ fn keyset_filter(
     let cursor: Cursor = serde_json::from_slice(&bytes)
         .map_err(|_| cursor_error("is not a cursor returned by a previous page"))?;
     if cursor.s != sort.name || cursor.d != order {
-        return Err(cursor_error("was returned by a listing with another sort; keep the sort"));
+        return Err(cursor_error(
+            "was returned by a listing with another sort; keep the sort",
+        ));
     }
     let kind_matches = match (&cursor.v, sort.kind) {
         (Value::Null, _) => sort.nullable,
@@ -337,7 +360,10 @@ fn keyset_filter(
         ]),
         (SortOrder::Asc, v) => Filter::Or(vec![
             cmp(sort, past, v.clone()),
-            Filter::And(vec![cmp(sort, CompareOp::Eq, v), cmp(key, key_past, key_value)]),
+            Filter::And(vec![
+                cmp(sort, CompareOp::Eq, v),
+                cmp(key, key_past, key_value),
+            ]),
         ]),
         // NULLs come last descending.
         (SortOrder::Desc, Value::Null) => {
@@ -346,7 +372,10 @@ fn keyset_filter(
         (SortOrder::Desc, v) => {
             let mut any = vec![
                 cmp(sort, past, v.clone()),
-                Filter::And(vec![cmp(sort, CompareOp::Eq, v), cmp(key, key_past, key_value)]),
+                Filter::And(vec![
+                    cmp(sort, CompareOp::Eq, v),
+                    cmp(key, key_past, key_value),
+                ]),
             ];
             if sort.nullable {
                 any.push(is_null());

@@ -105,7 +105,11 @@ impl Filter {
             Filter::And(all) => all.iter().all(|f| f.matches(column)),
             Filter::Or(any) => any.iter().any(|f| f.matches(column)),
             Filter::Not(inner) => !inner.matches(column),
-            Filter::Compare { column: name, op, value } => {
+            Filter::Compare {
+                column: name,
+                op,
+                value,
+            } => {
                 let actual = column(name);
                 if actual.is_null() {
                     return false;
@@ -120,9 +124,9 @@ impl Filter {
                 }
             }
             Filter::Exists(name) => !column(name).is_null(),
-            Filter::Contains { columns, term } => columns.iter().any(|name| {
-                matches!(column(name), Value::Text(text) if text.contains(term.as_str()))
-            }),
+            Filter::Contains { columns, term } => columns.iter().any(
+                |name| matches!(column(name), Value::Text(text) if text.contains(term.as_str())),
+            ),
         }
     }
 
@@ -185,7 +189,13 @@ pub fn parse_q<R: Record>(q: &str) -> Result<Option<Filter>> {
     }
     let mut conjuncts: Vec<Filter> = groups
         .into_iter()
-        .map(|mut g| if g.len() == 1 { g.remove(0) } else { Filter::Or(g) })
+        .map(|mut g| {
+            if g.len() == 1 {
+                g.remove(0)
+            } else {
+                Filter::Or(g)
+            }
+        })
         .collect();
     Ok(match conjuncts.len() {
         0 => None,
@@ -268,7 +278,12 @@ fn tokenize(q: &str) -> Result<Vec<Token>> {
                 _ => {}
             }
         }
-        tokens.push(Token::Term(Term { negated, field, op, value }));
+        tokens.push(Token::Term(Term {
+            negated,
+            field,
+            op,
+            value,
+        }));
     }
 }
 
@@ -315,11 +330,18 @@ fn term_filter<R: Record>(term: Term) -> Result<Filter> {
         Some(field) => {
             let column = filterable_column::<R>(field)?;
             let value = typed_value(column, term.op, &term.value)?;
-            Filter::Compare { column: column.name, op: term.op, value }
+            Filter::Compare {
+                column: column.name,
+                op: term.op,
+                value,
+            }
         }
         None => {
-            let columns: Vec<&'static str> =
-                R::COLUMNS.iter().filter(|c| c.searchable).map(|c| c.name).collect();
+            let columns: Vec<&'static str> = R::COLUMNS
+                .iter()
+                .filter(|c| c.searchable)
+                .map(|c| c.name)
+                .collect();
             if columns.is_empty() {
                 return Err(q_error(format!(
                     "{} have no free-text fields; use field:value",
@@ -329,10 +351,17 @@ fn term_filter<R: Record>(term: Term) -> Result<Filter> {
             if term.value.is_empty() {
                 return Err(q_error("an empty phrase matches nothing useful"));
             }
-            Filter::Contains { columns, term: term.value }
+            Filter::Contains {
+                columns,
+                term: term.value,
+            }
         }
     };
-    Ok(if term.negated { Filter::Not(Box::new(filter)) } else { filter })
+    Ok(if term.negated {
+        Filter::Not(Box::new(filter))
+    } else {
+        filter
+    })
 }
 
 fn filterable_column<R: Record>(field: &str) -> Result<&'static Column> {
@@ -354,9 +383,7 @@ fn filterable_column<R: Record>(field: &str) -> Result<&'static Column> {
 }
 
 fn typed_value(column: &Column, op: CompareOp, raw: &str) -> Result<Value> {
-    let bad = |what: &str| {
-        q_error(format!("`{}` takes {what}", column.name))
-    };
+    let bad = |what: &str| q_error(format!("`{}` takes {what}", column.name));
     match column.kind {
         ColumnKind::Text { .. } => Ok(Value::Text(if column.lowercase {
             raw.to_lowercase()
@@ -405,7 +432,11 @@ mod tests {
     fn field_value_and_typed_values() {
         assert_eq!(
             parse("email:Ada@Example.com").unwrap(),
-            Some(cmp("email", CompareOp::Eq, Value::Text("ada@example.com".into())))
+            Some(cmp(
+                "email",
+                CompareOp::Eq,
+                Value::Text("ada@example.com".into())
+            ))
         );
         assert_eq!(
             parse("login_count:>=3").unwrap(),
@@ -429,13 +460,24 @@ mod tests {
     fn quoted_values_negation_exists_and_bare_terms() {
         assert_eq!(
             parse(r#"name:"Ada \"the\" Lovelace""#).unwrap(),
-            Some(cmp("name", CompareOp::Eq, Value::Text(r#"Ada "the" Lovelace"#.into())))
+            Some(cmp(
+                "name",
+                CompareOp::Eq,
+                Value::Text(r#"Ada "the" Lovelace"#.into())
+            ))
         );
         assert_eq!(
             parse("-connection:db").unwrap(),
-            Some(Filter::Not(Box::new(cmp("connection", CompareOp::Eq, Value::Text("db".into())))))
+            Some(Filter::Not(Box::new(cmp(
+                "connection",
+                CompareOp::Eq,
+                Value::Text("db".into())
+            ))))
         );
-        assert_eq!(parse("_exists_:email").unwrap(), Some(Filter::Exists("email")));
+        assert_eq!(
+            parse("_exists_:email").unwrap(),
+            Some(Filter::Exists("email"))
+        );
         match parse(r#""Ada L""#).unwrap() {
             Some(Filter::Contains { columns, term }) => {
                 assert_eq!(term, "Ada L");
@@ -492,7 +534,10 @@ mod tests {
                 "{q}: {err:?}"
             );
         }
-        assert!(parse_q::<Code>("free text").is_err(), "codes have no searchable fields");
+        assert!(
+            parse_q::<Code>("free text").is_err(),
+            "codes have no searchable fields"
+        );
         assert!(parse(&"a ".repeat(600)).is_err());
         assert!(parse(&"a ".repeat(40)).is_err());
     }
@@ -500,7 +545,10 @@ mod tests {
     #[test]
     fn evaluation_is_two_valued() {
         let filter = parse("-email:a@b.co").unwrap().unwrap();
-        assert!(filter.matches(&|_| Value::Null), "a missing field matches a negation");
+        assert!(
+            filter.matches(&|_| Value::Null),
+            "a missing field matches a negation"
+        );
         let filter = parse("email:>a").unwrap().unwrap();
         assert!(!filter.matches(&|_| Value::Null));
         assert!(filter.matches(&|_| Value::Text("b".into())));

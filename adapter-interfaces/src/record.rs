@@ -312,7 +312,11 @@ pub fn from_values<R: Record>(values: Vec<Value>) -> Result<R> {
     if values.len() != R::COLUMNS.len() {
         return Err(schema_error(
             R::KIND,
-            format!("expected {} columns, got {}", R::COLUMNS.len(), values.len()),
+            format!(
+                "expected {} columns, got {}",
+                R::COLUMNS.len(),
+                values.len()
+            ),
         ));
     }
     let mut object = Map::with_capacity(values.len());
@@ -327,8 +331,7 @@ pub fn from_values<R: Record>(values: Vec<Value>) -> Result<R> {
         };
         object.insert(column.name.to_owned(), json);
     }
-    serde_json::from_value(Json::Object(object))
-        .map_err(|e| schema_error(R::KIND, e))
+    serde_json::from_value(Json::Object(object)).map_err(|e| schema_error(R::KIND, e))
 }
 
 /// Applies a patch: every field the patch carries replaces the record's
@@ -377,9 +380,9 @@ pub fn record_from_insert<R: Record>(
             let stamp = match column.name {
                 "created_at" | "date" => Json::String(now.to_canonical_string()),
                 // A copy that carries created_at but no updated_at gets created_at.
-                "updated_at" => {
-                    created.clone().unwrap_or_else(|| Json::String(now.to_canonical_string()))
-                }
+                "updated_at" => created
+                    .clone()
+                    .unwrap_or_else(|| Json::String(now.to_canonical_string())),
                 _ => continue,
             };
             if object.get(column.name).is_none_or(Json::is_null) {
@@ -426,7 +429,10 @@ fn validate_text(column: &Column, s: &str, max_chars: usize) -> Result<()> {
         return Err(AdapterError::invalid(field, "must not be empty"));
     }
     if s.contains('\0') {
-        return Err(AdapterError::invalid(field, "must not contain NUL characters"));
+        return Err(AdapterError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     let chars = s.chars().count();
     if chars > max_chars {
@@ -449,7 +455,10 @@ fn validate_json(field: &str, json: &Json) -> Result<()> {
     }
     if has_nul(json) {
         // PostgreSQL's jsonb cannot store \u0000; reject it everywhere alike.
-        return Err(AdapterError::invalid(field, "must not contain NUL characters"));
+        return Err(AdapterError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
     }
     let size = json.to_string().len();
     if size > MAX_JSON_BYTES {

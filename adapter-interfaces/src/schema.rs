@@ -140,7 +140,11 @@ pub fn statements(dialect: Dialect) -> Vec<String> {
 
 /// The whole schema as one readable script (the statements joined with `;`).
 pub fn script(dialect: Dialect) -> String {
-    statements(dialect).iter().map(|s| format!("{s};\n")).collect::<Vec<_>>().join("\n")
+    statements(dialect)
+        .iter()
+        .map(|s| format!("{s};\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Whether the records of `kind` carry a `tenant_id` column.
@@ -164,11 +168,21 @@ fn table_ddl<R: Record>(dialect: Dialect) -> Vec<String> {
     let mut ddl = format!("CREATE TABLE IF NOT EXISTS {} (\n", q(table));
     if scoped {
         let tenant_column = Tenant::key_column();
-        let _ = writeln!(ddl, "  {} {} NOT NULL,", q("tenant_id"), dialect.column_type(tenant_column));
+        let _ = writeln!(
+            ddl,
+            "  {} {} NOT NULL,",
+            q("tenant_id"),
+            dialect.column_type(tenant_column)
+        );
     }
     for column in R::COLUMNS {
         let null = if column.nullable { "NULL" } else { "NOT NULL" };
-        let _ = writeln!(ddl, "  {} {} {null},", q(column.name), dialect.column_type(column));
+        let _ = writeln!(
+            ddl,
+            "  {} {} {null},",
+            q(column.name),
+            dialect.column_type(column)
+        );
     }
     let mut constraints = vec![format!("  PRIMARY KEY ({})", scope(&[key]))];
     for unique in R::UNIQUE {
@@ -221,7 +235,11 @@ fn table_ddl<R: Record>(dialect: Dialect) -> Vec<String> {
     let mut out = vec![ddl];
     if !dialect.is_mysql() {
         for (name, columns) in indexes {
-            out.push(format!("CREATE INDEX IF NOT EXISTS {} ON {} ({columns})", q(&name), q(table)));
+            out.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {} ({columns})",
+                q(&name),
+                q(table)
+            ));
         }
     }
     out
@@ -254,25 +272,54 @@ mod tests {
 
     #[test]
     fn every_dialect_creates_every_table_idempotently() {
-        for dialect in [Dialect::Postgres, Dialect::MariaDb, Dialect::MySql, Dialect::Sqlite] {
+        for dialect in [
+            Dialect::Postgres,
+            Dialect::MariaDb,
+            Dialect::MySql,
+            Dialect::Sqlite,
+        ] {
             let script = script(dialect);
             for kind in EntityKind::ALL {
                 assert!(
-                    script.contains(&format!("CREATE TABLE IF NOT EXISTS {}", dialect.quote(kind.table()))),
+                    script.contains(&format!(
+                        "CREATE TABLE IF NOT EXISTS {}",
+                        dialect.quote(kind.table())
+                    )),
                     "{dialect:?} {kind}"
                 );
             }
             for statement in statements(dialect) {
-                assert!(statement.contains("IF NOT EXISTS") || statement.contains("IGNORE") || statement.contains("DO NOTHING"), "{statement}");
+                assert!(
+                    statement.contains("IF NOT EXISTS")
+                        || statement.contains("IGNORE")
+                        || statement.contains("DO NOTHING"),
+                    "{statement}"
+                );
             }
         }
     }
 
     #[test]
     fn conflict_field_reads_constraint_names_and_sqlite_columns() {
-        assert_eq!(conflict_field::<User>("duplicate key value violates unique constraint \"users_email_key\""), "email");
-        assert_eq!(conflict_field::<User>("UNIQUE constraint failed: users.tenant_id, users.connection, users.username"), "username");
-        assert_eq!(conflict_field::<User>("Duplicate entry 'x' for key 'PRIMARY'"), "user_id");
-        assert_eq!(conflict_field::<Connection>("Duplicate entry 'a-b' for key 'connections_name_key'"), "name");
+        assert_eq!(
+            conflict_field::<User>(
+                "duplicate key value violates unique constraint \"users_email_key\""
+            ),
+            "email"
+        );
+        assert_eq!(
+            conflict_field::<User>(
+                "UNIQUE constraint failed: users.tenant_id, users.connection, users.username"
+            ),
+            "username"
+        );
+        assert_eq!(
+            conflict_field::<User>("Duplicate entry 'x' for key 'PRIMARY'"),
+            "user_id"
+        );
+        assert_eq!(
+            conflict_field::<Connection>("Duplicate entry 'a-b' for key 'connections_name_key'"),
+            "name"
+        );
     }
 }

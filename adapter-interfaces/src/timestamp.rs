@@ -159,6 +159,11 @@ mod tests {
     #[test]
     fn storable_range() {
         assert!(Timestamp::now().is_storable());
-        assert!(!"0999-12-31T00:00:00Z".parse::<Timestamp>().unwrap().is_storable());
+        assert!(
+            !"0999-12-31T00:00:00Z"
+                .parse::<Timestamp>()
+                .unwrap()
+                .is_storable()
+        );
     }
 }

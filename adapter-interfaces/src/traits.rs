@@ -12,8 +12,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::entities::{
-    Application, Code, Connection, Log, Password, Session, Tenant, TenantInsert, TenantPatch,
-    User,
+    Application, Code, Connection, Log, Password, Session, Tenant, TenantInsert, TenantPatch, User,
 };
 use crate::error::Result;
 use crate::list::{ListParams, Page};

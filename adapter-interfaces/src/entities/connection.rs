@@ -87,7 +87,10 @@ impl Record for Connection {
         Column::timestamp("created_at").sort(),
         Column::timestamp("updated_at").sort(),
     ];
-    const UNIQUE: &'static [UniqueKey] = &[UniqueKey { columns: &["name"], field: "name" }];
+    const UNIQUE: &'static [UniqueKey] = &[UniqueKey {
+        columns: &["name"],
+        field: "name",
+    }];
 
     fn key(&self) -> &str {
         &self.id

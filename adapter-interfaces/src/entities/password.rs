@@ -98,8 +98,10 @@ impl Record for Password {
         Column::timestamp("created_at").sort(),
         Column::timestamp("updated_at").sort(),
     ];
-    const PARENT: Option<ParentRef> =
-        Some(ParentRef { column: "user_id", parent: EntityKind::User });
+    const PARENT: Option<ParentRef> = Some(ParentRef {
+        column: "user_id",
+        parent: EntityKind::User,
+    });
 
     fn key(&self) -> &str {
         &self.id

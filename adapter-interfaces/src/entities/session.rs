@@ -106,7 +106,9 @@ impl Record for Session {
     const COLUMNS: &'static [Column] = &[
         Column::text("id", MAX_ID_CHARS).sort(),
         Column::text("user_id", MAX_ID_CHARS).non_empty().filter(),
-        Column::text("login_session_id", MAX_ID_CHARS).nullable().filter(),
+        Column::text("login_session_id", MAX_ID_CHARS)
+            .nullable()
+            .filter(),
         Column::json("device"),
         Column::json("clients"),
         Column::timestamp("expires_at").nullable().sort(),
@@ -118,8 +120,10 @@ impl Record for Session {
         Column::timestamp("created_at").sort(),
         Column::timestamp("updated_at").sort(),
     ];
-    const PARENT: Option<ParentRef> =
-        Some(ParentRef { column: "user_id", parent: EntityKind::User });
+    const PARENT: Option<ParentRef> = Some(ParentRef {
+        column: "user_id",
+        parent: EntityKind::User,
+    });
 
     fn key(&self) -> &str {
         &self.id

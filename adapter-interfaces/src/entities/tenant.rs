@@ -84,7 +84,10 @@ impl Record for Tenant {
     const KIND: EntityKind = EntityKind::Tenant;
     const COLUMNS: &'static [Column] = &[
         Column::text("id", MAX_TENANT_ID_CHARS).sort(),
-        Column::text("friendly_name", 255).non_empty().sort().search(),
+        Column::text("friendly_name", 255)
+            .non_empty()
+            .sort()
+            .search(),
         Column::text("audience", MAX_URL_CHARS).nullable().filter(),
         Column::text("sender_email", 320).nullable().filter(),
         Column::text("sender_name", 255).nullable(),
@@ -115,7 +118,10 @@ pub fn validate_tenant_id(field: &str, id: &str) -> Result<()> {
             format!("must be 1 to {MAX_TENANT_ID_CHARS} characters long"),
         ));
     }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         return Err(AdapterError::invalid(
             field,
             "may contain only letters, digits, `_` and `-`",

@@ -188,7 +188,11 @@ impl Record for User {
     const KIND: EntityKind = EntityKind::User;
     const COLUMNS: &'static [Column] = &[
         Column::text("user_id", MAX_ID_CHARS).sort(),
-        Column::text("email", 320).nullable().lowercase().sort().search(),
+        Column::text("email", 320)
+            .nullable()
+            .lowercase()
+            .sort()
+            .search(),
         Column::bool("email_verified").filter(),
         Column::text("username", 128).nullable().sort().search(),
         Column::text("phone_number", 32).nullable().search(),
@@ -213,8 +217,14 @@ impl Record for User {
         Column::timestamp("updated_at").sort(),
     ];
     const UNIQUE: &'static [UniqueKey] = &[
-        UniqueKey { columns: &["connection", "email"], field: "email" },
-        UniqueKey { columns: &["connection", "username"], field: "username" },
+        UniqueKey {
+            columns: &["connection", "email"],
+            field: "email",
+        },
+        UniqueKey {
+            columns: &["connection", "username"],
+            field: "username",
+        },
     ];
 
     fn key(&self) -> &str {
@@ -226,7 +236,11 @@ impl Record for User {
             .provider
             .clone()
             .or_else(|| {
-                insert.user_id.as_deref().and_then(|id| id.split_once('|')).map(|(p, _)| p.into())
+                insert
+                    .user_id
+                    .as_deref()
+                    .and_then(|id| id.split_once('|'))
+                    .map(|(p, _)| p.into())
             })
             .unwrap_or_else(|| "auth0".into());
         insert.provider = Some(provider.clone());
@@ -274,6 +288,9 @@ pub fn validate_email(email: &str) -> Result<()> {
     if valid {
         Ok(())
     } else {
-        Err(AdapterError::invalid("email", "is not a valid email address"))
+        Err(AdapterError::invalid(
+            "email",
+            "is not a valid email address",
+        ))
     }
 }
