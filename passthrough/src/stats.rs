@@ -1,0 +1,273 @@
+//! Statistics: kept in memory for the status report and exported through the `metrics` facade.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use adapter_interfaces::{EntityKind, Timestamp};
+use serde::Serialize;
+
+use crate::op::Mismatch;
+use crate::stage::Stage;
+
+/// The part a store plays in a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Served the read or took the write first.
+    Primary,
+    /// Received a replicated write or a compared read.
+    Secondary,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::Secondary => "secondary",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    ok: u64,
+    failed: u64,
+    retried: u64,
+    dead_lettered: u64,
+    pending: u64,
+    latency_total: Duration,
+    latency_max: Duration,
+}
+
+type StatKey = (String, Role, EntityKind, &'static str);
+
+/// Per store, role, entity and method counters.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    counters: Mutex<BTreeMap<StatKey, Counters>>,
+}
+
+/// The outcome of one attempt, for [`Stats::record`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Event {
+    Ok(Duration),
+    Failed(Duration),
+    Retried,
+    DeadLettered,
+    Queued,
+    Settled,
+}
+
+impl Stats {
+    pub(crate) fn record(
+        &self,
+        store: &str,
+        role: Role,
+        entity: EntityKind,
+        method: &'static str,
+        event: Event,
+    ) {
+        let labels = [
+            ("store", store.to_owned()),
+            ("role", role.as_str().to_owned()),
+            ("entity", entity.singular().to_owned()),
+            ("method", method.to_owned()),
+        ];
+        match event {
+            Event::Ok(latency) | Event::Failed(latency) => {
+                let outcome = if matches!(event, Event::Ok(_)) {
+                    "ok"
+                } else {
+                    "failed"
+                };
+                metrics::counter!(
+                    "switchyard_passthrough_calls_total",
+                    &labels_with(&labels, outcome)
+                )
+                .increment(1);
+                metrics::histogram!("switchyard_passthrough_latency_seconds", &labels)
+                    .record(latency.as_secs_f64());
+            }
+            Event::Retried => {
+                metrics::counter!("switchyard_passthrough_retries_total", &labels).increment(1)
+            }
+            Event::DeadLettered => {
+                metrics::counter!("switchyard_passthrough_dead_letters_total", &labels).increment(1)
+            }
+            Event::Queued => {
+                metrics::gauge!("switchyard_passthrough_pending", &labels).increment(1.0)
+            }
+            Event::Settled => {
+                metrics::gauge!("switchyard_passthrough_pending", &labels).decrement(1.0)
+            }
+        }
+        let Ok(mut map) = self.counters.lock() else {
+            return;
+        };
+        let c = map
+            .entry((store.to_owned(), role, entity, method))
+            .or_default();
+        match event {
+            Event::Ok(latency) => {
+                c.ok += 1;
+                c.latency_total += latency;
+                c.latency_max = c.latency_max.max(latency);
+            }
+            Event::Failed(latency) => {
+                c.failed += 1;
+                c.latency_total += latency;
+                c.latency_max = c.latency_max.max(latency);
+            }
+            Event::Retried => c.retried += 1,
+            Event::DeadLettered => c.dead_lettered += 1,
+            Event::Queued => c.pending += 1,
+            Event::Settled => c.pending = c.pending.saturating_sub(1),
+        }
+    }
+
+    pub(crate) fn operations(&self) -> Vec<OperationStats> {
+        let Ok(map) = self.counters.lock() else {
+            return Vec::new();
+        };
+        map.iter()
+            .map(|((store, role, entity, method), c)| {
+                let calls = c.ok + c.failed;
+                OperationStats {
+                    store: store.clone(),
+                    role: *role,
+                    entity: *entity,
+                    method,
+                    ok: c.ok,
+                    failed: c.failed,
+                    retried: c.retried,
+                    pending: c.pending,
+                    dead_lettered: c.dead_lettered,
+                    latency_avg_us: if calls == 0 {
+                        0
+                    } else {
+                        u64::try_from(c.latency_total.as_micros() / u128::from(calls))
+                            .unwrap_or(u64::MAX)
+                    },
+                    latency_max_us: u64::try_from(c.latency_max.as_micros()).unwrap_or(u64::MAX),
+                }
+            })
+            .collect()
+    }
+}
+
+fn labels_with(
+    labels: &[(&'static str, String); 4],
+    outcome: &'static str,
+) -> Vec<(&'static str, String)> {
+    let mut all = labels.to_vec();
+    all.push(("outcome", outcome.to_owned()));
+    all
+}
+
+/// Counters of one store, role, entity and method.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationStats {
+    /// The store's name.
+    pub store: String,
+    /// Its role in these calls.
+    pub role: Role,
+    /// The entity.
+    pub entity: EntityKind,
+    /// The method.
+    pub method: &'static str,
+    /// Attempts that succeeded.
+    pub ok: u64,
+    /// Attempts that failed.
+    pub failed: u64,
+    /// Retries scheduled after a failure.
+    pub retried: u64,
+    /// Writes queued and not yet applied or dead-lettered.
+    pub pending: u64,
+    /// Writes given up and parked in the dead-letter list.
+    pub dead_lettered: u64,
+    /// Mean latency of an attempt, in microseconds.
+    pub latency_avg_us: u64,
+    /// Longest attempt, in microseconds.
+    pub latency_max_us: u64,
+}
+
+/// A replicated write that failed every attempt (or found its queue full).
+/// It names the write; the record stays inside the passthrough for replay
+/// and is never serialised.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    /// Its id in the list (for [`crate::Passthrough::replay_dead_letters`] order).
+    pub id: u64,
+    /// The secondary that misses the write.
+    pub secondary: String,
+    /// The entity.
+    pub entity: EntityKind,
+    /// The method replicated.
+    pub method: &'static str,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The key (codes show only a prefix).
+    pub key: String,
+    /// The last error's message.
+    pub error: String,
+    /// Attempts made (0 when the queue was full).
+    pub attempts: u32,
+    /// When it was parked.
+    pub at: Timestamp,
+}
+
+/// Health, as the seed's `/migration-status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// Nothing dead-lettered, no secondary stuck retrying.
+    Healthy,
+    /// Some secondary misses writes (dead letters) or is retrying a failed one.
+    Errors,
+}
+
+/// One secondary's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecondaryStatus {
+    /// Its name.
+    pub name: String,
+    /// `blocking` or `non_blocking`.
+    pub mode: &'static str,
+    /// Writes queued for it.
+    pub pending: usize,
+    /// Writes it misses, parked in the dead-letter list.
+    pub dead_letters: usize,
+    /// Whether its worker is retrying a failed write right now.
+    pub retrying: bool,
+}
+
+/// The serialisable status of a passthrough (the seed's `/migration-status`, extended).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// `healthy` or `errors`.
+    pub status: Health,
+    /// The stage of each entity, for a migration passthrough.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<EntityKind, Stage>,
+    /// Failed attempts at secondaries since start (retried or not).
+    pub total_errors: u64,
+    /// The same, by entity.
+    pub errors_by_entity: BTreeMap<EntityKind, u64>,
+    /// Writes queued and not yet applied.
+    pub pending: usize,
+    /// Writes parked in the dead-letter list.
+    pub dead_letters: usize,
+    /// Compared reads whose answers differed, since start.
+    pub mismatches: u64,
+    /// Compared reads, since start.
+    pub compared_reads: u64,
+    /// Each secondary.
+    pub secondaries: Vec<SecondaryStatus>,
+    /// Counters by store, role, entity and method.
+    pub operations: Vec<OperationStats>,
+    /// The oldest dead letters (at most 20).
+    pub dead_letter_sample: Vec<DeadLetter>,
+    /// The latest mismatches (at most 20).
+    pub recent_mismatches: Vec<Mismatch>,
+}
