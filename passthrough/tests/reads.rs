@@ -1,0 +1,249 @@
+//! Read policies: primary only, fallback with read-repair, shadow reads.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use adapter_interfaces::{
+    DataAdapters, ListParams, PasswordAlgorithm, PasswordInsert, TenantInsert, UserInsert, memory,
+};
+use common::quick_retry;
+use passthrough::{Difference, Passthrough, ReadPolicy, SecondaryOptions, with_faults};
+
+async fn seeded() -> (DataAdapters, DataAdapters) {
+    let (a, b) = (memory::adapters(), memory::adapters());
+    for db in [&a, &b] {
+        db.tenants
+            .create(TenantInsert {
+                id: Some("t".into()),
+                friendly_name: "T".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    (a, b)
+}
+
+fn user(id: &str) -> UserInsert {
+    UserInsert {
+        user_id: Some(id.into()),
+        connection: "db".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn reads_come_from_the_primary_only_by_default() {
+    let (a, b) = seeded().await;
+    b.users.create("t", user("auth0|only-b")).await.unwrap();
+    let pt = Passthrough::builder("a", a)
+        .secondary("b", b, SecondaryOptions::non_blocking())
+        .build()
+        .unwrap();
+    assert!(
+        pt.adapters()
+            .users
+            .get("t", "auth0|only-b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(pt.status().compared_reads, 0);
+}
+
+#[tokio::test]
+async fn fallback_serves_a_primary_miss_and_repairs_when_asked() {
+    let (a, b) = seeded().await;
+    let only_b = b.users.create("t", user("auth0|only-b")).await.unwrap();
+    let pw = b
+        .passwords
+        .create(
+            "t",
+            PasswordInsert::new("auth0|only-b", "h", PasswordAlgorithm::Bcrypt),
+        )
+        .await
+        .unwrap();
+
+    let no_repair = Passthrough::builder("a", a.clone())
+        .secondary("b", b.clone(), SecondaryOptions::non_blocking())
+        .read_policy(ReadPolicy::default().with_fallback(false))
+        .build()
+        .unwrap();
+    assert_eq!(
+        no_repair
+            .adapters()
+            .users
+            .get("t", &only_b.user_id)
+            .await
+            .unwrap(),
+        Some(only_b.clone())
+    );
+    assert!(
+        a.users.get("t", &only_b.user_id).await.unwrap().is_none(),
+        "no repair asked"
+    );
+    assert!(
+        no_repair
+            .adapters()
+            .users
+            .get("t", "auth0|nowhere")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let repair = Passthrough::builder("a", a.clone())
+        .secondary("b", b.clone(), SecondaryOptions::non_blocking())
+        .read_policy(ReadPolicy::default().with_fallback(true))
+        .build()
+        .unwrap();
+    let db = repair.adapters();
+    assert_eq!(
+        db.users.get("t", &only_b.user_id).await.unwrap(),
+        Some(only_b.clone())
+    );
+    assert_eq!(
+        a.users.get("t", &only_b.user_id).await.unwrap(),
+        Some(only_b),
+        "repaired into the primary"
+    );
+    assert_eq!(
+        db.passwords.get_current("t", "auth0|only-b").await.unwrap(),
+        Some(pw.clone())
+    );
+    assert_eq!(a.passwords.get("t", &pw.id).await.unwrap(), Some(pw));
+    repair.flush().await;
+}
+
+#[tokio::test]
+async fn fallback_never_resurrects_a_record_whose_removal_is_pending() {
+    let (a, b) = seeded().await;
+    let (faulty_b, switch) = with_faults(&b);
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary(
+            "b",
+            faulty_b,
+            SecondaryOptions::non_blocking().retry(quick_retry(1)),
+        )
+        .read_policy(ReadPolicy::default().with_fallback(true))
+        .build()
+        .unwrap();
+    let db = pt.adapters();
+    db.users.create("t", user("auth0|u")).await.unwrap();
+    pt.flush().await;
+    switch.fail_writes(true);
+    assert!(db.users.remove("t", "auth0|u").await.unwrap());
+    pt.flush().await;
+    assert_eq!(pt.dead_letters().len(), 1);
+    assert!(
+        b.users.get("t", "auth0|u").await.unwrap().is_some(),
+        "the secondary still has it"
+    );
+    assert!(
+        db.users.get("t", "auth0|u").await.unwrap().is_none(),
+        "but the fallback does not serve it"
+    );
+    assert!(
+        a.users.get("t", "auth0|u").await.unwrap().is_none(),
+        "nor repair it into the primary"
+    );
+    switch.fail_writes(false);
+    pt.replay_dead_letters().await;
+    pt.flush().await;
+    assert!(b.users.get("t", "auth0|u").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn shadow_reads_record_mismatches_with_field_names_only() {
+    let (a, b) = seeded().await;
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary("b", b.clone(), SecondaryOptions::non_blocking())
+        .read_policy(ReadPolicy::default().with_shadow_reads(1.0))
+        .build()
+        .unwrap();
+    let db = pt.adapters();
+    let u = db
+        .users
+        .create(
+            "t",
+            UserInsert {
+                email: Some("x@y.io".into()),
+                ..user("auth0|u")
+            },
+        )
+        .await
+        .unwrap();
+    db.passwords
+        .create(
+            "t",
+            PasswordInsert::new("auth0|u", "secret-hash", PasswordAlgorithm::Bcrypt),
+        )
+        .await
+        .unwrap();
+    pt.flush().await;
+    db.users.get("t", &u.user_id).await.unwrap();
+    db.users.list("t", &ListParams::default()).await.unwrap();
+    pt.flush().await;
+    assert!(pt.mismatches().is_empty(), "{:?}", pt.mismatches());
+    assert_eq!(pt.status().compared_reads, 2);
+
+    // Diverge the secondary behind the passthrough's back.
+    let mut changed = u.clone();
+    changed.name = Some("Mallory".into());
+    changed.login_count = 9;
+    b.users.upsert("t", changed).await.unwrap();
+    b.users.create("t", user("auth0|extra")).await.unwrap();
+    let mut pw = b
+        .passwords
+        .get_current("t", "auth0|u")
+        .await
+        .unwrap()
+        .unwrap();
+    pw.password = "other-hash".into();
+    b.passwords.upsert("t", pw).await.unwrap();
+    db.users.get("t", &u.user_id).await.unwrap();
+    db.users.list("t", &ListParams::default()).await.unwrap();
+    db.passwords.get_current("t", "auth0|u").await.unwrap();
+    pt.flush().await;
+    let mismatches = pt.mismatches();
+    assert_eq!(mismatches.len(), 3, "{mismatches:?}");
+    assert_eq!(mismatches[0].method, "get");
+    assert_eq!(
+        mismatches[0].differences,
+        vec![Difference::Fields {
+            key: "auth0|u".into(),
+            fields: vec!["login_count".into(), "name".into()]
+        }]
+    );
+    assert_eq!(mismatches[1].method, "list");
+    assert!(
+        mismatches[1]
+            .differences
+            .contains(&Difference::OnlyOnSecondary {
+                key: "auth0|extra".into()
+            })
+    );
+    assert_eq!(mismatches[2].method, "get_current");
+    let json = serde_json::to_string(&pt.status()).unwrap();
+    assert!(
+        json.contains("\"password\"") && !json.contains("hash"),
+        "field names, never values: {json}"
+    );
+    assert_eq!(pt.status().mismatches, 3);
+}
+
+#[tokio::test]
+async fn shadow_reads_are_sampled() {
+    let (a, b) = seeded().await;
+    let pt = Passthrough::builder("a", a)
+        .secondary("b", b, SecondaryOptions::non_blocking())
+        .read_policy(ReadPolicy::default().with_shadow_reads(0.25))
+        .build()
+        .unwrap();
+    let db = pt.adapters();
+    for _ in 0..100 {
+        db.users.get("t", "auth0|x").await.unwrap();
+    }
+    pt.flush().await;
+    assert_eq!(pt.status().compared_reads, 25);
+}
