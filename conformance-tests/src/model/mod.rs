@@ -489,6 +489,12 @@ pub fn check(config: &Config, subjects: Vec<Subject>) -> Report {
     report
 }
 
+/// Empties a store by removing every tenant (which removes everything else),
+/// and checks that nothing is left.
+pub async fn clear(adapters: &DataAdapters) -> Result<(), String> {
+    case::reset(adapters).await
+}
+
 /// Every record of a store: (entity, tenant id or `""`, key) → record as JSON.
 pub type Snapshot = std::collections::BTreeMap<(EntityKind, String, String), Json>;
 
