@@ -1,1 +1,361 @@
-//! Switchyard data adapters on SeaORM for PostgreSQL, MySQL/MariaDB and SQLite. Work in progress.
+//! # adapter-seaorm
+//!
+//! Switchyard data adapters on [SeaORM](https://www.sea-ql.org/SeaORM/) 2.x
+//! for PostgreSQL, MySQL/MariaDB and SQLite: every trait of
+//! `adapter_interfaces`, behaving exactly like the in-memory reference
+//! adapter, on the one schema that the sqlx and Diesel backends share.
+//!
+//! - [`connect`] picks the database from the URL (`postgres://`,
+//!   `postgresql://`, `mysql://`, `mariadb://`, `sqlite://path`,
+//!   `sqlite::memory:`); [`SeaOrmStore::from_connection`] wraps an existing
+//!   [`DatabaseConnection`].
+//! - [`SeaOrmStore::migrate`] applies the canonical schema through
+//!   `sea-orm-migration` ([`migration::Migrator`]): idempotent, and a no-op
+//!   on a database that another backend already migrated.
+//! - [`SeaOrmStore::adapters`] gives the [`DataAdapters`] bundle.
+//!
+//! Cargo features: `sqlite` (default), `postgres`, `mysql`. A URL whose
+//! feature is off is an `InvalidInput` error on `url` naming the feature.
+//!
+//! ## SQLite
+//!
+//! ```
+//! use adapter_interfaces::{ListParams, TenantInsert, UserInsert};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> adapter_interfaces::Result<()> {
+//! let store = adapter_seaorm::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//! assert_eq!(store.schema_version().await?, Some(1));
+//! let db = store.adapters();
+//! let tenant = db.tenants.create(TenantInsert { friendly_name: "Acme".into(), ..Default::default() }).await?;
+//! let user = db.users.create(&tenant.id, UserInsert {
+//!     email: Some("Ada@Example.com".into()),
+//!     connection: "Username-Password-Authentication".into(),
+//!     ..Default::default()
+//! }).await?;
+//! assert_eq!(user.email.as_deref(), Some("ada@example.com"));
+//! let page = db.users.list(&tenant.id, &ListParams::default().with_q("email:ada@example.com")).await?;
+//! assert_eq!(page.items, vec![user]);
+//! # Ok(()) }
+//! ```
+//!
+//! ## PostgreSQL (feature `postgres`)
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> adapter_interfaces::Result<()> {
+//! let store = adapter_seaorm::connect("postgres://postgres@127.0.0.1:5432/switchyard").await?;
+//! store.migrate().await?;
+//! let db = store.adapters();
+//! assert!(db.tenants.get("acme").await?.is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! ## MySQL / MariaDB (feature `mysql`)
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> adapter_interfaces::Result<()> {
+//! // `mariadb://` is accepted too; an existing connection works as well:
+//! let connection = sea_orm::Database::connect("mysql://root@127.0.0.1:3306/switchyard")
+//!     .await
+//!     .map_err(|e| adapter_interfaces::AdapterError::backend("connecting", e))?;
+//! let store = adapter_seaorm::SeaOrmStore::from_connection(connection);
+//! store.migrate().await?;
+//! let db = store.adapters();
+//! assert!(db.tenants.get("acme").await?.is_none());
+//! # Ok(()) }
+//! ```
+//!
+//! ## How it maps onto SeaORM, and what it normalises
+//!
+//! - One `DeriveEntityModel` entity per table ([`entities`]), with the
+//!   record's column names; records and models meet in one generic place,
+//!   through `adapter_interfaces::record::{to_values, from_values}`.
+//! - Timestamps and JSON use value types ([`value::DbTimestamp`],
+//!   [`value::DbJson`]) that bind what each database stores in the shared
+//!   schema: `TIMESTAMPTZ` / naive-UTC `DATETIME` / canonical text
+//!   (`2024-01-01T00:00:00.000Z`) on SQLite; `JSONB` / JSON text. So every
+//!   backend reads the rows this one writes, and the other way round.
+//! - Secrets (password hashes, client secrets) are [`value::DbSecret`] in
+//!   the models, redacted from `Debug`, and never part of an error message.
+//! - `q` filters become sea-query conditions with every value bound;
+//!   substring terms use `strpos` / `LOCATE` / `instr` (case-sensitive,
+//!   never `LIKE`); comparisons are false on NULL. Descending/ascending NULL
+//!   placement follows the reference (`NULLS FIRST/LAST` on PostgreSQL).
+//! - Keyset pages add the implied bound `col >= v` (`<=` descending) to the
+//!   cursor condition so that the `(tenant_id, col, key)` index serves each
+//!   page from its start: a full scan is linear.
+//! - `upsert_many` writes multi-row `insert_many` statements in one
+//!   transaction, in batches under each database's bind-parameter limit,
+//!   with `ON CONFLICT (tenant_id, key) DO UPDATE` on PostgreSQL and SQLite;
+//!   on MySQL it locks the existing keys, updates those rows and inserts the
+//!   rest, because `ON DUPLICATE KEY UPDATE` would fire on any unique key.
+//! - Constraint violations are explained after rolling back, in the
+//!   reference's order (missing tenant, missing parent user, taken key); a
+//!   failed batch is replayed record by record to report the first failure.
+//! - SQLite connections enable foreign keys, use WAL (files) and a busy
+//!   timeout, and take write transactions with `BEGIN IMMEDIATE`; an
+//!   in-memory database lives on one connection that is never recycled.
+
+pub mod entities;
+mod mapping;
+pub mod migration;
+mod table;
+pub mod value;
+
+use std::sync::Arc;
+
+use adapter_interfaces::schema::VERSION_TABLE;
+use adapter_interfaces::{
+    AdapterError, Application, Code, Connection, DataAdapters, Log, Password, Result, Session,
+    Tenant, User,
+};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::{MigratorTrait, SchemaManager};
+
+pub use sea_orm::DatabaseConnection;
+
+use crate::table::Table;
+
+/// A handle on one database: migrations, schema version and the adapters.
+/// Clones share the connection pool.
+#[derive(Clone)]
+pub struct SeaOrmStore {
+    db: Arc<DatabaseConnection>,
+}
+
+impl std::fmt::Debug for SeaOrmStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeaOrmStore")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SeaOrmStore {
+    /// Wraps an existing SeaORM connection. SQLite connections must have
+    /// foreign keys enabled (sqlx's default) for cascades to work.
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db: Arc::new(db) }
+    }
+
+    /// The underlying connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The database kind.
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Applies the shared schema through [`migration::Migrator`]. Idempotent.
+    pub async fn migrate(&self) -> Result<()> {
+        migration::Migrator::up(self.db.as_ref(), None)
+            .await
+            .map_err(|e| AdapterError::backend("applying the Switchyard schema", e))
+    }
+
+    /// `MAX(version)` of the schema version table; `None` if it is absent.
+    pub async fn schema_version(&self) -> Result<Option<i64>> {
+        let error = |e| AdapterError::backend("reading the schema version", e);
+        let manager = SchemaManager::new(self.db.as_ref());
+        if !manager.has_table(VERSION_TABLE).await.map_err(error)? {
+            return Ok(None);
+        }
+        let query = Query::select()
+            .expr(Expr::col(Alias::new("version")).max())
+            .from(Alias::new(VERSION_TABLE))
+            .to_owned();
+        match self.db.query_one(&query).await.map_err(error)? {
+            Some(row) => row.try_get_by_index::<Option<i64>>(0).map_err(error),
+            None => Ok(None),
+        }
+    }
+
+    /// The adapters of all eight entities over this store.
+    pub fn adapters(&self) -> DataAdapters {
+        DataAdapters {
+            tenants: Arc::new(Table::<Tenant>::new(&self.db)),
+            users: Arc::new(Table::<User>::new(&self.db)),
+            applications: Arc::new(Table::<Application>::new(&self.db)),
+            connections: Arc::new(Table::<Connection>::new(&self.db)),
+            sessions: Arc::new(Table::<Session>::new(&self.db)),
+            codes: Arc::new(Table::<Code>::new(&self.db)),
+            passwords: Arc::new(Table::<Password>::new(&self.db)),
+            logs: Arc::new(Table::<Log>::new(&self.db)),
+        }
+    }
+}
+
+/// Connects to the database named by `url` (see the crate docs for the
+/// schemes). Does not migrate: call [`SeaOrmStore::migrate`].
+pub async fn connect(url: &str) -> Result<SeaOrmStore> {
+    urls::open(url).await.map(SeaOrmStore::from_connection)
+}
+
+mod urls {
+    //! URL handling and pool set-up.
+
+    use adapter_interfaces::{AdapterError, Result};
+    use sea_orm::DatabaseConnection;
+
+    enum Target {
+        Postgres,
+        MySql,
+        Sqlite,
+    }
+
+    /// The database kind of `url`, and the URL its driver wants.
+    fn parse(url: &str) -> Result<(Target, String)> {
+        let scheme = url
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        match scheme.as_str() {
+            "postgres" | "postgresql" => Ok((Target::Postgres, url.to_owned())),
+            "mysql" => Ok((Target::MySql, url.to_owned())),
+            // sqlx knows MariaDB by the MySQL scheme.
+            "mariadb" => Ok((Target::MySql, format!("mysql{}", &url["mariadb".len()..]))),
+            "sqlite" => Ok((Target::Sqlite, url.to_owned())),
+            _ => Err(AdapterError::invalid(
+                "url",
+                "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, \
+                 sqlite://path or sqlite::memory:",
+            )),
+        }
+    }
+
+    /// The URL without its password and query string, for messages.
+    pub(super) fn redact(url: &str) -> String {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return url.split('?').next().unwrap_or_default().to_owned();
+        };
+        let rest = rest.split('?').next().unwrap_or_default();
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}@{host}{path}")
+            }
+            None => format!("{scheme}://{rest}"),
+        }
+    }
+
+    /// A connection failure, without the URL's secrets in message or source.
+    fn connect_error(url: &str, err: impl std::fmt::Display) -> AdapterError {
+        let mut detail = err.to_string();
+        if let Some((_, rest)) = url.split_once("://")
+            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@')
+            && let Some((_, password)) = userinfo.split_once(':')
+            && !password.is_empty()
+        {
+            detail = detail.replace(password, "***");
+        }
+        AdapterError::Backend {
+            message: format!("connecting to {}", redact(url)),
+            source: Some(detail.into()),
+        }
+    }
+
+    #[cfg(not(all(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+    fn feature_off(database: &str, feature: &str) -> AdapterError {
+        AdapterError::invalid(
+            "url",
+            format!(
+                "{database} support is not compiled in; enable the `{feature}` feature of adapter-seaorm"
+            ),
+        )
+    }
+
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    async fn server(url: &str) -> Result<DatabaseConnection> {
+        let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+        // sqlx logs statements at INFO; keep them out of application logs.
+        options.sqlx_logging(false);
+        sea_orm::Database::connect(options)
+            .await
+            .map_err(|e| connect_error(url, e))
+    }
+
+    #[cfg(feature = "sqlite")]
+    async fn sqlite(url: &str) -> Result<DatabaseConnection> {
+        use std::str::FromStr;
+        use std::time::Duration;
+
+        use sea_orm::SqlxSqliteConnector;
+        use sea_orm::sqlx::ConnectOptions;
+        use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| connect_error(url, e))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30))
+            .disable_statement_logging();
+        let pool = if memory {
+            // Every connection would open its own empty database: keep one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            options = options.journal_mode(SqliteJournalMode::Wal);
+            SqlitePoolOptions::new().max_connections(8)
+        };
+        let pool = pool
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(url, e))?;
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    }
+
+    pub(super) async fn open(url: &str) -> Result<DatabaseConnection> {
+        let (target, url) = parse(url)?;
+        let _ = &url;
+        match target {
+            #[cfg(feature = "postgres")]
+            Target::Postgres => server(&url).await,
+            #[cfg(not(feature = "postgres"))]
+            Target::Postgres => Err(feature_off("PostgreSQL", "postgres")),
+            #[cfg(feature = "mysql")]
+            Target::MySql => server(&url).await,
+            #[cfg(not(feature = "mysql"))]
+            Target::MySql => Err(feature_off("MySQL/MariaDB", "mysql")),
+            #[cfg(feature = "sqlite")]
+            Target::Sqlite => sqlite(&url).await,
+            #[cfg(not(feature = "sqlite"))]
+            Target::Sqlite => Err(feature_off("SQLite", "sqlite")),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn redaction_drops_passwords_and_queries() {
+            assert_eq!(
+                redact("postgres://u:s3cret@db:5432/app?password=x"),
+                "postgres://u@db:5432/app"
+            );
+            assert_eq!(
+                redact("mysql://root@127.0.0.1/db"),
+                "mysql://root@127.0.0.1/db"
+            );
+            let e = connect_error("mysql://u:s3cret@h/db", "auth failed for s3cret");
+            assert!(!format!("{e} {:?}", e).contains("s3cret"));
+        }
+
+        #[tokio::test]
+        async fn unknown_schemes_are_invalid_input_on_url() {
+            let err = open("oracle://scott:tiger@h/db").await.unwrap_err();
+            assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
+            assert!(!err.to_string().contains("tiger"));
+        }
+    }
+}

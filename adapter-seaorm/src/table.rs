@@ -1,0 +1,734 @@
+//! The adapters: one generic implementation over [`Mapped`] records, plus
+//! what is special to tenants, codes and passwords.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use adapter_interfaces::record::{self, Value};
+use adapter_interfaces::schema::conflict_field;
+use adapter_interfaces::{
+    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, MutableStore,
+    Page, Password, PasswordsAdapter, Record, Result, Tenant, TenantInsert, TenantPatch,
+    TenantsAdapter, Timestamp, User,
+};
+use async_trait::async_trait;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::mapping::{
+    Col, Mapped, col, condition, key_condition, keyset_bound, order, record_cols, scoped,
+    tenant_condition, to_active, to_record,
+};
+use crate::value::to_db;
+
+/// Bind parameters one statement may carry.
+fn bind_limit(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres | DbBackend::MySql => 65_535,
+        _ => 32_766,
+    }
+}
+
+/// Rows per multi-row statement: under the bind limit, and at most this many.
+const MAX_BATCH_ROWS: usize = 1000;
+
+fn backend_error(doing: impl Into<String>, err: DbErr) -> AdapterError {
+    AdapterError::backend(doing, err)
+}
+
+/// A failure inside a write transaction: either final, or a database error
+/// to be explained (which parent is missing, which key is taken) once the
+/// transaction is rolled back.
+enum Failure {
+    Final(AdapterError),
+    Db(DbErr),
+}
+
+impl From<AdapterError> for Failure {
+    fn from(e: AdapterError) -> Self {
+        Failure::Final(e)
+    }
+}
+
+impl From<DbErr> for Failure {
+    fn from(e: DbErr) -> Self {
+        Failure::Db(e)
+    }
+}
+
+/// The adapter of one entity over a shared connection.
+pub(crate) struct Table<R> {
+    db: Arc<DatabaseConnection>,
+    _record: PhantomData<fn() -> R>,
+}
+
+impl<R> Table<R> {
+    pub(crate) fn new(db: &Arc<DatabaseConnection>) -> Self {
+        Self {
+            db: Arc::clone(db),
+            _record: PhantomData,
+        }
+    }
+}
+
+/// How a batch is written.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Plain inserts: a taken key is a conflict.
+    Insert,
+    /// Insert or update by primary key, never delete.
+    Upsert,
+}
+
+impl<R: Mapped> Table<R> {
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    fn table() -> &'static str {
+        R::KIND.table()
+    }
+
+    /// Starts a write transaction; on SQLite an IMMEDIATE one, so that a
+    /// read followed by a write cannot fail with SQLITE_BUSY halfway.
+    async fn begin(&self) -> Result<DatabaseTransaction> {
+        let mut options = TransactionOptions::default();
+        if self.backend() == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        self.db
+            .begin_with_options(options)
+            .await
+            .map_err(|e| backend_error(format!("starting a transaction on {}", Self::table()), e))
+    }
+
+    /// Commits on success; otherwise rolls back and explains a database
+    /// error in terms of the records involved.
+    async fn finish<T>(
+        &self,
+        txn: DatabaseTransaction,
+        tenant: Option<&str>,
+        records: &[R],
+        mode: Mode,
+        outcome: std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        match outcome {
+            Ok(value) => {
+                txn.commit().await.map_err(|e| {
+                    backend_error(format!("committing a write to {}", Self::table()), e)
+                })?;
+                Ok(value)
+            }
+            Err(failure) => {
+                // Roll back before diagnosing: PostgreSQL rejects every
+                // statement of a failed transaction, and an in-memory SQLite
+                // store has a single connection.
+                let _ = txn.rollback().await;
+                match failure {
+                    Failure::Final(e) => Err(e),
+                    Failure::Db(e) => Err(self.explain(tenant, records, mode, e).await),
+                }
+            }
+        }
+    }
+
+    /// Explains a failed write of `records`, in the reference's order: the
+    /// tenant, then the first record (in order) whose parent is missing or
+    /// whose key is taken.
+    async fn explain(
+        &self,
+        tenant: Option<&str>,
+        records: &[R],
+        mode: Mode,
+        err: DbErr,
+    ) -> AdapterError {
+        if err.sql_err().is_none() {
+            return backend_error(format!("writing {}", Self::table()), err);
+        }
+        if let [record] = records {
+            return self
+                .diagnose(self.db.as_ref(), tenant, record, mode, err)
+                .await;
+        }
+        // A batch failed: replay it one record at a time, each under a
+        // savepoint, to find and explain the record that fails first (as
+        // sequential upserts would), then roll everything back.
+        let txn = match self.begin().await {
+            Ok(txn) => txn,
+            Err(e) => return e,
+        };
+        let mut explained = None;
+        for (i, record) in records.iter().enumerate() {
+            let savepoint = match txn.begin().await {
+                Ok(savepoint) => savepoint,
+                Err(e) => {
+                    explained = Some(backend_error("replaying a failed batch", e));
+                    break;
+                }
+            };
+            let one = std::slice::from_ref(record);
+            match self
+                .write_in(&savepoint, tenant, one, mode, &records[i + 1..])
+                .await
+            {
+                Ok(()) => {
+                    if let Err(e) = savepoint.commit().await {
+                        explained = Some(backend_error("replaying a failed batch", e));
+                        break;
+                    }
+                }
+                Err(failure) => {
+                    let _ = savepoint.rollback().await;
+                    explained = Some(match failure {
+                        Failure::Final(e) => e,
+                        Failure::Db(e) => self.diagnose(&txn, tenant, record, mode, e).await,
+                    });
+                    break;
+                }
+            }
+        }
+        let _ = txn.rollback().await;
+        // Without a failing record, a concurrent writer interfered: report the batch's error.
+        explained.unwrap_or_else(|| backend_error(format!("writing {}", Self::table()), err))
+    }
+
+    /// Explains a constraint violation of one record's write, checking in
+    /// the reference's order rather than trusting which constraint the
+    /// database happened to test first.
+    async fn diagnose<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tenant: Option<&str>,
+        record: &R,
+        mode: Mode,
+        err: DbErr,
+    ) -> AdapterError {
+        let Some(violation) = err.sql_err() else {
+            return backend_error(format!("writing {}", Self::table()), err);
+        };
+        match find_cause(conn, tenant, record, mode).await {
+            Ok(Some(cause)) => cause,
+            Ok(None) => match violation {
+                SqlErr::UniqueConstraintViolation(message) => {
+                    AdapterError::conflict(R::KIND, conflict_field::<R>(&message))
+                }
+                _ => backend_error(format!("writing {}", Self::table()), err),
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Writes `records` in `txn`: multi-row statements in batches, then the
+    /// passwords' demotions. `later` are the records a replay writes after
+    /// these (a demotion leaves them alone, as sequential writes would).
+    async fn write_in(
+        &self,
+        txn: &impl ConnectionTrait,
+        tenant: Option<&str>,
+        records: &[R],
+        mode: Mode,
+        later: &[R],
+    ) -> std::result::Result<(), Failure> {
+        let backend = self.backend();
+        // The last write of a key wins, as with sequential upserts; one
+        // statement must not touch a row twice.
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+        for (i, record) in records.iter().enumerate() {
+            last.insert(record.key(), i);
+        }
+        let unique: Vec<&R> = records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last[r.key()] == *i)
+            .map(|(_, r)| r)
+            .collect();
+        let width = R::COLUMNS.len() + usize::from(tenant.is_some());
+        let rows = (bind_limit(backend) / width).clamp(1, MAX_BATCH_ROWS);
+        for batch in unique.chunks(rows) {
+            match (mode, backend) {
+                (Mode::Insert, _) => {
+                    let models = batch
+                        .iter()
+                        .map(|r| to_active(backend, tenant, *r))
+                        .collect::<Result<Vec<_>>>()?;
+                    R::Entity::insert_many(models)
+                        .exec_without_returning(txn)
+                        .await?;
+                }
+                (Mode::Upsert, DbBackend::MySql) => self.upsert_mysql(txn, tenant, batch).await?,
+                (Mode::Upsert, _) => {
+                    let models = batch
+                        .iter()
+                        .map(|r| to_active(backend, tenant, *r))
+                        .collect::<Result<Vec<_>>>()?;
+                    let key_cols = key_cols::<R>()?;
+                    let others = crate::mapping::record_cols::<R>()?
+                        .into_iter()
+                        .skip(1)
+                        .map(|(_, c)| c)
+                        .collect::<Vec<_>>();
+                    let on_conflict = OnConflict::columns(key_cols)
+                        .update_columns(others)
+                        .to_owned();
+                    R::Entity::insert_many(models)
+                        .on_conflict(on_conflict)
+                        .exec_without_returning(txn)
+                        .await?;
+                }
+            }
+        }
+        if R::KIND == EntityKind::Password {
+            self.demote_passwords(txn, tenant, records, later).await?;
+        }
+        Ok(())
+    }
+
+    /// MySQL's `ON DUPLICATE KEY UPDATE` fires on any unique key (a user's
+    /// email) and would overwrite another record, so: lock the existing
+    /// keys, update those rows by key, insert the others.
+    async fn upsert_mysql(
+        &self,
+        txn: &impl ConnectionTrait,
+        tenant: Option<&str>,
+        batch: &[&R],
+    ) -> std::result::Result<(), Failure> {
+        let backend = self.backend();
+        let key_col = col::<R>(R::key_column().name)?;
+        let keys: Vec<&str> = batch.iter().map(|r| r.key()).collect();
+        let existing: Vec<String> = R::Entity::find()
+            .select_only()
+            .column(key_col)
+            .filter(tenant_condition::<R>(tenant)?.add(key_col.is_in(keys)))
+            .lock_exclusive()
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let mut inserts = Vec::new();
+        for record in batch {
+            let mut model = to_active(backend, tenant, *record)?;
+            if existing.iter().any(|k| k == record.key()) {
+                for c in key_cols::<R>()? {
+                    model.not_set(c);
+                }
+                R::Entity::update_many()
+                    .set(model)
+                    .filter(key_condition::<R>(tenant, record.key())?)
+                    .exec(txn)
+                    .await?;
+            } else {
+                inserts.push(model);
+            }
+        }
+        if !inserts.is_empty() {
+            R::Entity::insert_many(inserts)
+                .exec_without_returning(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A current password demotes the user's other current passwords, which
+    /// take its `updated_at`; applied in the order of the writes.
+    async fn demote_passwords(
+        &self,
+        txn: &impl ConnectionTrait,
+        tenant: Option<&str>,
+        records: &[R],
+        later: &[R],
+    ) -> std::result::Result<(), Failure> {
+        let backend = self.backend();
+        let text = |r: &R, name: &str| record::column_value(r, name).as_text().map(str::to_owned);
+        for (i, record) in records.iter().enumerate() {
+            if record::column_value(record, "is_current") != Value::Bool(true) {
+                continue;
+            }
+            let user_id = text(record, "user_id");
+            // Records written after this one replace whatever it does to them.
+            let after: Vec<&str> = records[i + 1..]
+                .iter()
+                .chain(later)
+                .filter(|r| text(r, "user_id") == user_id)
+                .map(|r| r.key())
+                .collect();
+            let updated_at = record::column_value(record, "updated_at");
+            let updated_meta = R::column("updated_at").ok_or_else(|| AdapterError::Backend {
+                message: "passwords have no updated_at".into(),
+                source: None,
+            })?;
+            let key_col = col::<R>(R::key_column().name)?;
+            let mut filter = tenant_condition::<R>(tenant)?
+                .add(col::<R>("user_id")?.eq(user_id))
+                .add(key_col.ne(record.key()))
+                .add(col::<R>("is_current")?.eq(true));
+            if !after.is_empty() {
+                filter = filter.add(key_col.is_not_in(after));
+            }
+            R::Entity::update_many()
+                .col_expr(col::<R>("is_current")?, Expr::val(false))
+                .col_expr(
+                    col::<R>("updated_at")?,
+                    Expr::val(to_db(backend, updated_meta, updated_at)),
+                )
+                .filter(filter)
+                .exec(txn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write(&self, tenant: Option<&str>, records: Vec<R>, mode: Mode) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin().await?;
+        let outcome = self.write_in(&txn, tenant, &records, mode, &[]).await;
+        self.finish(txn, tenant, &records, mode, outcome).await
+    }
+
+    pub(crate) async fn create_record(&self, tenant: Option<&str>, insert: R::Insert) -> Result<R> {
+        let record = R::from_insert(insert, Timestamp::now())?;
+        let records = vec![record];
+        self.write(tenant, records.clone(), Mode::Insert).await?;
+        records
+            .into_iter()
+            .next()
+            .ok_or_else(|| AdapterError::Backend {
+                message: "lost the created record".into(),
+                source: None,
+            })
+    }
+
+    pub(crate) async fn get_record(&self, tenant: Option<&str>, key: &str) -> Result<Option<R>> {
+        let cols = record_cols::<R>()?;
+        let model = R::Entity::find()
+            .filter(key_condition::<R>(tenant, key)?)
+            .one(self.db.as_ref())
+            .await
+            .map_err(|e| backend_error(format!("reading {}", Self::table()), e))?;
+        model.map(|m| to_record::<R>(&cols, &m)).transpose()
+    }
+
+    pub(crate) async fn list_records(
+        &self,
+        tenant: Option<&str>,
+        params: &ListParams,
+    ) -> Result<Page<R>> {
+        let plan = ListPlan::new::<R>(params)?;
+        let backend = self.backend();
+        let cols = record_cols::<R>()?;
+        let scope = tenant_condition::<R>(tenant)?;
+        let mut page_condition = scope.clone();
+        if let Some(filter) = plan.page_filter() {
+            page_condition = page_condition.add(condition::<R>(&filter, backend)?);
+        }
+        if let Some(bound) = plan.keyset.as_ref().and_then(keyset_bound) {
+            page_condition = page_condition.add(condition::<R>(&bound, backend)?);
+        }
+        let mut select = R::Entity::find().filter(page_condition).limit(plan.limit);
+        if plan.offset > 0 {
+            select = select.offset(plan.offset);
+        }
+        let select = order::<R>(select, &plan.order, backend)?;
+        let models = select
+            .all(self.db.as_ref())
+            .await
+            .map_err(|e| backend_error(format!("listing {}", Self::table()), e))?;
+        let rows = models
+            .iter()
+            .map(|m| to_record::<R>(&cols, m))
+            .collect::<Result<Vec<R>>>()?;
+        let total = if plan.include_totals {
+            let mut count_condition = scope;
+            if let Some(filter) = &plan.filter {
+                count_condition = count_condition.add(condition::<R>(filter, backend)?);
+            }
+            let count = R::Entity::find()
+                .filter(count_condition)
+                .count(self.db.as_ref())
+                .await
+                .map_err(|e| backend_error(format!("counting {}", Self::table()), e))?;
+            Some(count)
+        } else {
+            None
+        };
+        Ok(plan.finish(rows, total))
+    }
+
+    pub(crate) async fn upsert_records(&self, tenant: Option<&str>, records: Vec<R>) -> Result<()> {
+        let records = records
+            .into_iter()
+            .map(|mut r| {
+                r.normalize();
+                record::validate(&r)?;
+                Ok(r)
+            })
+            .collect::<Result<Vec<R>>>()?;
+        self.write(tenant, records, Mode::Upsert).await
+    }
+
+    pub(crate) async fn update_record(
+        &self,
+        tenant: Option<&str>,
+        key: &str,
+        patch: &R::Patch,
+    ) -> Result<R> {
+        let backend = self.backend();
+        let cols = record_cols::<R>()?;
+        let txn = self.begin().await?;
+        let mut attempted: Option<R> = None;
+        let outcome: std::result::Result<R, Failure> = async {
+            let mut find = R::Entity::find().filter(key_condition::<R>(tenant, key)?);
+            if backend != DbBackend::Sqlite {
+                find = find.lock_exclusive();
+            }
+            let Some(model) = find.one(&txn).await? else {
+                return Err(AdapterError::not_found(R::KIND, key).into());
+            };
+            let existing = to_record::<R>(&cols, &model)?;
+            let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
+            attempted = Some(updated.clone());
+            let mut active = to_active(backend, tenant, &updated)?;
+            for c in key_cols::<R>()? {
+                active.not_set(c);
+            }
+            R::Entity::update_many()
+                .set(active)
+                .filter(key_condition::<R>(tenant, key)?)
+                .exec(&txn)
+                .await?;
+            Ok(updated)
+        }
+        .await;
+        let attempted: Vec<R> = attempted.into_iter().collect();
+        self.finish(txn, tenant, &attempted, Mode::Upsert, outcome)
+            .await
+    }
+
+    pub(crate) async fn remove_record(&self, tenant: Option<&str>, key: &str) -> Result<bool> {
+        let result = R::Entity::delete_many()
+            .filter(key_condition::<R>(tenant, key)?)
+            .exec(self.db.as_ref())
+            .await
+            .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
+        Ok(result.rows_affected > 0)
+    }
+}
+
+/// Whether a row of `R` matches `condition`.
+async fn exists<R: Mapped, C: ConnectionTrait>(conn: &C, condition: Condition) -> Result<bool> {
+    let count = R::Entity::find()
+        .filter(condition)
+        .count(conn)
+        .await
+        .map_err(|e| backend_error(format!("reading {}", R::KIND.table()), e))?;
+    Ok(count > 0)
+}
+
+/// The reference's verdict on writing `record`: missing tenant, missing
+/// parent, taken key (the primary key for inserts), taken unique key.
+async fn find_cause<R: Mapped, C: ConnectionTrait>(
+    conn: &C,
+    tenant: Option<&str>,
+    record: &R,
+    mode: Mode,
+) -> Result<Option<AdapterError>> {
+    if let Some(tenant) = tenant
+        && !exists::<Tenant, C>(conn, key_condition::<Tenant>(None, tenant)?).await?
+    {
+        return Ok(Some(AdapterError::not_found(EntityKind::Tenant, tenant)));
+    }
+    if let Some(parent) = R::PARENT
+        && parent.parent == EntityKind::User
+        && let Value::Text(parent_id) = record::column_value(record, parent.column)
+        && !exists::<User, C>(conn, key_condition::<User>(tenant, &parent_id)?).await?
+    {
+        return Ok(Some(AdapterError::not_found(parent.parent, parent_id)));
+    }
+    let key_col = col::<R>(R::key_column().name)?;
+    if mode == Mode::Insert
+        && exists::<R, C>(conn, key_condition::<R>(tenant, record.key())?).await?
+    {
+        return Ok(Some(AdapterError::conflict(R::KIND, R::key_column().name)));
+    }
+    let backend = conn.get_database_backend();
+    'keys: for unique in R::UNIQUE {
+        let mut same = tenant_condition::<R>(tenant)?.add(key_col.ne(record.key()));
+        for name in unique.columns {
+            let value = record::column_value(record, name);
+            let Some(meta) = R::column(name) else {
+                continue 'keys;
+            };
+            if value.is_null() {
+                continue 'keys;
+            }
+            same = same.add(col::<R>(name)?.eq(to_db(backend, meta, value)));
+        }
+        if exists::<R, C>(conn, same).await? {
+            return Ok(Some(AdapterError::conflict(R::KIND, unique.field)));
+        }
+    }
+    Ok(None)
+}
+
+/// The primary-key columns: `tenant_id` (when scoped) and the key.
+fn key_cols<R: Mapped>() -> Result<Vec<Col<R>>> {
+    let mut cols = Vec::with_capacity(2);
+    if scoped::<R>() {
+        cols.push(col::<R>("tenant_id")?);
+    }
+    cols.push(col::<R>(R::key_column().name)?);
+    Ok(cols)
+}
+
+#[async_trait]
+impl<R: Mapped> EntityStore<R> for Table<R> {
+    async fn create(&self, tenant_id: &str, insert: R::Insert) -> Result<R> {
+        self.create_record(Some(tenant_id), insert).await
+    }
+
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<R>> {
+        self.get_record(Some(tenant_id), id).await
+    }
+
+    async fn list(&self, tenant_id: &str, params: &ListParams) -> Result<Page<R>> {
+        self.list_records(Some(tenant_id), params).await
+    }
+
+    async fn upsert(&self, tenant_id: &str, record: R) -> Result<()> {
+        self.upsert_records(Some(tenant_id), vec![record]).await
+    }
+
+    async fn upsert_many(&self, tenant_id: &str, records: Vec<R>) -> Result<()> {
+        self.upsert_records(Some(tenant_id), records).await
+    }
+}
+
+#[async_trait]
+impl<R: Mapped> MutableStore<R> for Table<R> {
+    async fn update(&self, tenant_id: &str, id: &str, patch: R::Patch) -> Result<R> {
+        self.update_record(Some(tenant_id), id, &patch).await
+    }
+
+    async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.remove_record(Some(tenant_id), id).await
+    }
+}
+
+#[async_trait]
+impl TenantsAdapter for Table<Tenant> {
+    async fn create(&self, tenant: TenantInsert) -> Result<Tenant> {
+        self.create_record(None, tenant).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Tenant>> {
+        self.get_record(None, id).await
+    }
+
+    async fn list(&self, params: &ListParams) -> Result<Page<Tenant>> {
+        self.list_records(None, params).await
+    }
+
+    async fn update(&self, id: &str, patch: TenantPatch) -> Result<Tenant> {
+        self.update_record(None, id, &patch).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool> {
+        self.remove_record(None, id).await
+    }
+
+    async fn upsert(&self, tenant: Tenant) -> Result<()> {
+        self.upsert_records(None, vec![tenant]).await
+    }
+
+    async fn upsert_many(&self, tenants: Vec<Tenant>) -> Result<()> {
+        self.upsert_records(None, tenants).await
+    }
+}
+
+#[async_trait]
+impl CodesAdapter for Table<Code> {
+    async fn remove(&self, tenant_id: &str, code_id: &str) -> Result<bool> {
+        self.remove_record(Some(tenant_id), code_id).await
+    }
+
+    async fn consume(&self, tenant_id: &str, code_id: &str) -> Result<Option<Code>> {
+        let backend = self.backend();
+        let now = Timestamp::now();
+        let cols = record_cols::<Code>()?;
+        let now_value = |name: &str| {
+            let meta = Code::column(name).ok_or_else(|| AdapterError::Backend {
+                message: format!("codes have no {name}"),
+                source: None,
+            })?;
+            Ok::<_, AdapterError>(to_db(backend, meta, Value::Timestamp(now)))
+        };
+        let txn = self.begin().await?;
+        let outcome: std::result::Result<Option<Code>, Failure> = async {
+            // One conditional statement: of concurrent consumers exactly one changes the row.
+            let used = <Code as Mapped>::Entity::update_many()
+                .col_expr(col::<Code>("used_at")?, Expr::val(now_value("used_at")?))
+                .filter(
+                    key_condition::<Code>(Some(tenant_id), code_id)?
+                        .add(col::<Code>("used_at")?.is_null())
+                        .add(col::<Code>("expires_at")?.gt(now_value("expires_at")?)),
+                )
+                .exec(&txn)
+                .await?;
+            if used.rows_affected != 1 {
+                return Ok(None);
+            }
+            let model = <Code as Mapped>::Entity::find()
+                .filter(key_condition::<Code>(Some(tenant_id), code_id)?)
+                .one(&txn)
+                .await?;
+            Ok(model.map(|m| to_record::<Code>(&cols, &m)).transpose()?)
+        }
+        .await;
+        self.finish(txn, Some(tenant_id), &[], Mode::Upsert, outcome)
+            .await
+    }
+
+    async fn cleanup(&self, tenant_id: &str, older_than: Timestamp) -> Result<u64> {
+        let backend = self.backend();
+        let meta = Code::column("expires_at").ok_or_else(|| AdapterError::Backend {
+            message: "codes have no expires_at".into(),
+            source: None,
+        })?;
+        let result = <Code as Mapped>::Entity::delete_many()
+            .filter(tenant_condition::<Code>(Some(tenant_id))?.add(
+                col::<Code>("expires_at")?.lt(to_db(backend, meta, Value::Timestamp(older_than))),
+            ))
+            .exec(self.db.as_ref())
+            .await
+            .map_err(|e| backend_error("deleting expired codes", e))?;
+        Ok(result.rows_affected)
+    }
+}
+
+#[async_trait]
+impl PasswordsAdapter for Table<Password> {
+    async fn get_current(&self, tenant_id: &str, user_id: &str) -> Result<Option<Password>> {
+        let cols = record_cols::<Password>()?;
+        let model = <Password as Mapped>::Entity::find()
+            .filter(
+                tenant_condition::<Password>(Some(tenant_id))?
+                    .add(col::<Password>("user_id")?.eq(user_id))
+                    .add(col::<Password>("is_current")?.eq(true)),
+            )
+            .order_by(col::<Password>("created_at")?, Order::Desc)
+            .order_by(col::<Password>("id")?, Order::Desc)
+            .one(self.db.as_ref())
+            .await
+            .map_err(|e| backend_error("reading passwords", e))?;
+        model.map(|m| to_record::<Password>(&cols, &m)).transpose()
+    }
+
+    async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.remove_record(Some(tenant_id), id).await
+    }
+}
