@@ -1,1 +1,460 @@
-//! Switchyard data adapters on sqlx for PostgreSQL, MySQL/MariaDB and SQLite. Work in progress.
+//! # adapter-sqlx
+//!
+//! Switchyard's data adapters on [sqlx](https://docs.rs/sqlx) 0.9, for
+//! PostgreSQL (feature `postgres`), MySQL 8 / MariaDB 10.11+ (feature
+//! `mysql`) and SQLite (feature `sqlite`, on by default). One generic
+//! implementation, driven by each entity's column metadata
+//! ([`adapter_interfaces::Record::COLUMNS`]), serves all eight entities on
+//! all three databases; every value reaches the database as a bound
+//! parameter.
+//!
+//! [`connect`] picks the database from the URL, [`SqlxStore::migrate`]
+//! applies the shared schema (through sqlx's migrator, bookkept in its own
+//! table `switchyard_sqlx_migrations`; a database that another backend
+//! migrated is left as it is), and [`SqlxStore::adapters`] hands out the
+//! [`DataAdapters`] bundle. Stores can also wrap an existing pool
+//! ([`SqlxStore::from_sqlite_pool`], [`SqlxStore::from_postgres_pool`],
+//! [`SqlxStore::from_mysql_pool`]).
+//!
+//! ## SQLite
+//!
+//! ```
+//! use adapter_interfaces::{ListParams, TenantInsert, UserInsert};
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> adapter_interfaces::Result<()> {
+//! let store = adapter_sqlx::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//! assert_eq!(store.schema_version().await?, Some(1));
+//! let db = store.adapters();
+//! let acme = db.tenants.create(TenantInsert { id: Some("acme".into()), friendly_name: "Acme".into(), ..Default::default() }).await?;
+//! let ada = db.users.create(&acme.id, UserInsert {
+//!     email: Some("Ada@Example.com".into()),
+//!     connection: "Username-Password-Authentication".into(),
+//!     ..Default::default()
+//! }).await?;
+//! assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
+//! let page = db.users.list(&acme.id, &ListParams::default().with_q("email:ada@example.com")).await?;
+//! assert_eq!(page.items, vec![ada]);
+//! # Ok(()) }
+//! ```
+//!
+//! A file: `sqlite://switchyard.db` (relative to the working directory,
+//! created if missing; WAL journal, foreign keys on, 5 s busy timeout).
+//!
+//! ## PostgreSQL
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn example() -> adapter_interfaces::Result<()> {
+//! let store = adapter_sqlx::connect("postgres://postgres@127.0.0.1:5432/switchyard").await?;
+//! store.migrate().await?;
+//! let db = store.adapters();
+//! let tenants = db.tenants.list(&Default::default()).await?;
+//! # let _ = tenants; Ok(()) }
+//! ```
+//!
+//! Or from a pool the application already has:
+//!
+//! ```no_run
+//! # #[cfg(feature = "postgres")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect("postgres://postgres@127.0.0.1:5432/switchyard").await?;
+//! let store = adapter_sqlx::SqlxStore::from_postgres_pool(pool);
+//! store.migrate().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! ## MySQL and MariaDB
+//!
+//! ```no_run
+//! # #[cfg(feature = "mysql")]
+//! # async fn example() -> adapter_interfaces::Result<()> {
+//! // `mariadb://` works as well.
+//! let store = adapter_sqlx::connect("mysql://root@127.0.0.1:3306/switchyard").await?;
+//! store.migrate().await?;
+//! let db = store.adapters();
+//! let page = db.tenants.list(&Default::default()).await?;
+//! # let _ = page; Ok(()) }
+//! ```
+//!
+//! ## What is normalised, per database
+//!
+//! - Timestamps are whole UTC milliseconds everywhere: `TIMESTAMPTZ(3)` on
+//!   PostgreSQL, `DATETIME(3)` holding UTC wall-clock time on MySQL (bound and
+//!   read as naive UTC, so the session time zone never applies), and the
+//!   canonical text `2024-01-01T00:00:00.000Z` on SQLite.
+//! - Text compares and sorts by bytes through the schema's collations
+//!   (`COLLATE "C"`, `utf8mb4_nopad_bin`/`utf8mb4_0900_bin`, SQLite `BINARY`);
+//!   substring search uses `strpos`/`LOCATE`/`instr`, never `LIKE`.
+//! - JSON: `JSONB` on PostgreSQL; on MariaDB (LONGTEXT) and SQLite it is
+//!   stored as text and parsed on read; values compare as `serde_json::Value`.
+//! - NULL order: ascending puts NULLs first as MySQL and SQLite do;
+//!   PostgreSQL gets `NULLS FIRST`/`NULLS LAST` where a nullable column is
+//!   sorted and NULLs can occur in the page.
+//! - No `RETURNING` (MySQL lacks it): `codes.consume` is an `UPDATE ... WHERE
+//!   used_at IS NULL AND expires_at > now` followed by a read in the same
+//!   transaction, on every database.
+//! - Upserts never delete: `ON CONFLICT (tenant_id, key) DO UPDATE` on
+//!   PostgreSQL and SQLite; on MySQL the existing keys are locked and updated
+//!   and the others inserted, so a clash on another unique key (a user's
+//!   email) is a conflict, as elsewhere.
+//! - `upsert_many` writes multi-row `INSERT`s in one transaction, in batches
+//!   under each database's bind-parameter limit (65535, 65535, 32766) and
+//!   about 4 MiB of values (MariaDB's `max_allowed_packet`).
+//! - SQLite write transactions start with `BEGIN IMMEDIATE`, so concurrent
+//!   writers wait for each other (busy timeout) instead of failing.
+
+// Built without any database feature, the crate only reports that it has none.
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(unused)
+)]
+
+mod backend;
+mod sql;
+mod store;
+
+use std::sync::Arc;
+
+use adapter_interfaces::schema::{self, Dialect};
+use adapter_interfaces::{AdapterError, DataAdapters, Result};
+
+use crate::backend::Backend;
+use crate::store::Db;
+
+/// The table in which sqlx's migrator records what this crate applied (its
+/// own, so that an application's `_sqlx_migrations` is not disturbed).
+pub const MIGRATIONS_TABLE: &str = "switchyard_sqlx_migrations";
+
+/// A connection pool to one database, with the shared schema's adapters.
+///
+/// Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct SqlxStore {
+    inner: Inner,
+}
+
+#[derive(Clone)]
+enum Inner {
+    #[cfg(feature = "postgres")]
+    Postgres(Arc<Db<sqlx::Postgres>>),
+    #[cfg(feature = "mysql")]
+    MySql(Arc<Db<sqlx::MySql>>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(Arc<Db<sqlx::Sqlite>>),
+}
+
+/// Runs `$body` with `$db` bound to the store of whichever database `$store` holds.
+macro_rules! dispatch {
+    ($store:expr, $db:ident => $body:expr) => {
+        match $store.inner {
+            #[cfg(feature = "postgres")]
+            Inner::Postgres(ref $db) => $body,
+            #[cfg(feature = "mysql")]
+            Inner::MySql(ref $db) => $body,
+            #[cfg(feature = "sqlite")]
+            Inner::Sqlite(ref $db) => $body,
+        }
+    };
+}
+
+impl std::fmt::Debug for SqlxStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlxStore")
+            .field("dialect", &self.dialect())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bundle<DB: Backend>(db: &Arc<Db<DB>>) -> DataAdapters {
+    DataAdapters {
+        tenants: db.clone(),
+        users: db.clone(),
+        applications: db.clone(),
+        connections: db.clone(),
+        sessions: db.clone(),
+        codes: db.clone(),
+        passwords: db.clone(),
+        logs: db.clone(),
+    }
+}
+
+fn url_error(reason: impl Into<String>) -> AdapterError {
+    AdapterError::invalid("url", reason)
+}
+
+/// The URL with any password replaced by `***`, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Connects to the database a URL names: `postgres://` / `postgresql://`,
+/// `mysql://` / `mariadb://`, `sqlite://path` (relative to the working
+/// directory, created if missing) or `sqlite::memory:`.
+///
+/// An unknown scheme, or one whose cargo feature is off, is
+/// [`AdapterError::InvalidInput`] on `url`. Does not migrate: call
+/// [`SqlxStore::migrate`].
+pub async fn connect(url: &str) -> Result<SqlxStore> {
+    let scheme = url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    tracing::debug!(url = %redact_url(url), "connecting");
+    match scheme.as_str() {
+        "postgres" | "postgresql" => connect_postgres(url).await,
+        "mysql" | "mariadb" => connect_mysql(url).await,
+        "sqlite" => connect_sqlite(url).await,
+        _ => Err(url_error(
+            "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, sqlite://path or sqlite::memory:",
+        )),
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn connect_postgres(_url: &str) -> Result<SqlxStore> {
+    Err(url_error(
+        "PostgreSQL support is off: enable the `postgres` feature of adapter-sqlx",
+    ))
+}
+
+#[cfg(not(feature = "mysql"))]
+async fn connect_mysql(_url: &str) -> Result<SqlxStore> {
+    Err(url_error(
+        "MySQL support is off: enable the `mysql` feature of adapter-sqlx",
+    ))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn connect_sqlite(_url: &str) -> Result<SqlxStore> {
+    Err(url_error(
+        "SQLite support is off: enable the `sqlite` feature of adapter-sqlx",
+    ))
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+fn connect_error(error: sqlx::Error) -> AdapterError {
+    // Driver errors name hosts and users, never the password.
+    AdapterError::backend("connecting to the database", error)
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn parse_error(error: sqlx::Error) -> AdapterError {
+    // Not the driver's message: it may quote the URL.
+    let _ = error;
+    url_error("is not a valid database URL")
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &str) -> Result<SqlxStore> {
+    use std::str::FromStr;
+    let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)?;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(connect_error)?;
+    Ok(SqlxStore::from_postgres_pool(pool))
+}
+
+#[cfg(feature = "mysql")]
+async fn connect_mysql(url: &str) -> Result<SqlxStore> {
+    use std::str::FromStr;
+    let url = match url.split_once("://") {
+        Some((_, rest)) => format!("mysql://{rest}"),
+        None => url.to_owned(),
+    };
+    let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+        .map_err(parse_error)?
+        .charset("utf8mb4")
+        // Only TIMESTAMP would be converted; DATETIME(3) columns hold UTC anyway.
+        .timezone(Some("+00:00".to_owned()));
+    let pool = sqlx::mysql::MySqlPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await
+        .map_err(connect_error)?;
+    SqlxStore::from_mysql_pool(pool).await
+}
+
+#[cfg(feature = "sqlite")]
+async fn connect_sqlite(url: &str) -> Result<SqlxStore> {
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|_| url_error("is not a valid SQLite URL"))?
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let pool = if in_memory {
+        // Every connection to `:memory:` opens a database of its own: keep exactly
+        // one, forever.
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(
+                options
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal),
+            )
+            .await
+    }
+    .map_err(connect_error)?;
+    Ok(SqlxStore::from_sqlite_pool(pool))
+}
+
+impl SqlxStore {
+    /// Wraps an existing PostgreSQL pool.
+    #[cfg(feature = "postgres")]
+    pub fn from_postgres_pool(pool: sqlx::PgPool) -> Self {
+        Self {
+            inner: Inner::Postgres(Arc::new(Db::new(pool, Dialect::Postgres))),
+        }
+    }
+
+    /// Wraps an existing MySQL or MariaDB pool; asks the server which one it is.
+    #[cfg(feature = "mysql")]
+    pub async fn from_mysql_pool(pool: sqlx::MySqlPool) -> Result<Self> {
+        let version: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&pool)
+            .await
+            .map_err(|e| AdapterError::backend("reading the server version", e))?;
+        Ok(Self::from_mysql_pool_with_dialect(
+            pool,
+            Dialect::mysql_from_version(&version),
+        ))
+    }
+
+    /// Wraps an existing MySQL-family pool whose flavour is known
+    /// ([`Dialect::MariaDb`] or [`Dialect::MySql`]; it only changes the DDL).
+    #[cfg(feature = "mysql")]
+    pub fn from_mysql_pool_with_dialect(pool: sqlx::MySqlPool, dialect: Dialect) -> Self {
+        Self {
+            inner: Inner::MySql(Arc::new(Db::new(pool, dialect))),
+        }
+    }
+
+    /// Wraps an existing SQLite pool. Its connections must enforce foreign
+    /// keys (sqlx's default) for deletes to cascade.
+    #[cfg(feature = "sqlite")]
+    pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Self {
+        Self {
+            inner: Inner::Sqlite(Arc::new(Db::new(pool, Dialect::Sqlite))),
+        }
+    }
+
+    /// The SQL dialect of the database.
+    pub fn dialect(&self) -> Dialect {
+        dispatch!(self, db => db.sql.dialect)
+    }
+
+    /// The eight adapters, sharing this store's pool.
+    pub fn adapters(&self) -> DataAdapters {
+        dispatch!(self, db => bundle(db))
+    }
+
+    /// Applies the shared schema ([`adapter_interfaces::schema::statements`])
+    /// as sqlx migration number [`schema::SCHEMA_VERSION`], recorded in
+    /// [`MIGRATIONS_TABLE`]. Idempotent; on a database that another backend
+    /// already migrated it changes nothing but that record.
+    pub async fn migrate(&self) -> Result<()> {
+        dispatch!(self, db => migrate(db).await)
+    }
+
+    /// The schema version recorded in `switchyard_schema`; `None` before any migration.
+    pub async fn schema_version(&self) -> Result<Option<i64>> {
+        dispatch!(self, db => schema_version(db).await)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        dispatch!(self, db => db.pool.close().await)
+    }
+}
+
+async fn migrate<DB: Backend>(db: &Db<DB>) -> Result<()>
+where
+    DB::Connection: sqlx::migrate::Migrate,
+{
+    use sqlx::SqlSafeStr;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+    let dialect = db.sql.dialect;
+    let script: String = schema::statements(dialect)
+        .iter()
+        .map(|s| format!("{s};\n"))
+        .collect();
+    let migration = Migration::new(
+        schema::SCHEMA_VERSION,
+        "switchyard schema".into(),
+        MigrationType::Simple,
+        sqlx::AssertSqlSafe(script).into_sql_str(),
+        false,
+    );
+    let mut migrator = Migrator::with_migrations(vec![migration]);
+    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
+    // A newer release may have applied later migrations; they are not ours to judge.
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(&db.pool)
+        .await
+        .map_err(|e| AdapterError::backend("applying the schema migration", e))?;
+    tracing::info!(
+        ?dialect,
+        version = schema::SCHEMA_VERSION,
+        "schema migrated"
+    );
+    Ok(())
+}
+
+async fn schema_version<DB: Backend>(db: &Db<DB>) -> Result<Option<i64>> {
+    let table = schema::VERSION_TABLE;
+    let exists = match db.sql.dialect {
+        Dialect::Postgres => format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = '{table}'"
+        ),
+        Dialect::MariaDb | Dialect::MySql => format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '{table}'"
+        ),
+        Dialect::Sqlite => {
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+        }
+    };
+    let found = db
+        .scalar(
+            sqlx::QueryBuilder::new(exists),
+            "looking for the schema table",
+        )
+        .await?;
+    if found.unwrap_or(0) == 0 {
+        return Ok(None);
+    }
+    let max = format!(
+        "SELECT MAX({}) FROM {}",
+        db.sql.dialect.quote("version"),
+        db.sql.dialect.quote(table)
+    );
+    db.scalar(sqlx::QueryBuilder::new(max), "reading the schema version")
+        .await
+}
