@@ -34,8 +34,10 @@ pub trait TenantsAdapter: Send + Sync {
     async fn remove(&self, id: &str) -> Result<bool>;
     /// Writes this exact record, inserting or replacing (backfill, replication).
     async fn upsert(&self, tenant: Tenant) -> Result<()>;
-    /// [`TenantsAdapter::upsert`] for many records; backends write them in batches.
-    /// The default writes one at a time.
+    /// [`TenantsAdapter::upsert`] for many records, atomically (all or none);
+    /// backends write them in batches in one transaction. The default writes
+    /// one at a time and is *not* atomic: the conformance suite's atomicity
+    /// checks fail for an adapter that keeps it.
     async fn upsert_many(&self, tenants: Vec<Tenant>) -> Result<()> {
         for tenant in tenants {
             self.upsert(tenant).await?;
@@ -61,8 +63,10 @@ pub trait EntityStore<R: Record>: Send + Sync {
     /// Writes this exact record (ids, timestamps and all), inserting or
     /// replacing by key: what backfill and replication use.
     async fn upsert(&self, tenant_id: &str, record: R) -> Result<()>;
-    /// [`EntityStore::upsert`] for many records. Backends write them in batches
-    /// and atomically (all or none); the default writes one at a time.
+    /// [`EntityStore::upsert`] for many records, atomically (all or none);
+    /// backends write them in batches in one transaction. The default writes
+    /// one at a time and is *not* atomic: the conformance suite's atomicity
+    /// checks fail for an adapter that keeps it.
     async fn upsert_many(&self, tenant_id: &str, records: Vec<R>) -> Result<()> {
         for record in records {
             self.upsert(tenant_id, record).await?;
