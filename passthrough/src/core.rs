@@ -87,8 +87,9 @@ impl Core {
         read_policy: ReadPolicy,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
+        let names = stores.iter().map(|(name, _)| name.clone()).collect();
         let shared = Arc::new(Shared {
-            stats: Stats::default(),
+            stats: Stats::new(names),
             dead_letters: Mutex::new(Vec::new()),
             mismatches: Mutex::new(VecDeque::new()),
             mismatch_count: AtomicU64::new(0),
@@ -170,13 +171,9 @@ impl Core {
         } else {
             Event::Failed(latency)
         };
-        self.shared.stats.record(
-            &self.targets[index].name,
-            Role::Primary,
-            entity,
-            method,
-            event,
-        );
+        self.shared
+            .stats
+            .record(index, Role::Primary, entity, method, event);
     }
 
     pub(crate) fn record_fallback(
@@ -193,13 +190,9 @@ impl Core {
         } else {
             Event::Failed(latency)
         };
-        self.shared.stats.record(
-            &self.targets[index].name,
-            Role::Secondary,
-            entity,
-            method,
-            event,
-        );
+        self.shared
+            .stats
+            .record(index, Role::Secondary, entity, method, event);
     }
 
     /// Queues a write for target `index`. With `wait`, returns the receiver of
@@ -452,7 +445,7 @@ impl Shared {
         target.pending.fetch_add(1, Ordering::AcqRel);
         let info = op.info();
         self.stats.record(
-            &target.name,
+            target.index,
             Role::Secondary,
             info.entity,
             info.method,
@@ -477,7 +470,7 @@ impl Shared {
 
     fn settle_counts(&self, target: &TargetState, entity: EntityKind, method: &'static str) {
         self.stats.record(
-            &target.name,
+            target.index,
             Role::Secondary,
             entity,
             method,
@@ -563,7 +556,7 @@ impl Shared {
     fn dead_letter(&self, target: &TargetState, op: Box<dyn Op>, error: String, attempts: u32) {
         let info = op.info().clone();
         self.stats.record(
-            &target.name,
+            target.index,
             Role::Secondary,
             info.entity,
             info.method,
@@ -652,7 +645,7 @@ async fn worker(
             match op.apply().await {
                 Ok(_) => {
                     shared.stats.record(
-                        &state.name,
+                        state.index,
                         Role::Secondary,
                         info.entity,
                         info.method,
@@ -667,7 +660,7 @@ async fn worker(
                 }
                 Err(error) => {
                     shared.stats.record(
-                        &state.name,
+                        state.index,
                         Role::Secondary,
                         info.entity,
                         info.method,
@@ -686,7 +679,7 @@ async fn worker(
                     }
                     state.retrying.store(true, Ordering::Release);
                     shared.stats.record(
-                        &state.name,
+                        state.index,
                         Role::Secondary,
                         info.entity,
                         info.method,

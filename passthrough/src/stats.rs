@@ -1,6 +1,6 @@
 //! Statistics: kept in memory for the status report and exported through the `metrics` facade.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -40,12 +40,50 @@ struct Counters {
     latency_max: Duration,
 }
 
-type StatKey = (String, Role, EntityKind, &'static str);
+type StatKey = (usize, Role, EntityKind, &'static str);
+
+/// The metric handles of one key, registered once (label strings are built
+/// on first use only, so the hot path allocates nothing).
+struct Handles {
+    ok: metrics::Counter,
+    failed: metrics::Counter,
+    latency: metrics::Histogram,
+    retried: metrics::Counter,
+    dead_lettered: metrics::Counter,
+    pending: metrics::Gauge,
+}
+
+impl Handles {
+    fn new(store: &str, role: Role, entity: EntityKind, method: &'static str) -> Self {
+        let labels = [
+            ("store", store.to_owned()),
+            ("role", role.as_str().to_owned()),
+            ("entity", entity.singular().to_owned()),
+            ("method", method.to_owned()),
+        ];
+        let with_outcome = |outcome: &'static str| {
+            let mut all = labels.to_vec();
+            all.push(("outcome", outcome.to_owned()));
+            all
+        };
+        Self {
+            ok: metrics::counter!("switchyard_passthrough_calls_total", &with_outcome("ok")),
+            failed: metrics::counter!(
+                "switchyard_passthrough_calls_total",
+                &with_outcome("failed")
+            ),
+            latency: metrics::histogram!("switchyard_passthrough_latency_seconds", &labels),
+            retried: metrics::counter!("switchyard_passthrough_retries_total", &labels),
+            dead_lettered: metrics::counter!("switchyard_passthrough_dead_letters_total", &labels),
+            pending: metrics::gauge!("switchyard_passthrough_pending", &labels),
+        }
+    }
+}
 
 /// Per store, role, entity and method counters.
-#[derive(Debug, Default)]
 pub(crate) struct Stats {
-    counters: Mutex<BTreeMap<StatKey, Counters>>,
+    names: Vec<String>,
+    entries: Mutex<HashMap<StatKey, (Counters, Handles)>>,
 }
 
 /// The outcome of one attempt, for [`Stats::record`].
@@ -60,81 +98,73 @@ pub(crate) enum Event {
 }
 
 impl Stats {
+    pub(crate) fn new(names: Vec<String>) -> Self {
+        Self {
+            names,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
     pub(crate) fn record(
         &self,
-        store: &str,
+        store: usize,
         role: Role,
         entity: EntityKind,
         method: &'static str,
         event: Event,
     ) {
-        let labels = [
-            ("store", store.to_owned()),
-            ("role", role.as_str().to_owned()),
-            ("entity", entity.singular().to_owned()),
-            ("method", method.to_owned()),
-        ];
-        match event {
-            Event::Ok(latency) | Event::Failed(latency) => {
-                let outcome = if matches!(event, Event::Ok(_)) {
-                    "ok"
-                } else {
-                    "failed"
-                };
-                metrics::counter!(
-                    "switchyard_passthrough_calls_total",
-                    &labels_with(&labels, outcome)
-                )
-                .increment(1);
-                metrics::histogram!("switchyard_passthrough_latency_seconds", &labels)
-                    .record(latency.as_secs_f64());
-            }
-            Event::Retried => {
-                metrics::counter!("switchyard_passthrough_retries_total", &labels).increment(1)
-            }
-            Event::DeadLettered => {
-                metrics::counter!("switchyard_passthrough_dead_letters_total", &labels).increment(1)
-            }
-            Event::Queued => {
-                metrics::gauge!("switchyard_passthrough_pending", &labels).increment(1.0)
-            }
-            Event::Settled => {
-                metrics::gauge!("switchyard_passthrough_pending", &labels).decrement(1.0)
-            }
-        }
-        let Ok(mut map) = self.counters.lock() else {
+        let Ok(mut map) = self.entries.lock() else {
             return;
         };
-        let c = map
-            .entry((store.to_owned(), role, entity, method))
-            .or_default();
+        let (c, h) = map.entry((store, role, entity, method)).or_insert_with(|| {
+            let name = self.names.get(store).map_or("?", String::as_str);
+            (
+                Counters::default(),
+                Handles::new(name, role, entity, method),
+            )
+        });
         match event {
-            Event::Ok(latency) => {
-                c.ok += 1;
+            Event::Ok(latency) | Event::Failed(latency) => {
+                if matches!(event, Event::Ok(_)) {
+                    c.ok += 1;
+                    h.ok.increment(1);
+                } else {
+                    c.failed += 1;
+                    h.failed.increment(1);
+                }
                 c.latency_total += latency;
                 c.latency_max = c.latency_max.max(latency);
+                h.latency.record(latency.as_secs_f64());
             }
-            Event::Failed(latency) => {
-                c.failed += 1;
-                c.latency_total += latency;
-                c.latency_max = c.latency_max.max(latency);
+            Event::Retried => {
+                c.retried += 1;
+                h.retried.increment(1);
             }
-            Event::Retried => c.retried += 1,
-            Event::DeadLettered => c.dead_lettered += 1,
-            Event::Queued => c.pending += 1,
-            Event::Settled => c.pending = c.pending.saturating_sub(1),
+            Event::DeadLettered => {
+                c.dead_lettered += 1;
+                h.dead_lettered.increment(1);
+            }
+            Event::Queued => {
+                c.pending += 1;
+                h.pending.increment(1.0);
+            }
+            Event::Settled => {
+                c.pending = c.pending.saturating_sub(1);
+                h.pending.decrement(1.0);
+            }
         }
     }
 
     pub(crate) fn operations(&self) -> Vec<OperationStats> {
-        let Ok(map) = self.counters.lock() else {
+        let Ok(map) = self.entries.lock() else {
             return Vec::new();
         };
-        map.iter()
-            .map(|((store, role, entity, method), c)| {
+        let mut all: Vec<OperationStats> = map
+            .iter()
+            .map(|((store, role, entity, method), (c, _))| {
                 let calls = c.ok + c.failed;
                 OperationStats {
-                    store: store.clone(),
+                    store: self.names.get(*store).cloned().unwrap_or_default(),
                     role: *role,
                     entity: *entity,
                     method,
@@ -152,17 +182,12 @@ impl Stats {
                     latency_max_us: u64::try_from(c.latency_max.as_micros()).unwrap_or(u64::MAX),
                 }
             })
-            .collect()
+            .collect();
+        all.sort_by(|a, b| {
+            (&a.store, a.role, a.entity, a.method).cmp(&(&b.store, b.role, b.entity, b.method))
+        });
+        all
     }
-}
-
-fn labels_with(
-    labels: &[(&'static str, String); 4],
-    outcome: &'static str,
-) -> Vec<(&'static str, String)> {
-    let mut all = labels.to_vec();
-    all.push(("outcome", outcome.to_owned()));
-    all
 }
 
 /// Counters of one store, role, entity and method.
