@@ -247,6 +247,9 @@ impl<R: Mapped> Table<R> {
             .filter(|(i, r)| last[r.key()] == *i)
             .map(|(_, r)| r)
             .collect();
+        if R::KIND == EntityKind::Password && backend != DbBackend::Sqlite {
+            lock_users_of_current_passwords(txn, tenant, records).await?;
+        }
         let width = R::COLUMNS.len() + usize::from(tenant.is_some());
         let rows = (bind_limit(backend) / width).clamp(1, MAX_BATCH_ROWS);
         for batch in unique.chunks(rows) {
@@ -517,6 +520,43 @@ impl<R: Mapped> Table<R> {
             .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
         Ok(result.rows_affected > 0)
     }
+}
+
+/// Locks the users whose current password a write changes, so that
+/// concurrent rotations of one user's password run one after the other
+/// (otherwise neither sees the other's new row and both stay current on
+/// PostgreSQL, or they deadlock on MySQL's gap locks). SQLite's IMMEDIATE
+/// transactions already serialize writers.
+async fn lock_users_of_current_passwords<R: Record>(
+    txn: &impl ConnectionTrait,
+    tenant: Option<&str>,
+    records: &[R],
+) -> std::result::Result<(), Failure> {
+    let mut user_ids: Vec<String> = records
+        .iter()
+        .filter(|r| record::column_value(*r, "is_current") == Value::Bool(true))
+        .filter_map(|r| {
+            record::column_value(r, "user_id")
+                .as_text()
+                .map(str::to_owned)
+        })
+        .collect();
+    // One lock order for everyone.
+    user_ids.sort();
+    user_ids.dedup();
+    let user_col = col::<User>("user_id")?;
+    for chunk in user_ids.chunks(MAX_BATCH_ROWS) {
+        let _locked: Vec<String> = <User as Mapped>::Entity::find()
+            .select_only()
+            .column(user_col)
+            .filter(tenant_condition::<User>(tenant)?.add(user_col.is_in(chunk.iter().cloned())))
+            .order_by(user_col, Order::Asc)
+            .lock_exclusive()
+            .into_tuple()
+            .all(txn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether a row of `R` matches `condition`.
