@@ -22,7 +22,15 @@ async fn main() -> Result<(), AdapterError> {
         .await?;
     println!("tenant   {} ({})", tenant.id, tenant.friendly_name);
 
-    for (i, name) in ["Grace Hopper", "Ada Lovelace", "Alan Turing", "Edsger Dijkstra"].iter().enumerate() {
+    for (i, name) in [
+        "Grace Hopper",
+        "Ada Lovelace",
+        "Alan Turing",
+        "Edsger Dijkstra",
+    ]
+    .iter()
+    .enumerate()
+    {
         let email = format!("{}@Example.com", name.split(' ').next().unwrap_or("x"));
         let user = db
             .users
@@ -37,7 +45,11 @@ async fn main() -> Result<(), AdapterError> {
                 },
             )
             .await?;
-        println!("user     {} <{}>", user.user_id, user.email.as_deref().unwrap_or(""));
+        println!(
+            "user     {} <{}>",
+            user.user_id,
+            user.email.as_deref().unwrap_or("")
+        );
     }
 
     // A taken email is a typed conflict, not a string to parse.
@@ -52,14 +64,30 @@ async fn main() -> Result<(), AdapterError> {
             },
         )
         .await;
-    println!("conflict {}", clash.expect_err("emails are unique per connection"));
+    println!(
+        "conflict {}",
+        clash.expect_err("emails are unique per connection")
+    );
 
-    let params = ListParams::default().with_q("login_count:>=1 -name:\"Alan Turing\"").with_sort(Sort::asc("email")).with_totals();
+    let params = ListParams::default()
+        .with_q("login_count:>=1 -name:\"Alan Turing\"")
+        .with_sort(Sort::asc("email"))
+        .with_totals();
     let page = db.users.list(&tenant.id, &params).await?;
-    println!("q        {} of {:?} match: {:?}", page.items.len(), page.total, page.items.iter().map(|u| u.email.clone().unwrap_or_default()).collect::<Vec<_>>());
+    println!(
+        "q        {} of {:?} match: {:?}",
+        page.items.len(),
+        page.total,
+        page.items
+            .iter()
+            .map(|u| u.email.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    );
 
     // Keyset scan, two at a time.
-    let mut params = ListParams::default().with_per_page(2).with_sort(Sort::desc("created_at"));
+    let mut params = ListParams::default()
+        .with_per_page(2)
+        .with_sort(Sort::desc("created_at"));
     let mut pages = 0;
     loop {
         let page = db.users.list(&tenant.id, &params).await?;
@@ -71,18 +99,68 @@ async fn main() -> Result<(), AdapterError> {
     }
     println!("keyset   {pages} pages");
 
-    let ada = db.users.list(&tenant.id, &ListParams::default().with_q("email:ada@example.com")).await?.items.remove(0);
-    let ada = db.users.update(&tenant.id, &ada.user_id, UserPatch { blocked: Some(true), ..Default::default() }).await?;
-    println!("update   blocked={} updated_at={}", ada.blocked, ada.updated_at);
+    let ada = db
+        .users
+        .list(
+            &tenant.id,
+            &ListParams::default().with_q("email:ada@example.com"),
+        )
+        .await?
+        .items
+        .remove(0);
+    let ada = db
+        .users
+        .update(
+            &tenant.id,
+            &ada.user_id,
+            UserPatch {
+                blocked: Some(true),
+                ..Default::default()
+            },
+        )
+        .await?;
+    println!(
+        "update   blocked={} updated_at={}",
+        ada.blocked, ada.updated_at
+    );
 
-    let code = db.codes.create(&tenant.id, CodeInsert::new(CodeType::EmailVerification, Timestamp::now().plus_millis(60_000))).await?;
+    let code = db
+        .codes
+        .create(
+            &tenant.id,
+            CodeInsert::new(
+                CodeType::EmailVerification,
+                Timestamp::now().plus_millis(60_000),
+            ),
+        )
+        .await?;
     let first = db.codes.consume(&tenant.id, &code.code_id).await?;
     let second = db.codes.consume(&tenant.id, &code.code_id).await?;
-    println!("consume  first={} second={}", first.is_some(), second.is_some());
+    println!(
+        "consume  first={} second={}",
+        first.is_some(),
+        second.is_some()
+    );
 
-    let old = db.passwords.create(&tenant.id, PasswordInsert::new(&ada.user_id, "$2b$10$old", PasswordAlgorithm::Bcrypt)).await?;
-    let new = db.passwords.create(&tenant.id, PasswordInsert::new(&ada.user_id, "$2b$10$new", PasswordAlgorithm::Bcrypt)).await?;
+    let old = db
+        .passwords
+        .create(
+            &tenant.id,
+            PasswordInsert::new(&ada.user_id, "$2b$10$old", PasswordAlgorithm::Bcrypt),
+        )
+        .await?;
+    let new = db
+        .passwords
+        .create(
+            &tenant.id,
+            PasswordInsert::new(&ada.user_id, "$2b$10$new", PasswordAlgorithm::Bcrypt),
+        )
+        .await?;
     let current = db.passwords.get_current(&tenant.id, &ada.user_id).await?;
-    println!("password current is the new one: {} (old record: {:?})", current.map(|p| p.id) == Some(new.id), old.password);
+    println!(
+        "password current is the new one: {} (old record: {:?})",
+        current.map(|p| p.id) == Some(new.id),
+        old.password
+    );
     Ok(())
 }
