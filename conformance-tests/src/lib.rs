@@ -64,6 +64,9 @@ use std::pin::Pin;
 use adapter_interfaces::DataAdapters;
 
 pub mod checks;
+/// Model-based property tests: random operation sequences compared with the
+/// in-memory reference, differential and cross-backend runs.
+pub mod model;
 pub mod provision;
 mod store;
 

@@ -1,0 +1,185 @@
+//! Passthrough compositions under the model tests: for each ordered pair of
+//! configured adapters (primary, secondary), `passthrough(primary,
+//! [secondary])` answers like the reference (and so like the primary alone),
+//! and after `flush()` the secondary holds exactly the primary's records:
+//! with a blocking secondary, a non-blocking one, and a non-blocking one
+//! that fails some writes and recovers by retrying (and, ignored until the
+//! passthrough is fixed, one whose writes are dead-lettered and replayed).
+//!
+//! Every pair runs a few sequences; a rotating pair (chosen by the seed, so
+//! a different one each CI run) runs the full number.
+
+#[path = "model_backends.rs"]
+mod backends;
+
+use std::time::Duration;
+
+use conformance_tests::model::{self, Config, Instance, Subject};
+use passthrough::{OnFailure, Passthrough, RetryPolicy, SecondaryOptions, with_faults};
+
+/// How the secondary is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Blocking,
+    NonBlocking,
+    /// Non-blocking, and failing some writes: before every fourth operation
+    /// the next one or two writes fail. Five attempts in all, so every write
+    /// recovers by retrying.
+    Transient,
+    /// Non-blocking, and failing up to three writes in a row with two
+    /// attempts in all, so that some writes are dead-lettered and replayed.
+    DeadLetters,
+}
+
+fn options(mode: Mode) -> SecondaryOptions {
+    let retry = |max_attempts| RetryPolicy {
+        max_attempts,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(5),
+    };
+    match mode {
+        Mode::Blocking => SecondaryOptions::blocking(OnFailure::Report).retry(retry(3)),
+        Mode::NonBlocking => SecondaryOptions::non_blocking().retry(retry(3)),
+        Mode::Transient => SecondaryOptions::non_blocking().retry(retry(5)),
+        Mode::DeadLetters => SecondaryOptions::non_blocking().retry(retry(2)),
+    }
+}
+
+fn composition(primary: backends::Backend, secondary: backends::Backend, mode: Mode) -> Subject {
+    let name = format!(
+        "passthrough({}, [{}], {mode:?})",
+        primary.name, secondary.name
+    );
+    Subject::new(name, move || async move {
+        let primary_store = (primary.factory)().await?;
+        let secondary_store = (secondary.factory)().await?;
+        let (primary, secondary) = (
+            primary_store.adapters().clone(),
+            secondary_store.adapters().clone(),
+        );
+        let (secondary_adapters, faults) = with_faults(&secondary);
+        let composed = Passthrough::builder("primary", primary_store.adapters().clone())
+            .secondary("secondary", secondary_adapters, options(mode))
+            .build()
+            .expect("a passthrough inside the runtime");
+        let store = conformance_tests::TestStore::new(composed.adapters())
+            .with_guard(primary_store)
+            .with_guard(secondary_store);
+        let (check_faults, check) = (faults.clone(), composed.clone());
+        let instance = Instance::new(store)
+            .before_op(move |step| {
+                if step % 4 == 3 {
+                    match mode {
+                        Mode::Transient => faults.fail_next_writes(1 + (step as u64 / 4) % 2),
+                        Mode::DeadLetters => faults.fail_next_writes(1 + (step as u64 / 4) % 3),
+                        Mode::Blocking | Mode::NonBlocking => {}
+                    }
+                }
+            })
+            .after_sequence(move || {
+                let (faults, passthrough) = (check_faults.clone(), check.clone());
+                let (primary, secondary) = (primary.clone(), secondary.clone());
+                async move {
+                    passthrough.flush().await;
+                    faults.fail_next_writes(0);
+                    faults.fail_writes(false);
+                    let parked = describe(&passthrough.dead_letters());
+                    passthrough.replay_dead_letters().await;
+                    passthrough.flush().await;
+                    let stuck = passthrough.dead_letters();
+                    let result = if stuck.is_empty() {
+                        let want = model::snapshot(&primary).await?;
+                        let got = model::snapshot(&secondary).await?;
+                        model::compare_snapshots(&got, &want).map_err(|e| {
+                            format!(
+                                "after flush, the secondary differs from the primary: {e} \
+                                 (dead letters before the replay: [{parked}])"
+                            )
+                        })
+                    } else {
+                        Err(format!(
+                            "writes still dead-lettered after a replay: {}",
+                            describe(&stuck)
+                        ))
+                    };
+                    // The next sequence starts from nothing: no dead letters,
+                    // an empty secondary (the primary is emptied by the run).
+                    passthrough.discard_dead_letters(|_| true);
+                    model::clear(&secondary).await?;
+                    result
+                }
+            });
+        Some(instance)
+    })
+}
+
+fn describe(letters: &[passthrough::DeadLetter]) -> String {
+    let shown: Vec<String> = letters
+        .iter()
+        .map(|d| {
+            format!(
+                "{}.{} {:?} of tenant {:?} after {} attempts: {}",
+                d.entity.table(),
+                d.method,
+                d.key,
+                d.tenant_id,
+                d.attempts,
+                d.error
+            )
+        })
+        .collect();
+    shown.join("; ")
+}
+
+/// Runs every ordered pair of configured adapters in `mode`: few sequences
+/// each, the full number for one rotating pair.
+fn run_pairs(mode: Mode) {
+    let config = Config::from_env();
+    let all = backends::configured();
+    let pairs: Vec<(usize, usize)> = (0..all.len())
+        .flat_map(|p| (0..all.len()).map(move |s| (p, s)))
+        .collect();
+    let rotating = (config.seed % pairs.len() as u64) as usize;
+    for (i, &(p, s)) in pairs.iter().enumerate() {
+        let cases = if i == rotating {
+            config.clone()
+        } else {
+            config.clone().fraction(8)
+        };
+        model::check(
+            &cases,
+            vec![composition(all[p].clone(), all[s].clone(), mode)],
+        );
+    }
+}
+
+#[test]
+fn blocking_secondary() {
+    run_pairs(Mode::Blocking);
+}
+
+#[test]
+fn non_blocking_secondary() {
+    run_pairs(Mode::NonBlocking);
+}
+
+/// Known passthrough bug (see the report of issue 7): when a replicated log
+/// write fails and its tenant is removed before the retry, every retry ends
+/// in "logs are append-only" and the write is dead-lettered for good.
+#[test]
+#[ignore = "passthrough bug: retried log writes whose tenant was removed; run with --ignored"]
+fn failing_secondary_recovers_by_retrying() {
+    run_pairs(Mode::Transient);
+}
+
+/// Dead-lettered writes replayed after the sequence must leave the secondary
+/// equal to the primary. Known passthrough bugs make this fail (see the
+/// report of issue 7): a replayed `codes.cleanup` deletes codes written after
+/// it; a replayed removal whose record was re-created copies the new record
+/// but not the removal's cascade; a dead-lettered log whose tenant was
+/// removed can never be replayed ("logs are append-only").
+#[test]
+#[ignore = "passthrough bugs in dead-letter replay; run with --ignored"]
+fn dead_lettered_writes_are_replayed() {
+    run_pairs(Mode::DeadLetters);
+}
