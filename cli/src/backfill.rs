@@ -1,0 +1,620 @@
+//! Backfill: copies every record of a source store into a target store,
+//! exactly (ids and timestamps), in dependency order, a keyset page at a time.
+//!
+//! For each entity in [`EntityKind::ALL`] order (tenants first, users before
+//! their sessions and passwords), and for each tenant of the source in key
+//! order, the source is read in keyset pages of `batch_size` records. The
+//! target's records of the same key range are read the same way, and only
+//! the records that are missing or differ are written, with one
+//! `upsert_many` per batch. That is what makes a rerun copy nothing twice
+//! and count copied and skipped records. A batch the target rejects is
+//! retried record by record; a record that still fails goes to the errors
+//! file and the run continues. After every batch the position is saved in a
+//! checkpoint, so that a run killed at any moment continues where it was.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, ErrorKind, ListParams};
+use serde::Serialize;
+
+use crate::checkpoint::Checkpoint;
+use crate::entity::{Entity, GLOBAL, KeysetScan, count};
+use crate::progress::Progress;
+use crate::report::{BackfillReport, Counts, EntityBackfill};
+
+/// Default records per batch.
+pub const DEFAULT_BATCH_SIZE: u32 = 500;
+
+/// How to backfill.
+#[derive(Debug, Clone)]
+pub struct BackfillOptions {
+    /// Records per page and per write (1 to 1000).
+    pub batch_size: u32,
+    /// Compare and report only; write nothing (no checkpoint either).
+    pub dry_run: bool,
+    /// The checkpoint file; `None` runs without one.
+    pub checkpoint: Option<PathBuf>,
+    /// Ignore an existing checkpoint and start over.
+    pub restart: bool,
+    /// Where failed records go, one JSON line each; `None`: only counted and logged.
+    pub errors: Option<PathBuf>,
+    /// Identifies the source and target pair in the checkpoint.
+    pub fingerprint: String,
+    /// The source, masked, for the checkpoint.
+    pub source_name: String,
+    /// The target, masked, for the checkpoint.
+    pub target_name: String,
+    /// Stop with [`BackfillError::Interrupted`] after this many batches (tests of resumption).
+    pub stop_after_batches: Option<u64>,
+}
+
+impl Default for BackfillOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: DEFAULT_BATCH_SIZE,
+            dry_run: false,
+            checkpoint: None,
+            restart: false,
+            errors: None,
+            fingerprint: String::new(),
+            source_name: "source".into(),
+            target_name: "target".into(),
+            stop_after_batches: None,
+        }
+    }
+}
+
+/// Why a backfill stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    /// Reading the source failed.
+    #[error("reading {entity} records from the source failed: {source}")]
+    Source {
+        /// The entity.
+        entity: EntityKind,
+        /// The adapter's error.
+        source: AdapterError,
+    },
+    /// Reading the target failed, or the target rejected a whole batch as unreachable.
+    #[error("the target failed on {entity} records: {source}")]
+    Target {
+        /// The entity.
+        entity: EntityKind,
+        /// The adapter's error.
+        source: AdapterError,
+    },
+    /// The checkpoint or errors file could not be used.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Stopped on purpose by [`BackfillOptions::stop_after_batches`].
+    #[error("stopped after {0} batches as asked")]
+    Interrupted(u64),
+}
+
+/// One failed record, as a line of the errors file. Never holds a record's values.
+#[derive(Debug, Serialize)]
+struct FailedRecord<'a> {
+    entity: EntityKind,
+    tenant: &'a str,
+    key: &'a str,
+    error_kind: ErrorKind,
+    error: String,
+}
+
+/// Copies every entity from `source` to `target`.
+pub async fn backfill(
+    source: &DataAdapters,
+    target: &DataAdapters,
+    options: &BackfillOptions,
+    progress: &dyn Progress,
+) -> Result<BackfillReport, BackfillError> {
+    let started = Instant::now();
+    let checkpoint_path = options.checkpoint.as_ref().filter(|_| !options.dry_run);
+    let mut resumed = None;
+    if let Some(path) = checkpoint_path {
+        if options.restart {
+            Checkpoint::remove(path)?;
+        } else {
+            resumed = Checkpoint::load(path, &options.fingerprint)?;
+        }
+    }
+    let is_resumed = resumed.is_some();
+    let checkpoint = resumed.unwrap_or_else(|| {
+        Checkpoint::start(
+            options.fingerprint.clone(),
+            options.source_name.clone(),
+            options.target_name.clone(),
+        )
+    });
+    if is_resumed {
+        tracing::info!(entity = %checkpoint.entity, tenant = ?checkpoint.tenant, "resuming from checkpoint");
+    }
+    let errors = match (&options.errors, options.dry_run) {
+        (Some(path), false) => {
+            let file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(is_resumed)
+                .truncate(!is_resumed)
+                .open(path)?;
+            Some(BufWriter::new(file))
+        }
+        _ => None,
+    };
+    let mut run = Run {
+        source,
+        target,
+        options,
+        progress,
+        checkpoint,
+        checkpoint_path: checkpoint_path.cloned(),
+        errors,
+        batches: 0,
+        processed: 0,
+    };
+    let mut report = BackfillReport {
+        dry_run: options.dry_run,
+        resumed: is_resumed,
+        ..Default::default()
+    };
+    let first = EntityKind::ALL
+        .iter()
+        .position(|k| *k == run.checkpoint.entity)
+        .unwrap_or(0);
+    // Entities a previous run finished: their counts, nothing processed now.
+    for kind in EntityKind::ALL.into_iter().take(first) {
+        report.entities.push(EntityBackfill {
+            entity: kind,
+            counts: run.counts(kind),
+            processed: 0,
+            seconds: 0.0,
+        });
+    }
+    for kind in EntityKind::ALL.into_iter().skip(first) {
+        if kind != run.checkpoint.entity {
+            run.checkpoint.entity = kind;
+            run.checkpoint.tenant_page = None;
+            run.checkpoint.tenant = None;
+            run.checkpoint.cursor = None;
+        }
+        let entity_started = Instant::now();
+        run.processed = 0;
+        crate::dispatch!(kind, R => run.copy_entity::<R>().await)?;
+        let counts = run.counts(kind);
+        let seconds = entity_started.elapsed().as_secs_f64();
+        let entity = EntityBackfill {
+            entity: kind,
+            counts,
+            processed: run.processed,
+            seconds,
+        };
+        progress.end(
+            kind,
+            &format!(
+                "{} {}, {} skipped, {} failed ({:.0} rows/s)",
+                counts.copied,
+                if options.dry_run { "to copy" } else { "copied" },
+                counts.skipped,
+                counts.failed,
+                entity.rows_per_second()
+            ),
+        );
+        report.entities.push(entity);
+    }
+    if let Some(errors) = &mut run.errors {
+        errors.flush()?;
+    }
+    if let Some(path) = &run.checkpoint_path {
+        Checkpoint::remove(path)?;
+    }
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+struct Run<'a> {
+    source: &'a DataAdapters,
+    target: &'a DataAdapters,
+    options: &'a BackfillOptions,
+    progress: &'a dyn Progress,
+    checkpoint: Checkpoint,
+    checkpoint_path: Option<PathBuf>,
+    errors: Option<BufWriter<File>>,
+    batches: u64,
+    processed: u64,
+}
+
+impl Run<'_> {
+    fn counts(&self, kind: EntityKind) -> Counts {
+        self.checkpoint
+            .counts
+            .get(&kind)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    fn source_error(kind: EntityKind) -> impl FnOnce(AdapterError) -> BackfillError {
+        move |source| BackfillError::Source {
+            entity: kind,
+            source,
+        }
+    }
+
+    async fn copy_entity<R: Entity>(&mut self) -> Result<(), BackfillError> {
+        let total = self
+            .count_source::<R>()
+            .await
+            .map_err(Self::source_error(R::KIND))?;
+        let done = self.counts(R::KIND).total();
+        self.progress.begin(R::KIND, Some(total.max(done)), done);
+        if R::KIND == EntityKind::Tenant {
+            let from = self.checkpoint.cursor.clone();
+            return self.copy_scope::<R>(GLOBAL, from).await;
+        }
+        let resume_tenant = self.checkpoint.tenant.clone();
+        let mut resume_cursor = self.checkpoint.cursor.take();
+        let mut tenant_page = self.checkpoint.tenant_page.clone();
+        loop {
+            let mut params = ListParams::default().with_per_page(self.options.batch_size);
+            params.from = tenant_page.clone();
+            let page = self
+                .source
+                .tenants
+                .list(&params)
+                .await
+                .map_err(Self::source_error(EntityKind::Tenant))?;
+            for tenant in page.items {
+                if let Some(resume) = &resume_tenant
+                    && tenant.id.as_bytes() < resume.as_bytes()
+                {
+                    continue;
+                }
+                let from = if resume_tenant.as_ref() == Some(&tenant.id) {
+                    resume_cursor.take()
+                } else {
+                    None
+                };
+                self.checkpoint.tenant_page = tenant_page.clone();
+                self.checkpoint.tenant = Some(tenant.id.clone());
+                self.copy_scope::<R>(&tenant.id, from).await?;
+            }
+            match page.next {
+                Some(next) => tenant_page = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The number of source records of `R` (summed over tenants).
+    async fn count_source<R: Entity>(&self) -> Result<u64, AdapterError> {
+        if R::KIND == EntityKind::Tenant {
+            return count::<R>(self.source, GLOBAL).await;
+        }
+        let mut total = 0;
+        let mut tenants = KeysetScan::<adapter_interfaces::Tenant>::new(
+            self.source,
+            GLOBAL,
+            self.options.batch_size,
+            None,
+        );
+        while let Some((page, _)) = tenants.next_page().await? {
+            for tenant in page {
+                total += count::<R>(self.source, &tenant.id).await?;
+            }
+        }
+        Ok(total)
+    }
+
+    async fn copy_scope<R: Entity>(
+        &mut self,
+        scope: &str,
+        from: Option<String>,
+    ) -> Result<(), BackfillError> {
+        self.checkpoint.cursor = from.clone();
+        let mut scan = KeysetScan::<R>::new(self.source, scope, self.options.batch_size, from);
+        loop {
+            let page_from = self.checkpoint.cursor.clone();
+            let Some((items, next)) = scan
+                .next_page()
+                .await
+                .map_err(Self::source_error(R::KIND))?
+            else {
+                return Ok(());
+            };
+            let n = items.len() as u64;
+            let counts = self.copy_batch::<R>(scope, page_from, items).await?;
+            self.checkpoint
+                .counts
+                .entry(R::KIND)
+                .or_default()
+                .add(counts);
+            self.checkpoint.cursor = next;
+            self.processed += n;
+            self.progress.advance(R::KIND, n);
+            if let Some(path) = &self.checkpoint_path {
+                if let Some(errors) = &mut self.errors {
+                    // Failures of a batch reach the disk before the checkpoint moves past it.
+                    errors.flush()?;
+                }
+                self.checkpoint.save(path)?;
+            }
+            self.batches += 1;
+            if self
+                .options
+                .stop_after_batches
+                .is_some_and(|stop| self.batches >= stop)
+            {
+                return Err(BackfillError::Interrupted(self.batches));
+            }
+        }
+    }
+
+    /// Writes the records of one source page that the target lacks or holds differently.
+    async fn copy_batch<R: Entity>(
+        &mut self,
+        scope: &str,
+        page_from: Option<String>,
+        items: Vec<R>,
+    ) -> Result<Counts, BackfillError> {
+        let mut counts = Counts::default();
+        let Some(last_key) = items.last().map(|r| r.key().to_owned()) else {
+            return Ok(counts);
+        };
+        let existing = self
+            .target_range::<R>(scope, page_from, &items, &last_key)
+            .await
+            .map_err(|source| BackfillError::Target {
+                entity: R::KIND,
+                source,
+            })?;
+        let mut to_write = Vec::new();
+        for record in items {
+            if existing.get(record.key()) == Some(&record) {
+                counts.skipped += 1;
+            } else {
+                to_write.push(record);
+            }
+        }
+        if to_write.is_empty() {
+            return Ok(counts);
+        }
+        if self.options.dry_run {
+            counts.copied += to_write.len() as u64;
+            return Ok(counts);
+        }
+        let store = R::store(self.target);
+        let batch_error = match store.upsert_many(scope, to_write.clone()).await {
+            Ok(()) => {
+                counts.copied += to_write.len() as u64;
+                return Ok(counts);
+            }
+            Err(e) => e,
+        };
+        tracing::warn!(entity = %R::KIND, tenant = scope, error = %batch_error, "batch rejected; retrying its records one by one");
+        let mut backend_failures = 0;
+        let batch_len = to_write.len();
+        for record in to_write {
+            match store.upsert(scope, record.clone()).await {
+                Ok(()) => counts.copied += 1,
+                Err(error) => {
+                    if error.kind() == ErrorKind::Backend {
+                        backend_failures += 1;
+                    }
+                    counts.failed += 1;
+                    self.record_failure::<R>(scope, record.key(), &error)?;
+                }
+            }
+        }
+        if backend_failures == batch_len && batch_len > 1 {
+            // Every record failed at the driver: the target is down, not the data bad.
+            return Err(BackfillError::Target {
+                entity: R::KIND,
+                source: batch_error,
+            });
+        }
+        Ok(counts)
+    }
+
+    /// The target's records with the keys of `items`, read by keyset from the
+    /// same cursor as the source page and up to its last key.
+    async fn target_range<R: Entity>(
+        &self,
+        scope: &str,
+        page_from: Option<String>,
+        items: &[R],
+        last_key: &str,
+    ) -> Result<HashMap<String, R>, AdapterError> {
+        let keys: HashSet<&str> = items.iter().map(|r| r.key()).collect();
+        let mut existing = HashMap::with_capacity(items.len());
+        let mut scan = KeysetScan::<R>::new(self.target, scope, self.options.batch_size, page_from);
+        while let Some((page, next)) = scan.next_page().await? {
+            let mut past_end = false;
+            for record in page {
+                if record.key().as_bytes() > last_key.as_bytes() {
+                    past_end = true;
+                    break;
+                }
+                if keys.contains(record.key()) {
+                    existing.insert(record.key().to_owned(), record);
+                }
+            }
+            if past_end || next.is_none() {
+                break;
+            }
+        }
+        Ok(existing)
+    }
+
+    fn record_failure<R: Entity>(
+        &mut self,
+        scope: &str,
+        key: &str,
+        error: &AdapterError,
+    ) -> Result<(), BackfillError> {
+        tracing::warn!(entity = %R::KIND, tenant = scope, key, error = %error, "record not copied");
+        if let Some(errors) = &mut self.errors {
+            let line = FailedRecord {
+                entity: R::KIND,
+                tenant: scope,
+                key,
+                error_kind: error.kind(),
+                error: error.to_string(),
+            };
+            serde_json::to_writer(&mut *errors, &line).map_err(std::io::Error::from)?;
+            errors.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+    use crate::seed::{SeedOptions, seed};
+    use crate::verify::{VerifyOptions, verify};
+    use adapter_interfaces::memory;
+
+    fn small() -> SeedOptions {
+        SeedOptions {
+            tenants: 2,
+            users_per_tenant: 30,
+            seed: 7,
+            batch_size: 16,
+        }
+    }
+
+    #[tokio::test]
+    async fn copies_everything_and_a_rerun_copies_nothing() {
+        let source = memory::adapters();
+        let target = memory::adapters();
+        seed(&source, &small(), &Silent).await.unwrap();
+        let options = BackfillOptions {
+            batch_size: 7,
+            ..Default::default()
+        };
+        let first = backfill(&source, &target, &options, &Silent).await.unwrap();
+        let totals = first.totals();
+        assert!(totals.copied > 100, "{first}");
+        assert_eq!((totals.skipped, totals.failed), (0, 0));
+        for entity in &first.entities {
+            assert!(entity.counts.copied > 0, "{:?} got nothing", entity.entity);
+        }
+        let report = verify(&source, &target, &VerifyOptions::default(), &Silent)
+            .await
+            .unwrap();
+        assert!(report.identical, "{report}");
+        let second = backfill(&source, &target, &options, &Silent).await.unwrap();
+        assert_eq!(second.totals().copied, 0, "{second}");
+        assert_eq!(second.totals().skipped, totals.copied);
+    }
+
+    #[tokio::test]
+    async fn resumes_from_the_checkpoint_after_an_interruption() {
+        let source = memory::adapters();
+        let target = memory::adapters();
+        seed(&source, &small(), &Silent).await.unwrap();
+        let dir = std::env::temp_dir().join(format!("switchyard-bf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cp.json");
+        let mut options = BackfillOptions {
+            batch_size: 5,
+            checkpoint: Some(path.clone()),
+            fingerprint: "f".into(),
+            stop_after_batches: Some(9),
+            ..Default::default()
+        };
+        let err = backfill(&source, &target, &options, &Silent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackfillError::Interrupted(9)));
+        let cp = Checkpoint::load(&path, "f").unwrap().unwrap();
+        assert_ne!(cp.entity, EntityKind::Tenant, "{cp:?}");
+        options.stop_after_batches = None;
+        let report = backfill(&source, &target, &options, &Silent).await.unwrap();
+        assert!(report.resumed);
+        // Nothing was copied twice: the counts add up to the source's records exactly.
+        let total: u64 = report.entities.iter().map(|e| e.counts.total()).sum();
+        let verify_report = verify(&source, &target, &VerifyOptions::default(), &Silent)
+            .await
+            .unwrap();
+        let source_total: u64 = verify_report.entities.iter().map(|e| e.source_count).sum();
+        assert_eq!(total, source_total);
+        assert_eq!(report.totals().skipped, 0, "{report}");
+        assert!(verify_report.identical, "{verify_report}");
+        assert!(!path.exists(), "the checkpoint is removed at the end");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_rejected_record_goes_to_the_errors_file_and_the_run_goes_on() {
+        let source = memory::adapters();
+        let target = memory::adapters();
+        seed(&source, &small(), &Silent).await.unwrap();
+        // A user in the target that takes the email of a source user under another id.
+        let tenant = source
+            .tenants
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items[0]
+            .id
+            .clone();
+        let victim = source
+            .users
+            .list(&tenant, &ListParams::default())
+            .await
+            .unwrap()
+            .items[3]
+            .clone();
+        target
+            .tenants
+            .upsert(source.tenants.get(&tenant).await.unwrap().unwrap())
+            .await
+            .unwrap();
+        let mut squatter = victim.clone();
+        squatter.user_id = "auth0|squatter".into();
+        target.users.upsert(&tenant, squatter).await.unwrap();
+        let dir = std::env::temp_dir().join(format!("switchyard-err-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let errors = dir.join("errors.jsonl");
+        let options = BackfillOptions {
+            batch_size: 10,
+            errors: Some(errors.clone()),
+            ..Default::default()
+        };
+        let report = backfill(&source, &target, &options, &Silent).await.unwrap();
+        let users = report
+            .entities
+            .iter()
+            .find(|e| e.entity == EntityKind::User)
+            .unwrap();
+        assert_eq!(users.counts.failed, 1, "{report}");
+        let text = std::fs::read_to_string(&errors).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["entity"], "user");
+        assert_eq!(line["key"], victim.user_id.as_str());
+        assert_eq!(line["error_kind"], "conflict");
+        // The user's sessions and passwords fail too (their parent is missing); the rest is copied.
+        assert!(report.totals().copied > 100);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_writes_nothing() {
+        let source = memory::adapters();
+        let target = memory::adapters();
+        seed(&source, &small(), &Silent).await.unwrap();
+        let options = BackfillOptions {
+            dry_run: true,
+            ..Default::default()
+        };
+        let report = backfill(&source, &target, &options, &Silent).await.unwrap();
+        assert!(report.totals().copied > 100);
+        let page = target.tenants.list(&ListParams::default()).await.unwrap();
+        assert!(page.items.is_empty());
+    }
+}

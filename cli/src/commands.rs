@@ -1,0 +1,205 @@
+//! The commands of the binary, over store URLs: parse, connect, check the
+//! schema, then run an engine. Every check happens before the first write.
+
+use std::path::PathBuf;
+
+use adapter_interfaces::schema::SCHEMA_VERSION;
+
+use crate::backfill::{BackfillError, BackfillOptions};
+use crate::checkpoint;
+use crate::progress::Progress;
+use crate::report::{BackfillReport, VerifyReport};
+use crate::seed::{SeedError, SeedOptions, SeedReport};
+use crate::store::{Store, StoreError};
+use crate::url::{StoreUrl, UrlError};
+use crate::verify::{VerifyError, VerifyOptions};
+
+/// Why a command failed. Messages carry masked URLs only.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// A malformed URL or an unknown backend.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// A store could not be opened or has the wrong schema.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Source and target are the same store.
+    #[error("source and target are the same store ({0}); nothing to do")]
+    SameStore(String),
+    /// Seeding failed.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// Backfill failed.
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
+    /// Verify failed.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// A file could not be used.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The demo went wrong.
+    #[error("demo: {0}")]
+    Demo(String),
+}
+
+/// Parses a store URL.
+pub fn parse(url: &str) -> Result<StoreUrl, CommandError> {
+    Ok(url.parse()?)
+}
+
+/// `switchyard migrate`: applies the schema; returns what happened.
+pub async fn migrate(target: &str) -> Result<String, CommandError> {
+    let url = parse(target)?;
+    let store = Store::connect(&url, false).await?;
+    match store.schema_version().await? {
+        Some(SCHEMA_VERSION) => {
+            // Still run it: the backend's own bookkeeping may be missing (another ORM migrated).
+            store.migrate().await?;
+            Ok(format!(
+                "{url}: schema version {SCHEMA_VERSION} is already applied"
+            ))
+        }
+        Some(found) => Err(StoreError::SchemaVersion {
+            url: url.masked(),
+            found,
+            expected: SCHEMA_VERSION,
+        }
+        .into()),
+        None => {
+            store.migrate().await?;
+            Ok(format!("{url}: applied schema version {SCHEMA_VERSION}"))
+        }
+    }
+}
+
+/// `switchyard seed`: generated data into the target (migrated first if it has no schema).
+pub async fn seed(
+    target: &str,
+    options: &SeedOptions,
+    progress: &dyn Progress,
+) -> Result<SeedReport, CommandError> {
+    let url = parse(target)?;
+    let store = Store::connect(&url, false).await?;
+    if store.require_or_migrate().await? {
+        tracing::info!(target = %url, "the target had no schema: migrated it");
+    }
+    Ok(crate::seed::seed(&store.adapters(), options, progress).await?)
+}
+
+/// What `switchyard backfill` is asked to do, beyond the two URLs.
+#[derive(Debug, Clone, Default)]
+pub struct BackfillArgs {
+    /// Records per batch.
+    pub batch_size: u32,
+    /// Report only.
+    pub dry_run: bool,
+    /// Ignore the checkpoint.
+    pub restart: bool,
+    /// The errors file.
+    pub errors: Option<PathBuf>,
+    /// The checkpoint file (default: derived from the source and target).
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// `switchyard backfill`.
+///
+/// The source must have this build's schema. A target with another schema
+/// version is refused; a target with no schema at all (an empty database) is
+/// migrated first, because copying into it is then safe and that is what the
+/// operator asked for. A dry run never migrates: it compares with an empty target.
+pub async fn backfill(
+    source: &str,
+    target: &str,
+    args: &BackfillArgs,
+    progress: &dyn Progress,
+) -> Result<BackfillReport, CommandError> {
+    let source_url = parse(source)?;
+    let target_url = parse(target)?;
+    if source_url.database_url() == target_url.database_url() {
+        return Err(CommandError::SameStore(target_url.masked()));
+    }
+    let source_store = Store::connect(&source_url, true).await?;
+    source_store.require_schema().await?;
+    let missing_file = target_url
+        .sqlite_path()
+        .is_some_and(|path| !std::path::Path::new(path).exists());
+    let mut migrated = false;
+    let mut _target_store = None;
+    let target_adapters = if args.dry_run && missing_file {
+        // A dry run creates nothing: a target file that does not exist yet is empty.
+        adapter_interfaces::memory::adapters()
+    } else {
+        let store = Store::connect(&target_url, false).await?;
+        let adapters = match store.schema_version().await? {
+            Some(SCHEMA_VERSION) => store.adapters(),
+            Some(found) => {
+                return Err(StoreError::SchemaVersion {
+                    url: target_url.masked(),
+                    found,
+                    expected: SCHEMA_VERSION,
+                }
+                .into());
+            }
+            None if args.dry_run => adapter_interfaces::memory::adapters(),
+            None => {
+                store.migrate().await?;
+                migrated = true;
+                store.adapters()
+            }
+        };
+        _target_store = Some(store);
+        adapters
+    };
+    let fingerprint = checkpoint::fingerprint(&source_url.masked(), &target_url.masked());
+    let options = BackfillOptions {
+        batch_size: if args.batch_size == 0 {
+            crate::backfill::DEFAULT_BATCH_SIZE
+        } else {
+            args.batch_size
+        },
+        dry_run: args.dry_run,
+        checkpoint: Some(
+            args.checkpoint
+                .clone()
+                .unwrap_or_else(|| checkpoint::default_path(&fingerprint)),
+        ),
+        restart: args.restart,
+        errors: args.errors.clone(),
+        fingerprint,
+        source_name: source_url.masked(),
+        target_name: target_url.masked(),
+        stop_after_batches: None,
+    };
+    let mut report = crate::backfill::backfill(
+        &source_store.adapters(),
+        &target_adapters,
+        &options,
+        progress,
+    )
+    .await?;
+    report.migrated_target = migrated;
+    Ok(report)
+}
+
+/// `switchyard verify`: both stores must exist and have this build's schema.
+pub async fn verify(
+    source: &str,
+    target: &str,
+    options: &VerifyOptions,
+    progress: &dyn Progress,
+) -> Result<VerifyReport, CommandError> {
+    let source_url = parse(source)?;
+    let target_url = parse(target)?;
+    let source_store = Store::connect(&source_url, true).await?;
+    source_store.require_schema().await?;
+    let target_store = Store::connect(&target_url, true).await?;
+    target_store.require_schema().await?;
+    Ok(crate::verify::verify(
+        &source_store.adapters(),
+        &target_store.adapters(),
+        options,
+        progress,
+    )
+    .await?)
+}

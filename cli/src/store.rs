@@ -1,0 +1,204 @@
+//! Connecting to a store named by a [`StoreUrl`], whatever its backend, and
+//! the schema checks every command makes before it writes.
+
+use adapter_interfaces::schema::SCHEMA_VERSION;
+use adapter_interfaces::{AdapterError, DataAdapters};
+
+use crate::url::{Database, StoreUrl, UrlError};
+
+/// Why a store could not be used. Messages show masked URLs only.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is malformed or names a backend this build lacks.
+    #[error(transparent)]
+    Url(#[from] UrlError),
+    /// The database did not answer, or refused the connection.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The masked URL.
+        url: String,
+        /// The backend's error.
+        source: AdapterError,
+    },
+    /// A SQLite source file that does not exist (connecting would create it).
+    #[error("cannot open {url}: the SQLite file `{path}` does not exist")]
+    MissingFile {
+        /// The masked URL.
+        url: String,
+        /// The path.
+        path: String,
+    },
+    /// The store has no Switchyard schema.
+    #[error("{url} has no Switchyard schema; run `switchyard migrate --target {url}` first")]
+    NoSchema {
+        /// The masked URL.
+        url: String,
+    },
+    /// The store's schema version differs from this build's.
+    #[error(
+        "{url} has schema version {found}, but this switchyard uses version {expected}; nothing was written"
+    )]
+    SchemaVersion {
+        /// The masked URL.
+        url: String,
+        /// The version found.
+        found: i64,
+        /// The version expected.
+        expected: i64,
+    },
+    /// Any other backend failure.
+    #[error("{url}: {source}")]
+    Backend {
+        /// The masked URL.
+        url: String,
+        /// The backend's error.
+        source: AdapterError,
+    },
+}
+
+enum Inner {
+    #[cfg(feature = "seaorm")]
+    SeaOrm(adapter_seaorm::SeaOrmStore),
+}
+
+/// An open store: its URL, its backend handle and its adapters.
+pub struct Store {
+    url: StoreUrl,
+    inner: Inner,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.url)
+    }
+}
+
+/// Runs `$body` with `$store` bound to the backend handle, whichever it is.
+macro_rules! with_inner {
+    ($inner:expr, $store:ident => $body:expr) => {
+        match *$inner {
+            #[cfg(feature = "seaorm")]
+            Inner::SeaOrm(ref $store) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `url`. For a SQLite file that must already exist (a
+    /// source), pass `must_exist`, so that a typo does not create an empty file.
+    #[allow(unreachable_code, unused_variables)]
+    pub async fn connect(url: &StoreUrl, must_exist: bool) -> Result<Self, StoreError> {
+        if must_exist
+            && let Some(path) = url.sqlite_path()
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(StoreError::MissingFile {
+                url: url.masked(),
+                path: path.to_owned(),
+            });
+        }
+        if url.database() == Database::Sqlite
+            && let Some(parent) = url
+                .sqlite_path()
+                .and_then(|path| std::path::Path::new(path).parent())
+            && !parent.as_os_str().is_empty()
+            && !parent.exists()
+        {
+            return Err(StoreError::MissingFile {
+                url: url.masked(),
+                path: parent.display().to_string(),
+            });
+        }
+        let connect_error = |source| StoreError::Connect {
+            url: url.masked(),
+            source,
+        };
+        let inner = match url.backend() {
+            #[cfg(feature = "seaorm")]
+            crate::url::Backend::SeaOrm => Inner::SeaOrm(
+                adapter_seaorm::connect(url.database_url())
+                    .await
+                    .map_err(connect_error)?,
+            ),
+            #[allow(unreachable_patterns)]
+            backend => {
+                let _ = connect_error;
+                return Err(UrlError::BackendDisabled {
+                    backend,
+                    url: url.masked(),
+                }
+                .into());
+            }
+        };
+        Ok(Self {
+            url: url.clone(),
+            inner,
+        })
+    }
+
+    /// The store's URL.
+    pub fn url(&self) -> &StoreUrl {
+        &self.url
+    }
+
+    /// The adapters of this store.
+    #[allow(unreachable_code)]
+    pub fn adapters(&self) -> DataAdapters {
+        with_inner!(&self.inner, store => store.adapters())
+    }
+
+    /// Applies the schema (idempotent).
+    #[allow(unreachable_code)]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result: Result<(), AdapterError> =
+            with_inner!(&self.inner, store => store.migrate().await);
+        result.map_err(|source| self.backend_error(source))
+    }
+
+    /// The schema version, `None` when the store has no schema.
+    #[allow(unreachable_code)]
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        let result: Result<Option<i64>, AdapterError> =
+            with_inner!(&self.inner, store => store.schema_version().await);
+        result.map_err(|source| self.backend_error(source))
+    }
+
+    /// Checks that the store has this build's schema version.
+    pub async fn require_schema(&self) -> Result<(), StoreError> {
+        match self.schema_version().await? {
+            Some(SCHEMA_VERSION) => Ok(()),
+            Some(found) => Err(self.version_error(found)),
+            None => Err(StoreError::NoSchema {
+                url: self.url.masked(),
+            }),
+        }
+    }
+
+    /// Checks the schema version, migrating first when the store has none
+    /// (an empty database). Returns whether it migrated.
+    pub async fn require_or_migrate(&self) -> Result<bool, StoreError> {
+        match self.schema_version().await? {
+            Some(SCHEMA_VERSION) => Ok(false),
+            Some(found) => Err(self.version_error(found)),
+            None => {
+                self.migrate().await?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn version_error(&self, found: i64) -> StoreError {
+        StoreError::SchemaVersion {
+            url: self.url.masked(),
+            found,
+            expected: SCHEMA_VERSION,
+        }
+    }
+
+    fn backend_error(&self, source: AdapterError) -> StoreError {
+        StoreError::Backend {
+            url: self.url.masked(),
+            source,
+        }
+    }
+}
