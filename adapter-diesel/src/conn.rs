@@ -1,0 +1,101 @@
+//! Pools and pooled connections of the three backends, behind one enum so
+//! that the store's logic is written once.
+
+use diesel::result::QueryResult;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::{AsyncConnection, TransactionManager};
+
+#[cfg(feature = "mysql")]
+pub(crate) use diesel_async::AsyncMysqlConnection;
+#[cfg(feature = "postgres")]
+pub(crate) use diesel_async::AsyncPgConnection;
+
+/// The SQLite connection: synchronous Diesel run on Tokio's blocking pool.
+#[cfg(feature = "sqlite")]
+pub type SqliteConn =
+    diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::SqliteConnection>;
+
+/// A pool of one of the backends.
+#[derive(Clone)]
+pub enum AnyPool {
+    /// PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(Pool<AsyncPgConnection>),
+    /// MySQL or MariaDB.
+    #[cfg(feature = "mysql")]
+    Mysql(Pool<AsyncMysqlConnection>),
+    /// SQLite.
+    #[cfg(feature = "sqlite")]
+    Sqlite(Pool<SqliteConn>),
+}
+
+/// A connection taken from an [`AnyPool`].
+// One lives briefly per call; boxing the larger variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Conn {
+    #[cfg(feature = "postgres")]
+    Postgres(Object<AsyncPgConnection>),
+    #[cfg(feature = "mysql")]
+    Mysql(Object<AsyncMysqlConnection>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(Object<SqliteConn>),
+}
+
+/// Runs `$m!(dialect, c, args..)` with `c` the concrete connection of `$conn`:
+/// the macro's body is written once and compiled for each backend.
+macro_rules! on_conn {
+    ($conn:expr, $m:ident ! ( $($args:tt)* )) => {
+        match $conn {
+            #[cfg(feature = "postgres")]
+            $crate::conn::Conn::Postgres(c) => {
+                let c: &mut $crate::conn::AsyncPgConnection = &mut **c;
+                $m!(pg, c, $($args)*)
+            }
+            #[cfg(feature = "mysql")]
+            $crate::conn::Conn::Mysql(c) => {
+                let c: &mut $crate::conn::AsyncMysqlConnection = &mut **c;
+                $m!(mysql, c, $($args)*)
+            }
+            #[cfg(feature = "sqlite")]
+            $crate::conn::Conn::Sqlite(c) => {
+                let c: &mut $crate::conn::SqliteConn = &mut **c;
+                $m!(sqlite, c, $($args)*)
+            }
+        }
+    };
+}
+pub(crate) use on_conn;
+
+async fn begin<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::begin_transaction(c).await
+}
+async fn commit<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::commit_transaction(c).await
+}
+async fn rollback<C: AsyncConnection>(c: &mut C) -> QueryResult<()> {
+    C::TransactionManager::rollback_transaction(c).await
+}
+
+macro_rules! tx_step {
+    ($d:ident, $c:ident, $f:ident) => {
+        $f($c).await
+    };
+}
+
+impl Conn {
+    /// Opens a transaction. Diesel's transaction manager tracks it, so a
+    /// connection dropped mid-transaction is discarded by the pool, not reused.
+    pub(crate) async fn begin(&mut self) -> QueryResult<()> {
+        on_conn!(self, tx_step!(begin))
+    }
+
+    /// Commits the open transaction.
+    pub(crate) async fn commit(&mut self) -> QueryResult<()> {
+        on_conn!(self, tx_step!(commit))
+    }
+
+    /// Rolls the open transaction back.
+    pub(crate) async fn rollback(&mut self) -> QueryResult<()> {
+        on_conn!(self, tx_step!(rollback))
+    }
+}

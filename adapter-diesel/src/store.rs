@@ -1,0 +1,541 @@
+//! [`DieselStore`]: the handle, and the eight traits implemented once,
+//! generically over the entity.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use adapter_interfaces::record::{self, column_value, from_values, to_values};
+use adapter_interfaces::schema::{self, Dialect, conflict_field};
+use adapter_interfaces::{
+    AdapterError, Code, CodesAdapter, DataAdapters, EntityKind, EntityStore, ListParams, ListPlan,
+    MutableStore, Page, Password, PasswordsAdapter, Record, Result, SortOrder, Tenant,
+    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, Value,
+};
+use async_trait::async_trait;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::conn::{AnyPool, Conn};
+use crate::expr::{Cond, Order};
+use crate::tables::{DieselRecord, cleanup_codes, consume_code, demote_passwords};
+
+/// Rows per multi-row statement: under every database's bind-parameter
+/// limit (SQLite's 32766 is the smallest) for the widest table, and small
+/// enough to keep statements of large JSON documents reasonable.
+const MAX_BATCH_ROWS: usize = 500;
+const MAX_BIND_PARAMS: usize = 32_766;
+
+/// A Switchyard store on Diesel: a connection pool of one database, and the
+/// entity adapters over it ([`DieselStore::adapters`]).
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct DieselStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: AnyPool,
+    /// SQLite runs one write transaction at a time: serialising them here
+    /// avoids lock upgrades between pooled connections failing with `SQLITE_BUSY`.
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselStore")
+            .field("dialect", &self.dialect())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Wraps a driver error with what was being done.
+fn backend(what: &'static str) -> impl FnOnce(DieselError) -> AdapterError {
+    move |e| AdapterError::backend(what, e)
+}
+
+const FOREIGN_KEY: &str = "foreign key violation";
+
+/// Maps the error of a write of `R`: a unique violation is a conflict on the
+/// field its constraint names; a foreign-key violation is resolved by the
+/// caller (which parent is missing is looked up, not guessed).
+fn write_error<R: Record>(what: &'static str) -> impl FnOnce(DieselError) -> AdapterError {
+    move |e| match &e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let text = format!(
+                "{} {}",
+                info.message(),
+                info.constraint_name().unwrap_or("")
+            );
+            AdapterError::conflict(R::KIND, conflict_field::<R>(&text))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            AdapterError::backend(FOREIGN_KEY, e)
+        }
+        _ => AdapterError::backend(what, e),
+    }
+}
+
+fn is_foreign_key_error(error: &AdapterError) -> bool {
+    matches!(error, AdapterError::Backend { message, .. } if message == FOREIGN_KEY)
+}
+
+/// Runs `$body` (an expression of type `Result<T>` using `$conn`) in a transaction.
+macro_rules! transaction {
+    ($conn:ident, $body:expr) => {{
+        $conn.begin().await.map_err(backend("beginning a transaction"))?;
+        let outcome: Result<_> = async { $body }.await;
+        match outcome {
+            Ok(value) => {
+                $conn.commit().await.map_err(backend("committing a transaction"))?;
+                Ok(value)
+            }
+            Err(error) => {
+                if let Err(rollback) = $conn.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(error)
+            }
+        }
+    }};
+}
+
+fn text_of<R: Record>(record: &R, column: &str) -> Option<String> {
+    match column_value(record, column) {
+        Value::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn scoped<R: Record>() -> bool {
+    schema::is_tenant_scoped(R::KIND)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+impl DieselStore {
+    pub(crate) fn new(pool: AnyPool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                writes: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The pool this store uses.
+    pub fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    /// The dialect family (`MariaDb` stands for MySQL and MariaDB until [`DieselStore::migrate`] asks the server).
+    pub fn dialect(&self) -> Dialect {
+        match &self.inner.pool {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(_) => Dialect::MariaDb,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// The eight entity adapters over this store.
+    pub fn adapters(&self) -> DataAdapters {
+        let store = Arc::new(self.clone());
+        DataAdapters {
+            tenants: store.clone(),
+            users: store.clone(),
+            applications: store.clone(),
+            connections: store.clone(),
+            sessions: store.clone(),
+            codes: store.clone(),
+            passwords: store.clone(),
+            logs: store,
+        }
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Conn> {
+        let unavailable = |e| AdapterError::backend("taking a database connection", e);
+        Ok(match &self.inner.pool {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(pool) => Conn::Postgres(pool.get().await.map_err(unavailable)?),
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(pool) => Conn::Mysql(pool.get().await.map_err(unavailable)?),
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(pool) => Conn::Sqlite(pool.get().await.map_err(unavailable)?),
+        })
+    }
+
+    /// Serialises writes on SQLite; a no-op elsewhere.
+    pub(crate) async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.dialect() {
+            Dialect::Sqlite => Some(self.inner.writes.lock().await),
+            _ => None,
+        }
+    }
+
+    /// `NotFound` of the tenant, then of a record's missing parent, in the reference order.
+    async fn check_parents<R: DieselRecord>(
+        conn: &mut Conn,
+        tenant: &str,
+        records: &[R],
+    ) -> Result<()> {
+        if !scoped::<R>() {
+            return Ok(());
+        }
+        let tenants = Tenant::existing(conn, "", vec![tenant.to_owned()], false)
+            .await
+            .map_err(backend("looking the tenant up"))?;
+        if tenants.is_empty() {
+            return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
+        }
+        let Some(parent) = R::PARENT else {
+            return Ok(());
+        };
+        let wanted: Vec<String> = records
+            .iter()
+            .filter_map(|r| text_of(r, parent.column))
+            .collect();
+        let mut distinct: Vec<String> = wanted.clone();
+        distinct.sort();
+        distinct.dedup();
+        if distinct.is_empty() {
+            return Ok(());
+        }
+        let found: HashSet<String> = match parent.parent {
+            // Locking the user serialises concurrent password rotations: each one's
+            // demotion then sees the others' committed rows.
+            EntityKind::User => {
+                User::existing(conn, tenant, distinct, R::KIND == EntityKind::Password)
+                    .await
+                    .map_err(backend("looking parents up"))?
+                    .into_iter()
+                    .collect()
+            }
+            _ => return Ok(()),
+        };
+        match wanted.into_iter().find(|id| !found.contains(id)) {
+            Some(missing) => Err(AdapterError::not_found(parent.parent, missing)),
+            None => Ok(()),
+        }
+    }
+
+    /// After a foreign-key violation (a parent removed concurrently): which parent is gone.
+    async fn resolve_write_error<R: DieselRecord>(
+        &self,
+        tenant: &str,
+        records: &[R],
+        error: AdapterError,
+    ) -> AdapterError {
+        if !is_foreign_key_error(&error) {
+            return error;
+        }
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(_) => return error,
+        };
+        match Self::check_parents(&mut conn, tenant, records).await {
+            Err(found) => found,
+            Ok(()) => error,
+        }
+    }
+
+    /// Passwords: a current record demotes the user's other current passwords,
+    /// as if the records were written one after the other.
+    async fn after_write<R: Record>(conn: &mut Conn, tenant: &str, records: &[R]) -> Result<()> {
+        if R::KIND != EntityKind::Password {
+            return Ok(());
+        }
+        let is_current = |r: &R| column_value(r, "is_current") == Value::Bool(true);
+        for (i, current) in records.iter().enumerate().filter(|(_, r)| is_current(r)) {
+            let (Some(user_id), Value::Timestamp(at)) = (
+                text_of(current, "user_id"),
+                column_value(current, "updated_at"),
+            ) else {
+                continue;
+            };
+            // Later current records of the same user are written after this one.
+            let mut keep = vec![current.key().to_owned()];
+            keep.extend(
+                records[i + 1..]
+                    .iter()
+                    .filter(|r| {
+                        is_current(r) && text_of(*r, "user_id").as_deref() == Some(&user_id)
+                    })
+                    .map(|r| r.key().to_owned()),
+            );
+            demote_passwords(conn, tenant, &user_id, keep, at)
+                .await
+                .map_err(backend("demoting the previous passwords"))?;
+        }
+        Ok(())
+    }
+
+    async fn create_record<R: DieselRecord>(&self, tenant: &str, record: R) -> Result<R> {
+        let _guard = self.write_guard().await;
+        let mut conn = self.conn().await?;
+        let records = std::slice::from_ref(&record);
+        let outcome: Result<()> = transaction!(conn, {
+            Self::check_parents(&mut conn, tenant, records).await?;
+            if R::fetch(&mut conn, tenant, record.key(), false)
+                .await
+                .map_err(backend("looking the key up"))?
+                .is_some()
+            {
+                return Err(AdapterError::conflict(R::KIND, R::key_column().name));
+            }
+            R::insert(&mut conn, tenant, vec![to_values(&record)])
+                .await
+                .map_err(write_error::<R>("inserting"))?;
+            Self::after_write(&mut conn, tenant, records).await
+        });
+        match outcome {
+            Ok(()) => Ok(record),
+            Err(e) => Err(self.resolve_write_error(tenant, records, e).await),
+        }
+    }
+
+    async fn get_record<R: DieselRecord>(&self, tenant: &str, id: &str) -> Result<Option<R>> {
+        let mut conn = self.conn().await?;
+        let row = R::fetch(&mut conn, tenant, id, false)
+            .await
+            .map_err(backend("reading"))?;
+        row.map(from_values::<R>).transpose()
+    }
+
+    async fn list_records<R: DieselRecord>(
+        &self,
+        tenant: &str,
+        params: &ListParams,
+    ) -> Result<Page<R>> {
+        let plan = ListPlan::new::<R>(params)?;
+        let mut conn = self.conn().await?;
+        let rows = R::select(
+            &mut conn,
+            tenant,
+            Cond::for_page::<R>(&plan),
+            Order::from_plan::<R>(&plan.order),
+            to_i64(plan.limit),
+            to_i64(plan.offset),
+        )
+        .await
+        .map_err(backend("listing"))?;
+        let records = rows
+            .into_iter()
+            .map(from_values::<R>)
+            .collect::<Result<Vec<R>>>()?;
+        let total = if plan.include_totals {
+            let count = R::count(
+                &mut conn,
+                tenant,
+                Cond::from_filter::<R>(plan.filter.as_ref()),
+            )
+            .await
+            .map_err(backend("counting"))?;
+            Some(u64::try_from(count).unwrap_or(0))
+        } else {
+            None
+        };
+        Ok(plan.finish(records, total))
+    }
+
+    async fn upsert_records<R: DieselRecord>(&self, tenant: &str, records: Vec<R>) -> Result<()> {
+        let records = records
+            .into_iter()
+            .map(|mut r| {
+                r.normalize();
+                record::validate(&r)?;
+                Ok(r)
+            })
+            .collect::<Result<Vec<R>>>()?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.write_guard().await;
+        let mut conn = self.conn().await?;
+        let mut keys = HashSet::new();
+        let distinct = records.iter().all(|r| keys.insert(r.key().to_owned()));
+        let columns = R::COLUMNS.len() + 1;
+        let batch = MAX_BATCH_ROWS.min(MAX_BIND_PARAMS / columns).max(1);
+        let outcome: Result<()> = transaction!(conn, {
+            Self::check_parents(&mut conn, tenant, &records).await?;
+            if distinct {
+                for chunk in records.chunks(batch) {
+                    R::upsert(&mut conn, tenant, chunk.iter().map(to_values).collect())
+                        .await
+                        .map_err(write_error::<R>("upserting"))?;
+                }
+                Self::after_write(&mut conn, tenant, &records).await
+            } else {
+                // A key repeated within the batch: apply the records in order, exactly
+                // as one upsert after the other would.
+                for record in &records {
+                    R::upsert(&mut conn, tenant, vec![to_values(record)])
+                        .await
+                        .map_err(write_error::<R>("upserting"))?;
+                    Self::after_write(&mut conn, tenant, std::slice::from_ref(record)).await?;
+                }
+                Ok(())
+            }
+        });
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.resolve_write_error(tenant, &records, e).await),
+        }
+    }
+
+    async fn update_record<R: DieselRecord>(
+        &self,
+        tenant: &str,
+        id: &str,
+        patch: &R::Patch,
+    ) -> Result<R> {
+        let _guard = self.write_guard().await;
+        let mut conn = self.conn().await?;
+        transaction!(conn, {
+            let row = R::fetch(&mut conn, tenant, id, true)
+                .await
+                .map_err(backend("reading for update"))?
+                .ok_or_else(|| AdapterError::not_found(R::KIND, id))?;
+            let existing = from_values::<R>(row)?;
+            let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
+            R::update(&mut conn, tenant, to_values(&updated))
+                .await
+                .map_err(write_error::<R>("updating"))?;
+            Ok(updated)
+        })
+    }
+
+    async fn remove_record<R: DieselRecord>(&self, tenant: &str, id: &str) -> Result<bool> {
+        let _guard = self.write_guard().await;
+        let mut conn = self.conn().await?;
+        let removed = R::delete(&mut conn, tenant, id)
+            .await
+            .map_err(backend("deleting"))?;
+        Ok(removed > 0)
+    }
+}
+
+#[async_trait]
+impl<R: DieselRecord> EntityStore<R> for DieselStore {
+    async fn create(&self, tenant_id: &str, insert: R::Insert) -> Result<R> {
+        let record = R::from_insert(insert, Timestamp::now())?;
+        self.create_record(tenant_id, record).await
+    }
+
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<R>> {
+        self.get_record(tenant_id, id).await
+    }
+
+    async fn list(&self, tenant_id: &str, params: &ListParams) -> Result<Page<R>> {
+        self.list_records(tenant_id, params).await
+    }
+
+    async fn upsert(&self, tenant_id: &str, record: R) -> Result<()> {
+        self.upsert_records(tenant_id, vec![record]).await
+    }
+
+    async fn upsert_many(&self, tenant_id: &str, records: Vec<R>) -> Result<()> {
+        self.upsert_records(tenant_id, records).await
+    }
+}
+
+#[async_trait]
+impl<R: DieselRecord> MutableStore<R> for DieselStore {
+    async fn update(&self, tenant_id: &str, id: &str, patch: R::Patch) -> Result<R> {
+        self.update_record::<R>(tenant_id, id, &patch).await
+    }
+
+    async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.remove_record::<R>(tenant_id, id).await
+    }
+}
+
+#[async_trait]
+impl TenantsAdapter for DieselStore {
+    async fn create(&self, tenant: TenantInsert) -> Result<Tenant> {
+        let record = Tenant::from_insert(tenant, Timestamp::now())?;
+        self.create_record("", record).await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Tenant>> {
+        self.get_record("", id).await
+    }
+
+    async fn list(&self, params: &ListParams) -> Result<Page<Tenant>> {
+        self.list_records("", params).await
+    }
+
+    async fn update(&self, id: &str, patch: TenantPatch) -> Result<Tenant> {
+        self.update_record::<Tenant>("", id, &patch).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<bool> {
+        self.remove_record::<Tenant>("", id).await
+    }
+
+    async fn upsert(&self, tenant: Tenant) -> Result<()> {
+        self.upsert_records("", vec![tenant]).await
+    }
+
+    async fn upsert_many(&self, tenants: Vec<Tenant>) -> Result<()> {
+        self.upsert_records("", tenants).await
+    }
+}
+
+#[async_trait]
+impl CodesAdapter for DieselStore {
+    async fn remove(&self, tenant_id: &str, code_id: &str) -> Result<bool> {
+        self.remove_record::<Code>(tenant_id, code_id).await
+    }
+
+    async fn consume(&self, tenant_id: &str, code_id: &str) -> Result<Option<Code>> {
+        let now = Timestamp::now();
+        let used = {
+            let _guard = self.write_guard().await;
+            let mut conn = self.conn().await?;
+            consume_code(&mut conn, tenant_id, code_id, now)
+                .await
+                .map_err(backend("consuming a code"))?
+        };
+        if used == 0 {
+            return Ok(None);
+        }
+        self.get_record::<Code>(tenant_id, code_id).await
+    }
+
+    async fn cleanup(&self, tenant_id: &str, older_than: Timestamp) -> Result<u64> {
+        let _guard = self.write_guard().await;
+        let mut conn = self.conn().await?;
+        let removed = cleanup_codes(&mut conn, tenant_id, older_than)
+            .await
+            .map_err(backend("deleting expired codes"))?;
+        Ok(removed as u64)
+    }
+}
+
+#[async_trait]
+impl PasswordsAdapter for DieselStore {
+    async fn get_current(&self, tenant_id: &str, user_id: &str) -> Result<Option<Password>> {
+        let mut conn = self.conn().await?;
+        let cond = Cond::All(vec![
+            Cond::eq::<Password>("user_id", Value::Text(user_id.to_owned())),
+            Cond::eq::<Password>("is_current", Value::Bool(true)),
+        ]);
+        let order =
+            Order::of::<Password>(&[("created_at", SortOrder::Desc), ("id", SortOrder::Desc)]);
+        let rows = Password::select(&mut conn, tenant_id, cond, order, 1, 0)
+            .await
+            .map_err(backend("reading the current password"))?;
+        rows.into_iter()
+            .next()
+            .map(from_values::<Password>)
+            .transpose()
+    }
+
+    async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        self.remove_record::<Password>(tenant_id, id).await
+    }
+}
