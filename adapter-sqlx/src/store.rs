@@ -56,6 +56,18 @@ enum Mode {
     Upsert,
 }
 
+/// Tries of a write transaction that the database rolled back to break a deadlock.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Whether the database rolled the transaction back to break a deadlock or a
+/// serialization conflict (SQLSTATE 40001, PostgreSQL's 40P01).
+fn is_retryable(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
 const COUNT: Column = Column::int("count").nullable();
 
 /// A pool and its dialect; implements every adapter trait.
@@ -179,19 +191,31 @@ impl<DB: Backend> Db<DB> {
     /// Writes validated records in one transaction; maps a failure to the
     /// error the reference reports.
     async fn write<R: Entity>(&self, tenant: &str, records: &[R], mode: Mode) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let outcome = self.write_in(&mut tx, tenant, records, mode).await;
-        let outcome = match outcome {
-            Ok(()) => tx.commit().await,
-            Err(e) => {
-                // Best effort: the connection is discarded if the rollback fails.
-                let _ = tx.rollback().await;
-                Err(e)
+        let mut attempt = 1;
+        loop {
+            let mut tx = self.begin().await?;
+            let outcome = match self.write_in(&mut tx, tenant, records, mode).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => {
+                    // Best effort: the connection is discarded if the rollback fails.
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                // The database chose this transaction as a deadlock victim and rolled
+                // it back whole: running it again is safe.
+                Err(e) if attempt < MAX_ATTEMPTS && is_retryable(&e) => {
+                    tracing::debug!(
+                        table = R::KIND.table(),
+                        attempt,
+                        "retrying a write after a deadlock"
+                    );
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.diagnose(tenant, records, mode, e).await),
             }
-        };
-        match outcome {
-            Ok(()) => Ok(()),
-            Err(e) => Err(self.diagnose(tenant, records, mode, e).await),
         }
     }
 
@@ -220,12 +244,14 @@ impl<DB: Backend> Db<DB> {
         if sequential && records.iter().any(|r| r.current_password().is_some()) {
             // Several current passwords of one user in one batch: each demotes the
             // ones before it, so apply them in order.
+            self.lock_users(conn, tenant, records).await?;
             for record in records {
                 self.write_rows(conn, tenant, &[record], mode).await?;
                 self.demote(conn, tenant, &[record]).await?;
             }
             return Ok(());
         }
+        self.lock_users(conn, tenant, records).await?;
         self.write_rows(conn, tenant, &unique, mode).await?;
         self.demote(conn, tenant, &unique).await
     }
@@ -270,6 +296,34 @@ impl<DB: Backend> Db<DB> {
                     .insert::<DB, R>(tenant, batch, mode == Mode::Upsert);
                 DB::execute(conn, &mut qb).await?;
             }
+        }
+        Ok(())
+    }
+
+    /// Locks the users whose current password `records` replace, so that
+    /// concurrent rotations of one user queue up instead of deadlocking on
+    /// the index gaps their inserts and demotions touch.
+    async fn lock_users<R: Entity>(
+        &self,
+        conn: &mut DB::Connection,
+        tenant: &str,
+        records: &[R],
+    ) -> std::result::Result<(), sqlx::Error> {
+        if !DB::FOR_UPDATE {
+            return Ok(()); // SQLite: the transaction already holds the write lock.
+        }
+        let mut users: Vec<&str> = records
+            .iter()
+            .filter_map(|r| r.current_password())
+            .map(|(user, _, _)| user)
+            .collect();
+        users.sort_unstable();
+        users.dedup();
+        for part in users.chunks(1000) {
+            let mut qb =
+                self.sql
+                    .select_existing::<DB, User>(tenant, User::key_column(), part, true);
+            DB::fetch_all(conn, &mut qb).await?;
         }
         Ok(())
     }
