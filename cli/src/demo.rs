@@ -89,6 +89,9 @@ impl fmt::Display for DemoReport {
 
 fn compiled_backends() -> Vec<Backend> {
     let mut backends = Vec::new();
+    if cfg!(feature = "sqlx") {
+        backends.push(Backend::Sqlx);
+    }
     if cfg!(feature = "seaorm") {
         backends.push(Backend::SeaOrm);
     }

@@ -57,6 +57,8 @@ pub enum StoreError {
 }
 
 enum Inner {
+    #[cfg(feature = "sqlx")]
+    Sqlx(adapter_sqlx::SqlxStore),
     #[cfg(feature = "seaorm")]
     SeaOrm(adapter_seaorm::SeaOrmStore),
 }
@@ -77,6 +79,8 @@ impl std::fmt::Debug for Store {
 macro_rules! with_inner {
     ($inner:expr, $store:ident => $body:expr) => {
         match *$inner {
+            #[cfg(feature = "sqlx")]
+            Inner::Sqlx(ref $store) => $body,
             #[cfg(feature = "seaorm")]
             Inner::SeaOrm(ref $store) => $body,
         }
@@ -114,6 +118,12 @@ impl Store {
             source,
         };
         let inner = match url.backend() {
+            #[cfg(feature = "sqlx")]
+            crate::url::Backend::Sqlx => Inner::Sqlx(
+                adapter_sqlx::connect(url.database_url())
+                    .await
+                    .map_err(connect_error)?,
+            ),
             #[cfg(feature = "seaorm")]
             crate::url::Backend::SeaOrm => Inner::SeaOrm(
                 adapter_seaorm::connect(url.database_url())

@@ -9,6 +9,9 @@ use conformance_tests::provision::{self, TestDatabase};
 /// The backends compiled into the binary under test.
 pub fn backends() -> Vec<&'static str> {
     let mut out = Vec::new();
+    if cfg!(feature = "sqlx") {
+        out.push("sqlx");
+    }
     if cfg!(feature = "seaorm") {
         out.push("seaorm");
     }
