@@ -688,7 +688,75 @@ async fn migrations_and_storage(db: &Fresh) {
     let _ = EntityKind::User;
 }
 
+/// A database that another backend migrated (no SeaORM bookkeeping) migrates
+/// as a no-op, and rows written in the shared representations (as the sqlx and
+/// Diesel backends write them) read back exactly.
+async fn reads_what_another_backend_wrote(db: &Fresh) {
+    use sea_orm::{ConnectionTrait, DbBackend};
+    let conn = db.store.connection();
+    conn.execute_unprepared("DROP TABLE seaql_migrations")
+        .await
+        .unwrap();
+    db.store.migrate().await.unwrap();
+    assert_eq!(db.store.schema_version().await.unwrap(), Some(1));
+    let backend = db.store.backend();
+    let (yes, no, stamp, login) = match backend {
+        DbBackend::Sqlite => (
+            "1",
+            "0",
+            "'2024-01-01T00:00:00.123Z'",
+            "'2024-02-03T04:05:06.789Z'",
+        ),
+        DbBackend::MySql => (
+            "TRUE",
+            "FALSE",
+            "'2024-01-01 00:00:00.123'",
+            "'2024-02-03 04:05:06.789'",
+        ),
+        _ => (
+            "TRUE",
+            "FALSE",
+            "'2024-01-01T00:00:00.123Z'",
+            "'2024-02-03T04:05:06.789Z'",
+        ),
+    };
+    conn.execute_unprepared(&format!(
+        "INSERT INTO tenants (id, friendly_name, created_at, updated_at) VALUES ('x', 'X', {stamp}, {stamp})"
+    ))
+    .await
+    .unwrap();
+    conn.execute_unprepared(&format!(
+        "INSERT INTO users (tenant_id, user_id, email, email_verified, phone_verified, provider, connection, \
+         is_social, blocked, last_login, login_count, app_metadata, user_metadata, created_at, updated_at) \
+         VALUES ('x', 'auth0|1', 'a@x.io', {yes}, {no}, 'auth0', 'db', {no}, {yes}, {login}, 3, \
+         '{{\"a\": [1, 2.5, \"z\"], \"b\": {{\"c\": null}}}}', '{{}}', {stamp}, {stamp})"
+    ))
+    .await
+    .unwrap();
+    let expected: User = record(json!({
+        "user_id": "auth0|1", "email": "a@x.io", "email_verified": true, "username": null,
+        "phone_number": null, "phone_verified": false, "name": null, "given_name": null,
+        "family_name": null, "nickname": null, "picture": null, "locale": null, "provider": "auth0",
+        "connection": "db", "is_social": false, "blocked": true, "linked_to": null, "last_ip": null,
+        "last_login": "2024-02-03T04:05:06.789Z", "login_count": 3,
+        "app_metadata": {"a": [1, 2.5, "z"], "b": {"c": null}}, "user_metadata": {},
+        "created_at": "2024-01-01T00:00:00.123Z", "updated_at": "2024-01-01T00:00:00.123Z"
+    }));
+    let sea = db.store.adapters();
+    assert_eq!(
+        sea.users.get("x", "auth0|1").await.unwrap(),
+        Some(expected.clone())
+    );
+    let page = sea
+        .users
+        .list("x", &ListParams::default().with_q("last_login:>2024-02-03"))
+        .await
+        .unwrap();
+    assert_eq!(page.items, vec![expected]);
+}
+
 on_every_database!(
+    reads_what_another_backend_wrote,
     round_trips_every_entity,
     listing_matches_the_reference,
     errors_match_the_reference,
