@@ -409,7 +409,7 @@ async fn a_replay_copies_the_current_record_never_a_stale_one() {
     assert!(b.users.get("t", "auth0|u").await.unwrap().is_none());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn order_holds_under_retries_and_concurrency() {
     let (a, b) = (memory::adapters(), memory::adapters());
     let (faulty_b, switch) = with_faults(&b);
