@@ -282,6 +282,7 @@ pub async fn migrate_between(
 
     // 7. Switch-over.
     let timer = Timer::start();
+    let errors_before = passthrough.status().total_errors;
     let change = controller.set_stage(Stage::Live).await;
     let switched = change.is_ok();
     let writes = traffic(&app, &tenants, None, 2).await.map_err(demo_error)?;
@@ -293,7 +294,9 @@ pub async fn migrate_between(
         match change {
             Ok(change) => format!(
                 "stage {:?} -> {:?}: the new store is primary; {writes} more writes, replicated to the old store ({} replication errors)",
-                change.from, change.to, status.total_errors
+                change.from,
+                change.to,
+                status.total_errors.saturating_sub(errors_before)
             ),
             Err(e) => format!("refused: {e}"),
         },
