@@ -358,11 +358,16 @@ fn keyset_filter(
             Filter::And(vec![is_null(), cmp(key, key_past, key_value)]),
             Filter::Exists(sort.name),
         ]),
-        (SortOrder::Asc, v) => Filter::Or(vec![
-            cmp(sort, past, v.clone()),
-            Filter::And(vec![
-                cmp(sort, CompareOp::Eq, v),
-                cmp(key, key_past, key_value),
+        // The leading `sort >= v` is implied by the disjunction; stating it lets
+        // the database start its index range at the cursor (a linear scan).
+        (SortOrder::Asc, v) => Filter::And(vec![
+            cmp(sort, CompareOp::Ge, v.clone()),
+            Filter::Or(vec![
+                cmp(sort, past, v.clone()),
+                Filter::And(vec![
+                    cmp(sort, CompareOp::Eq, v),
+                    cmp(key, key_past, key_value),
+                ]),
             ]),
         ]),
         // NULLs come last descending.
@@ -370,6 +375,7 @@ fn keyset_filter(
             Filter::And(vec![is_null(), cmp(key, key_past, key_value)])
         }
         (SortOrder::Desc, v) => {
+            let v_bound = v.clone();
             let mut any = vec![
                 cmp(sort, past, v.clone()),
                 Filter::And(vec![
@@ -379,8 +385,11 @@ fn keyset_filter(
             ];
             if sort.nullable {
                 any.push(is_null());
+                Filter::Or(any)
+            } else {
+                // As above: `sort <= v` bounds the index range.
+                Filter::And(vec![cmp(sort, CompareOp::Le, v_bound), Filter::Or(any)])
             }
-            Filter::Or(any)
         }
     })
 }

@@ -199,7 +199,15 @@ fn table_ddl<R: Record>(dialect: Dialect) -> Vec<String> {
     }
     for column in R::COLUMNS.iter().filter(|c| c.sortable && c.name != key) {
         let name = format!("{table}_{}_idx", column.name);
-        indexes.push((name, scope(&[column.name, key])));
+        let mut columns = scope(&[column.name, key]);
+        if dialect == Dialect::Postgres && column.nullable {
+            // PostgreSQL orders NULLs last by default; the canonical order puts
+            // them first ascending (last descending, a backward scan), and only
+            // an index built that way serves both without a sort.
+            let quoted = q(column.name);
+            columns = columns.replacen(&quoted, &format!("{quoted} NULLS FIRST"), 1);
+        }
+        indexes.push((name, columns));
     }
     if dialect.is_mysql() {
         for (name, columns) in &indexes {
