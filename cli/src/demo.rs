@@ -95,6 +95,9 @@ fn compiled_backends() -> Vec<Backend> {
     if cfg!(feature = "seaorm") {
         backends.push(Backend::SeaOrm);
     }
+    if cfg!(feature = "diesel") {
+        backends.push(Backend::Diesel);
+    }
     backends
 }
 

@@ -61,6 +61,8 @@ enum Inner {
     Sqlx(adapter_sqlx::SqlxStore),
     #[cfg(feature = "seaorm")]
     SeaOrm(adapter_seaorm::SeaOrmStore),
+    #[cfg(feature = "diesel")]
+    Diesel(adapter_diesel::DieselStore),
 }
 
 /// An open store: its URL, its backend handle and its adapters.
@@ -83,6 +85,8 @@ macro_rules! with_inner {
             Inner::Sqlx(ref $store) => $body,
             #[cfg(feature = "seaorm")]
             Inner::SeaOrm(ref $store) => $body,
+            #[cfg(feature = "diesel")]
+            Inner::Diesel(ref $store) => $body,
         }
     };
 }
@@ -127,6 +131,12 @@ impl Store {
             #[cfg(feature = "seaorm")]
             crate::url::Backend::SeaOrm => Inner::SeaOrm(
                 adapter_seaorm::connect(url.database_url())
+                    .await
+                    .map_err(connect_error)?,
+            ),
+            #[cfg(feature = "diesel")]
+            crate::url::Backend::Diesel => Inner::Diesel(
+                adapter_diesel::connect(url.database_url())
                     .await
                     .map_err(connect_error)?,
             ),

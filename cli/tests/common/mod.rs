@@ -15,6 +15,9 @@ pub fn backends() -> Vec<&'static str> {
     if cfg!(feature = "seaorm") {
         out.push("seaorm");
     }
+    if cfg!(feature = "diesel") {
+        out.push("diesel");
+    }
     out
 }
 
