@@ -91,7 +91,9 @@ pub struct ListParams {
     pub sort: Option<Sort>,
     /// Lucene-style filter, see [`crate::query`].
     pub q: Option<String>,
-    /// Keyset cursor from a previous [`Page::next`].
+    /// Keyset cursor from a previous [`Page::next`]. A cursor depends only on
+    /// the sort and the last record of its page, so it is valid on any adapter
+    /// of the same entity (backfill and verify rely on it).
     pub from: Option<String>,
 }
 
