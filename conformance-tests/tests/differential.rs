@@ -3,7 +3,6 @@
 //! compared with the reference after every operation: the same sequence
 //! gives the same answers everywhere.
 
-#[path = "model_backends.rs"]
 mod backends;
 
 use conformance_tests::model::{self, Config, Subject};
