@@ -102,18 +102,21 @@ impl Cond {
     /// lower (or upper) bound on the sort column that lets every database
     /// start the index range scan at the cursor instead of the tenant's
     /// first row, so that a keyset scan stays linear.
-    pub fn for_page<R: Record>(plan: &ListPlan) -> Cond {
+    /// Also returns whether that bound excludes NULLs of the sort column.
+    pub fn for_page<R: Record>(plan: &ListPlan) -> (Cond, bool) {
         let mut all = Vec::new();
+        let mut bounded = false;
         if let Some(filter) = &plan.filter {
             all.push(Self::translate::<R>(filter));
         }
         if let Some(keyset) = &plan.keyset {
             if let Some(bound) = range_hint::<R>(keyset) {
                 all.push(bound);
+                bounded = true;
             }
             all.push(Self::translate::<R>(keyset));
         }
-        Cond::All(all)
+        (Cond::All(all), bounded)
     }
 
     /// `column = value` on entity `R`.
@@ -261,12 +264,22 @@ impl QueryId for Cond {
 pub(crate) struct Order(Vec<(Col, SortOrder)>);
 
 impl Order {
-    /// The plan's order.
-    pub fn from_plan<R: Record>(order: &[OrderBy]) -> Order {
+    /// The plan's order. `non_null` says the page's condition already excludes
+    /// NULLs of the sort column: then where NULLs would sort does not matter, and
+    /// PostgreSQL is not told, so that the `(tenant_id, column, key)` index
+    /// (NULLS LAST) serves the order.
+    pub fn from_plan<R: Record>(order: &[OrderBy], non_null: bool) -> Order {
         Order(
             order
                 .iter()
-                .map(|o| (col::<R>(o.column.name), o.order))
+                .enumerate()
+                .map(|(i, o)| {
+                    let mut column = col::<R>(o.column.name);
+                    if i == 0 && non_null {
+                        column.nullable = false;
+                    }
+                    (column, o.order)
+                })
                 .collect(),
         )
     }

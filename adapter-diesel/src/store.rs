@@ -312,11 +312,12 @@ impl DieselStore {
     ) -> Result<Page<R>> {
         let plan = ListPlan::new::<R>(params)?;
         let mut conn = self.conn().await?;
+        let (cond, non_null) = Cond::for_page::<R>(&plan);
         let rows = R::select(
             &mut conn,
             tenant,
-            Cond::for_page::<R>(&plan),
-            Order::from_plan::<R>(&plan.order),
+            cond,
+            Order::from_plan::<R>(&plan.order, non_null),
             to_i64(plan.limit),
             to_i64(plan.offset),
         )
