@@ -176,23 +176,21 @@ fn non_blocking_secondary() {
     run_pairs(Mode::NonBlocking);
 }
 
-/// Known passthrough bug (see the report of issue 7): when a replicated log
-/// write fails and its tenant is removed before the retry, every retry ends
-/// in "logs are append-only" and the write is dead-lettered for good.
+/// A secondary that fails some writes and recovers: after retries and
+/// `flush()`, nothing is lost.
 #[test]
-#[ignore = "passthrough bug: retried log writes whose tenant was removed; run with --ignored"]
 fn failing_secondary_recovers_by_retrying() {
     run_pairs(Mode::Transient);
 }
 
 /// Dead-lettered writes replayed after the sequence must leave the secondary
-/// equal to the primary. Known passthrough bugs make this fail (see the
-/// report of issue 7): a replayed `codes.cleanup` deletes codes written after
-/// it; a replayed removal whose record was re-created copies the new record
-/// but not the removal's cascade; a dead-lettered log whose tenant was
-/// removed can never be replayed ("logs are append-only").
+/// equal to the primary. Replay now reconciles each key with the primary,
+/// but a divergence remains (seen on passthrough(seaorm+postgres,
+/// [seaorm+postgres]) with dead letters, 1 of 6 sequences), not yet
+/// diagnosed; the likely cause is a replayed `codes.cleanup`, which is not
+/// reconciled per key. Open work, see the passthrough notes.
 #[test]
-#[ignore = "passthrough bugs in dead-letter replay; run with --ignored"]
+#[ignore = "one dead-letter replay divergence remains; run with --ignored"]
 fn dead_lettered_writes_are_replayed() {
     run_pairs(Mode::DeadLetters);
 }
