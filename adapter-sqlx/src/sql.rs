@@ -273,19 +273,45 @@ impl Sql {
         let mut nulls_matter = true;
         if let Some(keyset) = &plan.keyset {
             qb.push(" AND ");
-            // A range condition on the sort column lets the (tenant_id, column, key)
-            // index start the scan at the cursor: each page costs its own rows, so a
-            // full keyset scan is linear. The OR of the keyset alone is not sargable.
-            if let Some((column, op, value)) = keyset_guard(keyset)
-                && let Some(column) = R::column(column)
+            // The keyset must be a range the (tenant_id, column, key) index can seek
+            // to, so that each page costs its own rows and a full scan is linear:
+            // the OR of the plan alone is not sargable.
+            match keyset_parts(keyset)
+                .and_then(|k| Some((R::column(k.column)?, R::column(k.key_column)?, k)))
             {
-                self.push_compare::<DB>(&mut qb, column, op, value);
-                qb.push(" AND ");
-                // The guard excludes NULLs, so their placement does not change the order,
-                // and leaving it out lets PostgreSQL read the index in order.
-                nulls_matter = false;
+                Some((column, key_column, k)) if self.dialect == Dialect::Postgres => {
+                    // A row comparison is an index condition with good estimates; a
+                    // NULL sort value makes it false, and those rows are behind us.
+                    qb.push(format!(
+                        "({}, {}) {} (",
+                        self.q(column.name),
+                        self.q(key_column.name),
+                        k.op.sql()
+                    ));
+                    DB::push_value(&mut qb, column.kind, k.value);
+                    qb.push(", ");
+                    DB::push_value(&mut qb, key_column.kind, k.key);
+                    qb.push(")");
+                    nulls_matter = false;
+                }
+                Some((column, _, k)) => {
+                    // MySQL does not turn row comparisons into ranges: add the implied
+                    // `column >= value` (or `<=`) as the range.
+                    let guard = if k.op == CompareOp::Gt {
+                        CompareOp::Ge
+                    } else {
+                        CompareOp::Le
+                    };
+                    self.push_compare::<DB>(&mut qb, column, guard, k.value);
+                    qb.push(" AND ");
+                    self.push_filter::<DB, R>(&mut qb, keyset);
+                    nulls_matter = false;
+                }
+                None => self.push_filter::<DB, R>(&mut qb, keyset),
             }
-            self.push_filter::<DB, R>(&mut qb, keyset);
+            // Where the keyset excludes NULLs, their placement cannot change the
+            // order, and leaving NULLS FIRST/LAST out lets PostgreSQL read the index
+            // in order.
         }
         qb.push(" ORDER BY ");
         self.push_order(&mut qb, &plan.order, nulls_matter);
@@ -440,10 +466,19 @@ impl Sql {
     }
 }
 
-/// For the keyset condition `col > v OR (col = v AND key > k)` (or `<`),
-/// the implied range `col >= v` (or `<=`). `None` for other shapes (the key
-/// alone is already a range; cursors on NULL admit NULL rows).
-fn keyset_guard(keyset: &Filter) -> Option<(&'static str, CompareOp, &Value)> {
+/// The keyset condition `col > v OR (col = v AND key > k)` (or `<`), taken
+/// apart: `None` for other shapes (the key alone is already a range; cursors
+/// on NULL, or descending over a nullable column, admit NULL rows).
+struct Keyset<'a> {
+    column: &'static str,
+    /// `>` or `<`.
+    op: CompareOp,
+    value: &'a Value,
+    key_column: &'static str,
+    key: &'a Value,
+}
+
+fn keyset_parts(keyset: &Filter) -> Option<Keyset<'_>> {
     let Filter::Or(any) = keyset else { return None };
     let [Filter::Compare { column, op, value }, Filter::And(tie)] = any.as_slice() else {
         return None;
@@ -454,20 +489,25 @@ fn keyset_guard(keyset: &Filter) -> Option<(&'static str, CompareOp, &Value)> {
             op: CompareOp::Eq,
             value: tie_value,
         },
-        _,
+        Filter::Compare {
+            column: key_column,
+            op: key_op,
+            value: key,
+        },
     ] = tie.as_slice()
     else {
         return None;
     };
-    if tie_column != column || tie_value != value {
+    if tie_column != column || tie_value != value || key_op != op {
         return None;
     }
-    let guard = match op {
-        CompareOp::Gt => CompareOp::Ge,
-        CompareOp::Lt => CompareOp::Le,
-        _ => return None,
-    };
-    Some((column, guard, value))
+    matches!(op, CompareOp::Gt | CompareOp::Lt).then_some(Keyset {
+        column,
+        op: *op,
+        value,
+        key_column,
+        key,
+    })
 }
 
 fn estimated_size<R: Record>(record: &R) -> usize {

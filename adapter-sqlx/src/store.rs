@@ -1,7 +1,8 @@
 //! The generic store: every trait of `adapter-interfaces`, implemented once
 //! over any [`Backend`] and any [`Record`].
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use adapter_interfaces::error::BoxError;
 use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
@@ -74,7 +75,14 @@ const COUNT: Column = Column::int("count").nullable();
 pub(crate) struct Db<DB: Backend> {
     pub(crate) pool: Pool<DB>,
     pub(crate) sql: Sql,
+    /// Rows written per table since the store opened, and the count at which
+    /// PostgreSQL's statistics are refreshed next.
+    written: Mutex<HashMap<EntityKind, (u64, u64)>>,
 }
+
+/// Rows written to a table before its statistics are first refreshed; the
+/// threshold doubles after each refresh.
+const ANALYZE_AFTER: u64 = 10_000;
 
 fn backend_error(what: &str, error: impl Into<BoxError>) -> AdapterError {
     AdapterError::backend(what, error)
@@ -85,6 +93,41 @@ impl<DB: Backend> Db<DB> {
         Self {
             pool,
             sql: Sql { dialect },
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts rows written; on PostgreSQL, refreshes the table's statistics when
+    /// it has grown a lot. Right after a bulk load the planner believes the
+    /// table tiny and sorts every keyset page instead of reading the index in
+    /// order, which makes a full scan quadratic (autovacuum catches up only
+    /// later).
+    async fn wrote<R: Record>(&self, rows: usize) {
+        if self.sql.dialect != Dialect::Postgres {
+            return;
+        }
+        let due = {
+            let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = written.entry(R::KIND).or_insert((0, ANALYZE_AFTER));
+            entry.0 += rows as u64;
+            if entry.0 >= entry.1 {
+                entry.1 = entry.0.saturating_mul(2);
+                true
+            } else {
+                false
+            }
+        };
+        if due {
+            let mut qb = QueryBuilder::new(format!("ANALYZE {}", self.sql.q(R::KIND.table())));
+            let outcome = match self.pool.acquire().await {
+                Ok(mut conn) => DB::execute(&mut conn, &mut qb).await.map(drop),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => tracing::debug!(table = R::KIND.table(), "refreshed planner statistics"),
+                // Only an optimisation (and it needs table ownership): the write stands.
+                Err(e) => tracing::debug!(table = R::KIND.table(), error = %e, "ANALYZE failed"),
+            }
         }
     }
 
@@ -203,7 +246,10 @@ impl<DB: Backend> Db<DB> {
                 }
             };
             match outcome {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.wrote::<R>(records.len()).await;
+                    return Ok(());
+                }
                 // The database chose this transaction as a deadlock victim and rolled
                 // it back whole: running it again is safe.
                 Err(e) if attempt < MAX_ATTEMPTS && is_retryable(&e) => {

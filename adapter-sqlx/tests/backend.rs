@@ -658,3 +658,45 @@ on_every_database!(
     passwords_rotate_and_cascade,
     bulk_upserts_in_batches,
 );
+
+#[tokio::test]
+async fn urls_are_checked_and_passwords_never_echoed() {
+    let err = adapter_sqlx::connect("redis://localhost")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AdapterError::InvalidInput { field, .. } if field == "url"),
+        "{err:?}"
+    );
+    #[cfg(not(feature = "postgres"))]
+    {
+        let err = adapter_sqlx::connect("postgres://localhost/x")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("`postgres` feature"), "{err}");
+    }
+    assert_eq!(
+        adapter_sqlx::redact_url("mysql://root:hunter2@db:3306/app?ssl-mode=required"),
+        "mysql://root:***@db:3306/app?ssl-mode=required"
+    );
+    assert_eq!(
+        adapter_sqlx::redact_url("sqlite::memory:"),
+        "sqlite::memory:"
+    );
+    // A refused connection: neither the error nor its sources show the password.
+    for url in [
+        "postgres://u:hunter2@127.0.0.1:1/x",
+        "mysql://u:hunter2@127.0.0.1:1/x",
+        "postgres://u:hunter2@[bad",
+    ] {
+        if let Err(err) = adapter_sqlx::connect(url).await {
+            let mut text = format!("{err} {err:?}");
+            let mut source = std::error::Error::source(&err);
+            while let Some(s) = source {
+                text.push_str(&format!(" {s} {s:?}"));
+                source = s.source();
+            }
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+    }
+}

@@ -1,166 +1,59 @@
-//! Fresh databases for the integration tests: SQLite in memory or in a temp
-//! file, and uniquely named PostgreSQL / MariaDB databases from
-//! `SWITCHYARD_POSTGRES_URL` / `SWITCHYARD_MYSQL_URL` (skipped when unset,
-//! unless `SWITCHYARD_REQUIRE_DATABASES=1`).
+//! Fresh, migrated stores for the integration tests: SQLite in memory, and
+//! SQLite files, PostgreSQL and MariaDB databases from
+//! `conformance_tests::provision` (dropped when the test ends, pass or fail).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use adapter_sqlx::SqlxStore;
-use sqlx::Connection as _;
+use conformance_tests::provision::{self, TestDatabase};
 
-/// A migrated store on a fresh database, and what removes that database.
+/// A migrated store on a fresh database, and the database's guard.
 pub struct Fresh {
     pub store: SqlxStore,
     pub url: String,
-    cleanup: Option<(String, String)>,
-    file: Option<std::path::PathBuf>,
+    // Dropped after the store's pool is closed in `finish` (or on unwinding).
+    database: Option<TestDatabase>,
 }
 
 impl Fresh {
     pub async fn finish(self) {
         self.store.close().await;
-        if let Some((admin, name)) = self.cleanup {
-            drop_database(&admin, &name).await;
-        }
-        if let Some(file) = self.file {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = file.clone().into_os_string();
-                path.push(suffix);
-                let _ = std::fs::remove_file(path);
-            }
-        }
+        drop(self.database);
+    }
+
+    /// Keeps the database (for a look at it after the test).
+    pub fn keep(self) {
+        std::mem::forget(self.database);
     }
 }
 
-fn required() -> bool {
-    std::env::var("SWITCHYARD_REQUIRE_DATABASES")
-        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
-}
-
-fn admin_url(var: &str) -> Option<String> {
-    match std::env::var(var).ok().filter(|u| !u.trim().is_empty()) {
-        Some(url) => Some(url),
-        None if required() => panic!("{var} is not set but SWITCHYARD_REQUIRE_DATABASES=1"),
-        None => {
-            eprintln!("skipped: {var} is not set");
-            None
-        }
-    }
-}
-
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let (scheme, rest) = base.split_once("://").unwrap();
-    let host = rest.split('/').next().unwrap();
-    let mut out = format!("{scheme}://{host}/{name}");
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
-async fn admin_execute(admin: &str, sql: &str) {
-    if admin.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(admin)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect(sql);
-        let _ = conn.close().await;
-    } else {
-        let mut conn = sqlx::MySqlConnection::connect(admin)
-            .await
-            .expect("connect to MySQL");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut conn)
-            .await
-            .expect(sql);
-        let _ = conn.close().await;
-    }
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    let sql = if admin.starts_with("postgres") {
-        format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
-    } else {
-        format!("DROP DATABASE IF EXISTS `{name}`")
-    };
-    admin_execute(admin, &sql).await;
-}
-
-fn unique_name() -> String {
-    format!("sy_sqlx_{}", uuid::Uuid::new_v4().simple())
-}
-
-async fn migrated(store: SqlxStore) -> SqlxStore {
+async fn open(url: String, database: Option<TestDatabase>) -> Fresh {
+    let store = adapter_sqlx::connect(&url).await.expect("connect");
     store.migrate().await.expect("migrate");
-    store
+    Fresh {
+        store,
+        url,
+        database,
+    }
 }
 
 pub async fn sqlite_memory() -> Option<Fresh> {
-    let store = migrated(
-        adapter_sqlx::connect("sqlite::memory:")
-            .await
-            .expect("connect"),
-    )
-    .await;
-    Some(Fresh {
-        store,
-        url: "sqlite::memory:".into(),
-        cleanup: None,
-        file: None,
-    })
+    Some(open("sqlite::memory:".into(), None).await)
 }
 
 pub async fn sqlite_file() -> Option<Fresh> {
-    let file = std::env::temp_dir().join(format!("{}.db", unique_name()));
-    let url = format!("sqlite://{}", file.display());
-    let store = migrated(adapter_sqlx::connect(&url).await.expect("connect")).await;
-    assert!(file.exists(), "connect creates the file");
-    Some(Fresh {
-        store,
-        url,
-        cleanup: None,
-        file: Some(file),
-    })
+    let db = provision::sqlite_file();
+    Some(open(db.url().to_owned(), Some(db)).await)
 }
 
 pub async fn postgres() -> Option<Fresh> {
-    let admin = admin_url("SWITCHYARD_POSTGRES_URL")?;
-    let name = unique_name();
-    admin_execute(&admin, &format!("CREATE DATABASE \"{name}\"")).await;
-    let url = with_database(&admin, &name);
-    let store = migrated(adapter_sqlx::connect(&url).await.expect("connect")).await;
-    Some(Fresh {
-        store,
-        url,
-        cleanup: Some((admin, name)),
-        file: None,
-    })
+    let db = provision::postgres().await?;
+    Some(open(db.url().to_owned(), Some(db)).await)
 }
 
 pub async fn mysql() -> Option<Fresh> {
-    let admin = admin_url("SWITCHYARD_MYSQL_URL")?;
-    let name = unique_name();
-    admin_execute(
-        &admin,
-        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin"),
-    )
-    .await;
-    let url = with_database(&admin, &name);
-    let store = migrated(adapter_sqlx::connect(&url).await.expect("connect")).await;
-    Some(Fresh {
-        store,
-        url,
-        cleanup: Some((admin, name)),
-        file: None,
-    })
+    let db = provision::mysql().await?;
+    Some(open(db.url().to_owned(), Some(db)).await)
 }
 
 /// One `#[tokio::test]` per database for each scenario.
