@@ -197,22 +197,25 @@ impl Sql {
             head.push_str(", ");
         }
         head.push_str(&self.columns::<R>());
-        head.push_str(") VALUES ");
+        head.push(')');
         let mut qb = QueryBuilder::new(head);
-        for (row, record) in records.iter().enumerate() {
-            qb.push(if row == 0 { "(" } else { ", (" });
-            if scoped {
-                DB::push_value(&mut qb, TENANT_KIND, &Value::Text(tenant.to_owned()));
-                qb.push(", ");
-            }
-            for (i, (column, value)) in R::COLUMNS.iter().zip(to_values(*record)).enumerate() {
-                if i > 0 {
-                    qb.push(", ");
-                }
-                DB::push_value(&mut qb, column.kind, &value);
-            }
-            qb.push(")");
+        let mut kinds = Vec::with_capacity(Self::binds_per_row::<R>());
+        if scoped {
+            kinds.push(TENANT_KIND);
         }
+        kinds.extend(R::COLUMNS.iter().map(|c| c.kind));
+        let rows = records
+            .iter()
+            .map(|record| {
+                let mut row = Vec::with_capacity(kinds.len());
+                if scoped {
+                    row.push(Value::Text(tenant.to_owned()));
+                }
+                row.extend(to_values(*record));
+                row
+            })
+            .collect();
+        DB::push_rows(&mut qb, &kinds, rows);
         if upsert {
             let mut target = Vec::new();
             if scoped {
@@ -240,7 +243,7 @@ impl Sql {
     /// Splits `records` into batches that stay under the bind-parameter
     /// limit and a size budget.
     pub(crate) fn batches<'a, DB: Backend, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
-        let max_rows = (DB::MAX_BINDS / Self::binds_per_row::<R>()).max(1);
+        let max_rows = DB::max_insert_rows(Self::binds_per_row::<R>());
         let mut out = Vec::new();
         let mut start = 0;
         let mut bytes = 0;
