@@ -397,6 +397,57 @@ pub fn record_from_insert<R: Record>(
     Ok(record)
 }
 
+/// Rewrites, in place, the JSON numbers that databases would not keep as
+/// written, so that every backend stores and returns the same document.
+///
+/// A float with a whole value from 10^16 up (which serde_json writes in
+/// exponent form, `1e16`) becomes the integer of that value when it fits in
+/// 64 bits: PostgreSQL's `jsonb` keeps numbers as decimals and returns such a
+/// float as `10000000000000000`, an integer, so without this a document read
+/// back from PostgreSQL would differ from the one written elsewhere. JSON (and
+/// JavaScript) make no difference between the two spellings. Every other
+/// number is left alone.
+///
+/// ```
+/// use adapter_interfaces::record::canonicalize_json_numbers;
+/// use serde_json::json;
+///
+/// let mut doc = json!({"big": 1e16, "small": 1.5, "list": [2e18, 1e300]});
+/// canonicalize_json_numbers(&mut doc);
+/// assert_eq!(doc, json!({"big": 10_000_000_000_000_000_u64, "small": 1.5,
+///                        "list": [2_000_000_000_000_000_000_u64, 1e300]}));
+/// ```
+pub fn canonicalize_json_numbers(json: &mut Json) {
+    // Below this magnitude serde_json prints a whole float with ".0", which
+    // PostgreSQL's numeric keeps as a decimal (read back as a float).
+    const EXPONENT_FORM: f64 = 1e16;
+    // 2^63 and 2^64, exactly representable as f64.
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    const U64_END: f64 = 18_446_744_073_709_551_616.0;
+    match json {
+        Json::Number(n) if n.is_f64() => {
+            let Some(f) = n.as_f64() else { return };
+            if f.fract() != 0.0 || f.abs() < EXPONENT_FORM {
+                return;
+            }
+            // The casts are exact: f is whole and inside the target's range.
+            if (-I64_END..I64_END).contains(&f) {
+                *json = Json::from(f as i64);
+            } else if (0.0..U64_END).contains(&f) {
+                *json = Json::from(f as u64);
+            }
+        }
+        Json::Array(items) => items.iter_mut().for_each(canonicalize_json_numbers),
+        Json::Object(map) => map.values_mut().for_each(canonicalize_json_numbers),
+        _ => {}
+    }
+}
+
+/// [`canonicalize_json_numbers`] over every value of a JSON object field.
+pub fn canonicalize_json_object(object: &mut Map<String, Json>) {
+    object.values_mut().for_each(canonicalize_json_numbers);
+}
+
 /// The largest JSON document a column accepts, serialised.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 

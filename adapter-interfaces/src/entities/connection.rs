@@ -2,7 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EntityKind, Result};
 use crate::patch::nullable;
-use crate::record::{Column, Record, UniqueKey, generate_id, record_from_insert, validate_id};
+use crate::record::{
+    Column, Record, UniqueKey, canonicalize_json_object, generate_id, record_from_insert,
+    validate_id,
+};
 use crate::timestamp::Timestamp;
 
 use super::{JsonObject, MAX_ID_CHARS};
@@ -98,6 +101,10 @@ impl Record for Connection {
 
     fn from_insert(insert: ConnectionInsert, now: Timestamp) -> Result<Self> {
         record_from_insert::<Self>(&insert, |_| format!("con_{}", generate_id()), now)
+    }
+
+    fn normalize(&mut self) {
+        canonicalize_json_object(&mut self.options);
     }
 
     fn validate_extra(&self) -> Result<()> {

@@ -2,7 +2,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EntityKind, Result};
 use crate::patch::NoPatch;
-use crate::record::{Column, Record, generate_id, record_from_insert, validate_id};
+use crate::record::{
+    Column, Record, canonicalize_json_object, generate_id, record_from_insert, validate_id,
+};
 use crate::timestamp::Timestamp;
 
 use super::{JsonObject, MAX_ID_CHARS};
@@ -94,6 +96,10 @@ impl Record for Log {
 
     fn from_insert(insert: LogInsert, now: Timestamp) -> Result<Self> {
         record_from_insert::<Self>(&insert, |_| generate_id(), now)
+    }
+
+    fn normalize(&mut self) {
+        canonicalize_json_object(&mut self.details);
     }
 
     fn validate_extra(&self) -> Result<()> {

@@ -2,7 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{EntityKind, Result};
 use crate::patch::nullable;
-use crate::record::{Column, ParentRef, Record, generate_id, record_from_insert, validate_id};
+use crate::record::{
+    Column, ParentRef, Record, canonicalize_json_object, generate_id, record_from_insert,
+    validate_id,
+};
 use crate::timestamp::Timestamp;
 
 use super::{JsonObject, MAX_ID_CHARS};
@@ -131,6 +134,10 @@ impl Record for Session {
 
     fn from_insert(insert: SessionInsert, now: Timestamp) -> Result<Self> {
         record_from_insert::<Self>(&insert, |_| generate_id(), now)
+    }
+
+    fn normalize(&mut self) {
+        canonicalize_json_object(&mut self.device);
     }
 
     fn validate_extra(&self) -> Result<()> {

@@ -2,7 +2,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AdapterError, EntityKind, Result};
 use crate::patch::nullable;
-use crate::record::{Column, Record, UniqueKey, generate_id, record_from_insert, validate_id};
+use crate::record::{
+    Column, Record, UniqueKey, canonicalize_json_object, generate_id, record_from_insert,
+    validate_id,
+};
 use crate::timestamp::Timestamp;
 
 use super::{JsonObject, MAX_ID_CHARS, MAX_URL_CHARS};
@@ -248,6 +251,8 @@ impl Record for User {
     }
 
     fn normalize(&mut self) {
+        canonicalize_json_object(&mut self.app_metadata);
+        canonicalize_json_object(&mut self.user_metadata);
         if let Some(email) = &mut self.email {
             *email = email.to_lowercase();
         }

@@ -280,7 +280,16 @@ pub fn json_value() -> BoxedStrategy<Json> {
             -1.25,
             1e-7,
             std::f64::consts::PI,
-            1.797_693_134_862_315_7e308
+            1.797_693_134_862_315_7e308,
+            // Whole floats: kept as written below 1e16, turned into integers
+            // from there (PostgreSQL's jsonb would), beyond 64 bits floats again.
+            1.0,
+            -0.0,
+            1e15,
+            1e16,
+            -1e16,
+            1.5e19,
+            1e20,
         ])
         .prop_map(Json::from),
         text(40, Style::Free).prop_map(Json::String),
