@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use adapter_interfaces::{AdapterError, EntityKind, Result, Timestamp};
+use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, Result, Timestamp};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::config::{ReadPolicy, SecondaryFailure, SecondaryOptions, WriteMode};
@@ -78,12 +78,16 @@ pub(crate) struct Core {
     samples: AtomicU64,
     /// Per-entity stages, filled for a migration passthrough (for the report).
     pub stages: Vec<(EntityKind, Arc<crate::stage::MigrationController>)>,
+    /// Every store's bundle, by index: a reconciliation may reach entities
+    /// other than the one written (a removal's cascade).
+    pub bundles: Arc<Vec<DataAdapters>>,
 }
 
 impl Core {
     /// Builds the core and starts one worker per store on `runtime`.
     pub(crate) fn start(
         stores: Vec<(String, SecondaryOptions)>,
+        bundles: Vec<DataAdapters>,
         read_policy: ReadPolicy,
         runtime: &tokio::runtime::Handle,
     ) -> Self {
@@ -128,6 +132,7 @@ impl Core {
             stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
             samples: AtomicU64::new(0),
             stages: Vec::new(),
+            bundles: Arc::new(bundles),
         }
     }
 
@@ -616,6 +621,16 @@ impl Shared {
 
 /// Applies a secondary's queue in order; a failed write is retried with
 /// backoff before the next one starts, so order holds (head-of-line).
+///
+/// The first attempt applies the write as queued (the primary's record at
+/// that point of its order). Every later attempt applies the write's
+/// reconciliation instead ([`Op::resync`]): by then the primary may have
+/// moved on (the record changed, was removed, or its tenant was removed
+/// with it), and a snapshot that can no longer be written (a log under a
+/// tenant that is gone) would fail until it is dead-lettered. Copying the
+/// primary's current state of the keys ahead of the queue is safe: every
+/// later primary write of them is queued behind this one and is an exact
+/// copy of a later state, so the target still ends at the primary's.
 async fn worker(
     mut receiver: mpsc::Receiver<Envelope>,
     state: Arc<TargetState>,
@@ -639,10 +654,17 @@ async fn worker(
         }
         let retry = state.options.retry;
         let mut attempt = 0;
+        // Built on the first failure; the dead letter keeps the original
+        // write (a replay derives its own reconciliation from it).
+        let mut reconcile: Option<Box<dyn Op>> = None;
         loop {
             attempt += 1;
             let started = Instant::now();
-            match op.apply().await {
+            if attempt == 2 {
+                reconcile = op.resync();
+            }
+            let applying = reconcile.as_deref().unwrap_or(op.as_ref());
+            match applying.apply().await {
                 Ok(_) => {
                     shared.stats.record(
                         state.index,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use adapter_interfaces::{
     AdapterError, Application, Code, CodesAdapter, Connection, DataAdapters, EntityStore,
-    ListParams, Log, MutableStore, Page, Password, PasswordsAdapter, Record, Result, Session,
-    Tenant, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    ErrorKind, ListParams, Log, MutableStore, Page, Password, PasswordsAdapter, Record, Result,
+    Session, Tenant, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
 };
 
 /// A boxed, sendable future (the glue returns these so the trait stays object-free and simple).
@@ -35,6 +35,24 @@ pub trait Entity: Record {
         tenant_id: &'a str,
         key: &'a str,
     ) -> BoxFuture<'a, Result<bool>>;
+
+    /// Makes `store` agree that the source no longer has `key`: what a
+    /// retry or a dead-letter replay does when the primary's current state
+    /// of a key is "absent". Removes the record; a record (or tenant) the
+    /// store does not have either is settled, not an error.
+    fn remove_absent<'a>(
+        store: &'a Self::Store,
+        tenant_id: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match Self::remove(store, tenant_id, key).await {
+                Ok(_) => Ok(()),
+                Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+                Err(error) => Err(error),
+            }
+        })
+    }
 
     /// Deletes expired records (codes only).
     fn cleanup<'a>(
@@ -190,6 +208,18 @@ impl Entity for Log {
         _key: &'a str,
     ) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async { Err(AdapterError::invalid("method", "logs are append-only")) })
+    }
+    /// Nothing to write: a log leaves the primary only with its tenant (logs
+    /// have no removal, a tenant removal cascades), and that removal reaches
+    /// the target through its own replicated write, which cascades there
+    /// too (queued behind this one, or already applied, or dead-lettered and
+    /// replayed as a tenant removal). So "absent on the primary" is settled.
+    fn remove_absent<'a>(
+        _store: &'a Self::Store,
+        _t: &'a str,
+        _key: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
     }
     fn order_key(insert: &Self::Insert) -> Option<&str> {
         insert.log_id.as_deref()

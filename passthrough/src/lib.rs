@@ -19,6 +19,24 @@
 //!   parked in a dead-letter list ([`Passthrough::dead_letters`],
 //!   [`Passthrough::replay_dead_letters`]). [`Passthrough::flush`] waits for
 //!   everything pending. [`SecondaryOptions`] documents the full-queue policy.
+//! - **A retry or a replay never re-applies a snapshot**: the first attempt
+//!   writes the primary's record as it was at that point of its order; every
+//!   retry (from the second attempt on) and every dead-letter replay instead
+//!   reconciles each key the write touched with the primary's *current*
+//!   state: the primary's record is upserted, or, when the primary no longer
+//!   has it, the key is removed on the secondary (a record the secondary
+//!   lacks too is settled; a log, which has no removal and leaves the
+//!   primary only with its tenant, is settled, the tenant's own replicated
+//!   removal cascading on the secondary). Writes with side effects reconcile
+//!   what those touched as well: a tenant or user removal removes on the
+//!   secondary (cascading) and copies back whatever the primary has under
+//!   that id again; a password write reconciles all of that user's
+//!   passwords (a current one demotes the others); `codes.cleanup`
+//!   reconciles, key by key, the secondary's codes that expire before the
+//!   cut-off (listed with a `q` filter), never a blind cleanup. Copying the
+//!   current state ahead of the queue is safe, because every later primary
+//!   write of those keys is still queued behind and is itself an exact copy
+//!   of a later state; the queue stays head-of-line.
 //! - Blocking secondaries are awaited; per secondary, a failure is reported
 //!   ([`OnFailure::Report`]: `on_error` runs, the call succeeds) or fails the
 //!   call with [`AdapterError::SecondaryWrite`] ([`OnFailure::FailCall`]: the
@@ -56,6 +74,7 @@ mod core;
 mod entity;
 mod fault;
 mod op;
+mod reconcile;
 mod stage;
 mod stats;
 mod store;
@@ -158,8 +177,9 @@ impl Passthrough {
     }
 
     /// Replays every dead letter, oldest first, through its secondary's queue.
-    /// A replay copies the primary's *current* version of the record (or
-    /// removes it if it is gone), so it never brings back a stale value.
+    /// A replay reconciles each key the write touched with the primary's
+    /// *current* state (see the crate docs: upsert, removal, cascades,
+    /// cleanups key by key), so it never brings back a stale value.
     /// Returns how many were queued; [`Passthrough::flush`] waits for them,
     /// and any that fail again return to the list.
     pub async fn replay_dead_letters(&self) -> usize {
@@ -311,7 +331,7 @@ fn assemble(
         .into_iter()
         .map(|(name, adapters, options)| ((name, options), adapters))
         .unzip();
-    let mut core = Core::start(configs, read_policy, &runtime);
+    let mut core = Core::start(configs, bundles.clone(), read_policy, &runtime);
     core.stages = stages;
     let core = Arc::new(core);
     fn part<R: Entity>(

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use adapter_interfaces::{EntityKind, EntityStore, Result, Timestamp, async_trait};
+use adapter_interfaces::{DataAdapters, EntityKind, EntityStore, Result, Timestamp, async_trait};
 use serde::Serialize;
 
 use crate::compare::{Difference, diff_records};
 use crate::entity::{BoxFuture, Entity, display_key};
+use crate::reconcile;
 
 /// Where an operation applies, as reports show it (never the record itself).
 #[derive(Debug, Clone)]
@@ -48,8 +49,9 @@ pub(crate) enum Outcome {
 pub(crate) trait Op: Send + Sync {
     fn info(&self) -> &OpInfo;
     async fn apply(&self) -> Result<Outcome>;
-    /// The operation that brings the target's copy up to date from the
-    /// source's current state (what a dead-letter replay runs). `None` for reads.
+    /// The operation that reconciles what this one changed with the
+    /// source's current state (what a retry from the second attempt on, and
+    /// a dead-letter replay, run: never the original snapshot). `None` for reads.
     fn resync(&self) -> Option<Box<dyn Op>>;
     /// The keys it writes, for the fallback's "unsettled" check.
     fn keys(&self) -> Vec<String>;
@@ -69,14 +71,38 @@ pub(crate) enum Action<R> {
     Remove(String),
     /// Delete expired records (codes).
     Cleanup(Timestamp),
-    /// Copy the source's current version of these keys (upsert, or remove when gone).
+    /// Copy the source's current version of these keys (upsert, or settle as absent).
     Resync(Vec<String>),
+    /// Reconcile the removal of a tenant or a user, which cascades: remove
+    /// it on the target, then copy the source's current record (if it was
+    /// created again) with everything under it.
+    ResyncRemoval(String),
+    /// Reconcile these password keys, and every password of these users
+    /// (writing a current password demotes the user's others).
+    ResyncPasswords {
+        /// The passwords written.
+        keys: Vec<String>,
+        /// Their users.
+        users: Vec<String>,
+    },
+    /// Reconcile, key by key, the target's codes that expire before this cut-off.
+    ResyncExpired(Timestamp),
+}
+
+/// Every store of the passthrough, and which are this operation's target and
+/// source: a reconciliation may reach other entities (a cascade's children).
+#[derive(Clone)]
+pub(crate) struct Link {
+    pub bundles: Arc<Vec<DataAdapters>>,
+    pub target: usize,
+    pub source: usize,
 }
 
 pub(crate) struct WriteOp<R: Entity> {
     pub info: OpInfo,
     pub target: Arc<R::Store>,
     pub source: Arc<R::Store>,
+    pub link: Link,
     pub action: Action<R>,
 }
 
@@ -84,16 +110,16 @@ impl<R: Entity> WriteOp<R> {
     pub fn new(
         method: &'static str,
         tenant_id: &str,
-        target: Arc<R::Store>,
-        source: Arc<R::Store>,
+        (target, source): (Arc<R::Store>, Arc<R::Store>),
+        link: Link,
         action: Action<R>,
     ) -> Self {
         let key = match &action {
             Action::Upsert(r) => display_key::<R>(r.key()),
             Action::UpsertMany(rs) => format!("{} records", rs.len()),
-            Action::Remove(k) => display_key::<R>(k),
-            Action::Cleanup(t) => format!("expired before {t}"),
-            Action::Resync(keys) => match keys.as_slice() {
+            Action::Remove(k) | Action::ResyncRemoval(k) => display_key::<R>(k),
+            Action::Cleanup(t) | Action::ResyncExpired(t) => format!("expired before {t}"),
+            Action::Resync(keys) | Action::ResyncPasswords { keys, .. } => match keys.as_slice() {
                 [one] => display_key::<R>(one),
                 many => format!("{} records", many.len()),
             },
@@ -107,7 +133,40 @@ impl<R: Entity> WriteOp<R> {
             },
             target,
             source,
+            link,
             action,
+        }
+    }
+
+    /// The action that reconciles what this one changed with the source's
+    /// current state (see the `reconcile` module for why each is right).
+    fn reconciling(&self) -> Action<R> {
+        match &self.action {
+            Action::Cleanup(t) => Action::ResyncExpired(*t),
+            Action::Remove(key) if matches!(R::KIND, EntityKind::Tenant | EntityKind::User) => {
+                Action::ResyncRemoval(key.clone())
+            }
+            Action::Upsert(_) | Action::UpsertMany(_) if R::KIND == EntityKind::Password => {
+                let records = match &self.action {
+                    Action::Upsert(r) => std::slice::from_ref(r),
+                    Action::UpsertMany(rs) => rs.as_slice(),
+                    _ => &[],
+                };
+                let mut users: Vec<String> = records
+                    .iter()
+                    .map(|r| R::record_order_key(r).to_owned())
+                    .collect();
+                users.sort();
+                users.dedup();
+                Action::ResyncPasswords {
+                    keys: self.keys(),
+                    users,
+                }
+            }
+            Action::Upsert(_) | Action::UpsertMany(_) | Action::Remove(_) => {
+                Action::Resync(self.keys())
+            }
+            reconciling => reconciling.clone(),
         }
     }
 }
@@ -120,6 +179,10 @@ impl<R: Entity> Op for WriteOp<R> {
 
     async fn apply(&self) -> Result<Outcome> {
         let tenant = self.info.tenant_id.as_str();
+        let (target_all, source_all) = (
+            &self.link.bundles[self.link.target],
+            &self.link.bundles[self.link.source],
+        );
         match &self.action {
             Action::Upsert(record) => self.target.upsert(tenant, record.clone()).await?,
             Action::UpsertMany(records) => self.target.upsert_many(tenant, records.clone()).await?,
@@ -131,31 +194,55 @@ impl<R: Entity> Op for WriteOp<R> {
             }
             Action::Resync(keys) => {
                 for key in keys {
-                    match self.source.get(tenant, key).await? {
-                        Some(record) => self.target.upsert(tenant, record).await?,
-                        None => {
-                            R::remove(&self.target, tenant, key).await?;
-                        }
-                    }
+                    reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?;
                 }
+            }
+            Action::ResyncRemoval(key) => match R::KIND {
+                EntityKind::Tenant => {
+                    reconcile::tenant_removal(target_all, source_all, key).await?
+                }
+                EntityKind::User => {
+                    reconcile::user_removal(target_all, source_all, tenant, key).await?
+                }
+                _ => reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?,
+            },
+            Action::ResyncPasswords { keys, users } => {
+                for key in keys {
+                    reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?;
+                }
+                for user in users {
+                    reconcile::user_passwords(
+                        &*target_all.passwords,
+                        &*source_all.passwords,
+                        tenant,
+                        user,
+                    )
+                    .await?;
+                }
+            }
+            Action::ResyncExpired(older_than) => {
+                reconcile::expired_codes(
+                    &*target_all.codes,
+                    &*source_all.codes,
+                    tenant,
+                    *older_than,
+                )
+                .await?
             }
         }
         Ok(Outcome::Applied)
     }
 
     fn resync(&self) -> Option<Box<dyn Op>> {
-        let action = match &self.action {
-            Action::Cleanup(t) => Action::Cleanup(*t),
-            _ => Action::Resync(self.keys()),
-        };
         let mut op = WriteOp::<R>::new(
             self.info.method,
             &self.info.tenant_id,
-            self.target.clone(),
-            self.source.clone(),
-            action,
+            (self.target.clone(), self.source.clone()),
+            self.link.clone(),
+            self.reconciling(),
         );
-        op.info.method = self.info.method;
+        // Reports show the original write's key (a cleanup's cut-off, a batch's size).
+        op.info.key = self.info.key.clone();
         Some(Box::new(op))
     }
 
@@ -163,9 +250,9 @@ impl<R: Entity> Op for WriteOp<R> {
         match &self.action {
             Action::Upsert(r) => vec![r.key().to_owned()],
             Action::UpsertMany(rs) => rs.iter().map(|r| r.key().to_owned()).collect(),
-            Action::Remove(k) => vec![k.clone()],
-            Action::Cleanup(_) => Vec::new(),
-            Action::Resync(keys) => keys.clone(),
+            Action::Remove(k) | Action::ResyncRemoval(k) => vec![k.clone()],
+            Action::Cleanup(_) | Action::ResyncExpired(_) => Vec::new(),
+            Action::Resync(keys) | Action::ResyncPasswords { keys, .. } => keys.clone(),
         }
     }
 }

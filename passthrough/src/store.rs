@@ -14,7 +14,7 @@ use adapter_interfaces::{
 use crate::config::{OnFailure, WriteMode};
 use crate::core::Core;
 use crate::entity::{BoxFuture, Entity, display_key};
-use crate::op::{Action, CompareOp, OpInfo, Query, WriteOp};
+use crate::op::{Action, CompareOp, Link, OpInfo, Query, WriteOp};
 use crate::stage::MigrationController;
 
 /// How an entity passthrough picks its primary and secondaries.
@@ -114,8 +114,15 @@ impl<R: Entity> PassthroughStore<R> {
                 let op = WriteOp::<R>::new(
                     method,
                     tenant_id,
-                    self.stores[index].clone(),
-                    self.stores[plan.primary].clone(),
+                    (
+                        self.stores[index].clone(),
+                        self.stores[plan.primary].clone(),
+                    ),
+                    Link {
+                        bundles: self.core.bundles.clone(),
+                        target: index,
+                        source: plan.primary,
+                    },
                     action.clone(),
                 );
                 if let Some(first) = self.core.enqueue(index, Box::new(op), blocking).await {
