@@ -115,17 +115,7 @@ pub async fn codes_create_round_trip(db: &DataAdapters) {
         nonce: Some("no".into()),
         created_at: ts("2023-12-31T23:59:59.998Z"),
     };
-    let insert: CodeInsert = serde_json::from_value(serde_json::to_value(&full).unwrap()).unwrap();
-    assert_eq!(
-        ok(db.codes.create(T2, insert).await, "create"),
-        full,
-        "create did not store every field"
-    );
-    assert_eq!(
-        ok(db.codes.get(T2, "full").await, "get"),
-        Some(full),
-        "get did not return every field"
-    );
+    generic::full_round_trip(db, &full).await;
     // Every type, in a tenant of its own.
     const T3: &str = "tenant-c";
     tenant(db, T3).await;
@@ -270,12 +260,7 @@ pub async fn codes_consume_expired_used_or_missing(db: &DataAdapters) {
         "consumed under an unknown tenant"
     );
     assert_eq!(
-        all(&Scoped {
-            store: &*db.codes,
-            tenant: T1
-        })
-        .await
-        .len(),
+        all_in(&*db.codes, T1).await.len(),
         3,
         "consume created a code"
     );
@@ -384,23 +369,12 @@ pub async fn codes_cleanup(db: &DataAdapters) {
         "cleanup count (expires_at < older_than, strictly)"
     );
     assert_eq!(
-        keys(
-            &all(&Scoped {
-                store: &*db.codes,
-                tenant: T1
-            })
-            .await
-        ),
+        keys(&all_in(&*db.codes, T1).await),
         vec!["edge", "new"],
         "codes left after cleanup"
     );
     assert_eq!(
-        all(&Scoped {
-            store: &*db.codes,
-            tenant: T2
-        })
-        .await
-        .len(),
+        all_in(&*db.codes, T2).await.len(),
         4,
         "cleanup touched another tenant"
     );
@@ -420,12 +394,7 @@ pub async fn codes_cleanup(db: &DataAdapters) {
         "cleanup of everything"
     );
     assert!(
-        all(&Scoped {
-            store: &*db.codes,
-            tenant: T2
-        })
-        .await
-        .is_empty(),
+        all_in(&*db.codes, T2).await.is_empty(),
         "codes left after a full cleanup"
     );
     let kept: Code = expected(&CodeInsert {

@@ -2,12 +2,12 @@
 
 use adapter_interfaces::{
     Connection, ConnectionInsert, ConnectionPatch, DataAdapters, EntityKind, EntityStore,
-    ListParams, MutableStore,
+    MutableStore,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::generic::{self, Fixture, MutableFixture, check_update, is_hex32};
+use super::generic::{self, Fixture, MutableFixture, check_update, insert_of, is_hex32};
 use super::support::*;
 
 fn base(id: &str, name: &str, strategy: &str) -> ConnectionInsert {
@@ -157,25 +157,10 @@ fn full() -> Connection {
     }
 }
 
-fn insert_of(c: &Connection) -> ConnectionInsert {
-    serde_json::from_value(serde_json::to_value(c).unwrap())
-        .expect("a connection reads as an insert")
-}
-
 /// Every field round-trips.
 pub async fn connections_create_round_trip(db: &DataAdapters) {
     generic::create_round_trip::<Connection>(db).await;
-    let want = full();
-    assert_eq!(
-        ok(db.connections.create(T2, insert_of(&want)).await, "create"),
-        want,
-        "create did not store every field"
-    );
-    assert_eq!(
-        ok(db.connections.get(T2, "con_full").await, "get"),
-        Some(want),
-        "get did not return every field"
-    );
+    generic::full_round_trip(db, &full()).await;
 }
 
 /// Names are unique per tenant, on create and upsert.
@@ -206,11 +191,7 @@ pub async fn connections_name_unique(db: &DataAdapters) {
         "upsert of a new connection with the name",
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.connections,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.connections, T1).await,
         std::slice::from_ref(&first),
         "connections after conflicts",
     );
@@ -236,22 +217,7 @@ pub async fn connections_names_compare_bytes(db: &DataAdapters) {
             &format!("connection {name:?} next to the others"),
         );
     }
-    for (i, name) in names.iter().enumerate() {
-        let page = ok(
-            db.connections
-                .list(
-                    T1,
-                    &ListParams::default().with_q(format!("name:{}", quote(name))),
-                )
-                .await,
-            "list",
-        );
-        assert_eq!(
-            keys(&page.items),
-            vec![format!("c{i}")],
-            "q name:{name:?} compares bytes"
-        );
-    }
+    assert_q_finds_each(&*db.connections, "name", &names, |i| format!("c{i}")).await;
 }
 
 /// A patch of every field changes exactly those fields and `updated_at`.
@@ -318,11 +284,7 @@ pub async fn connections_update_clears_fields(db: &DataAdapters) {
 /// Renaming onto a taken name is a conflict and changes nothing; keeping one's own name is fine.
 pub async fn connections_update_conflict_writes_nothing(db: &DataAdapters) {
     let records = generic::seed::<Connection>(db).await;
-    let before = all(&Scoped {
-        store: &*db.connections,
-        tenant: T1,
-    })
-    .await;
+    let before = all_in(&*db.connections, T1).await;
     let patch = ConnectionPatch {
         name: Some("main".into()),
         ..Default::default()
@@ -334,11 +296,7 @@ pub async fn connections_update_conflict_writes_nothing(db: &DataAdapters) {
         "rename onto a taken name",
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.connections,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.connections, T1).await,
         &before,
         "connections after a rejected rename",
     );

@@ -112,18 +112,7 @@ pub async fn passwords_create_round_trip(db: &DataAdapters) {
         created_at: ts("2020-02-02T02:02:02.002Z"),
         updated_at: ts("2020-02-02T02:02:02.003Z"),
     };
-    let insert: PasswordInsert =
-        serde_json::from_value(serde_json::to_value(&full).unwrap()).unwrap();
-    assert_eq!(
-        ok(db.passwords.create(T2, insert).await, "create"),
-        full,
-        "create did not store every field"
-    );
-    assert_eq!(
-        ok(db.passwords.get(T2, "pw-full").await, "get"),
-        Some(full.clone()),
-        "get did not return every field"
-    );
+    generic::full_round_trip(db, &full).await;
     assert_eq!(
         ok(db.passwords.get_current(T2, PARENT).await, "get_current"),
         Some(full),
@@ -149,11 +138,7 @@ pub async fn passwords_create_unknown_user_writes_nothing(db: &DataAdapters) {
         "a password of an unknown user",
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.passwords,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.passwords, T1).await,
         &[current],
         "passwords after a rejected create",
     );
@@ -176,12 +161,7 @@ pub async fn passwords_upsert_unknown_user(db: &DataAdapters) {
         "upsert_many of a password of an unknown user",
     );
     assert!(
-        all(&Scoped {
-            store: &*db.passwords,
-            tenant: T1
-        })
-        .await
-        .is_empty(),
+        all_in(&*db.passwords, T1).await.is_empty(),
         "a rejected password was written"
     );
 }

@@ -174,6 +174,11 @@ pub(crate) async fn all<R: Record>(lister: &dyn Lister<R>) -> Vec<R> {
     }
 }
 
+/// Every record of `tenant` in a tenant-scoped store, by a keyset scan.
+pub(crate) async fn all_in<R: Record>(store: &dyn EntityStore<R>, tenant: &str) -> Vec<R> {
+    all(&Scoped { store, tenant }).await
+}
+
 /// Records sorted by key (bytes): the default order.
 pub(crate) fn by_key<R: Record>(mut records: Vec<R>) -> Vec<R> {
     records.sort_by(|a, b| a.key().as_bytes().cmp(b.key().as_bytes()));
@@ -211,6 +216,26 @@ pub(crate) fn assert_records<R: Record>(actual: &[R], expected: &[R], what: &str
         "{what}: wrong records or order"
     );
     assert_eq!(actual, expected, "{what}: records differ");
+}
+
+/// Asserts that `q` `field:"name"` in [`T1`] finds exactly the record
+/// `key(i)` for the `i`-th of `names`: equality on a unique text field
+/// compares bytes, so no collation may fold case, spaces or accents.
+pub(crate) async fn assert_q_finds_each<R: Record>(
+    store: &dyn EntityStore<R>,
+    field: &str,
+    names: &[&str],
+    key: impl Fn(usize) -> String,
+) {
+    for (i, name) in names.iter().enumerate() {
+        let params = ListParams::default().with_q(format!("{field}:{}", quote(name)));
+        let page = ok(store.list(T1, &params).await, "list");
+        assert_eq!(
+            keys(&page.items),
+            vec![key(i)],
+            "q {field}:{name:?} compares bytes"
+        );
+    }
 }
 
 /// Replaces one field of a serialisable value (an insert, a patch, a record);

@@ -423,48 +423,13 @@ pub async fn tenants_remove_cascades(db: &DataAdapters) {
     assert!(ok(db.tenants.remove(T1).await, "remove"), "remove");
     let counts = |t: &'static str| async move {
         [
-            all(&Scoped {
-                store: &*db.users,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.applications,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.connections,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.sessions,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.codes,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.passwords,
-                tenant: t,
-            })
-            .await
-            .len(),
-            all(&Scoped {
-                store: &*db.logs,
-                tenant: t,
-            })
-            .await
-            .len(),
+            all_in(&*db.users, t).await.len(),
+            all_in(&*db.applications, t).await.len(),
+            all_in(&*db.connections, t).await.len(),
+            all_in(&*db.sessions, t).await.len(),
+            all_in(&*db.codes, t).await.len(),
+            all_in(&*db.passwords, t).await.len(),
+            all_in(&*db.logs, t).await.len(),
         ]
     };
     assert_eq!(

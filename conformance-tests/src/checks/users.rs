@@ -7,7 +7,7 @@ use adapter_interfaces::{
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::generic::{self, Fixture, MutableFixture, check_update, expected, is_hex32};
+use super::generic::{self, Fixture, MutableFixture, check_update, expected, insert_of, is_hex32};
 use super::support::*;
 
 const DB: &str = "Username-Password-Authentication";
@@ -223,21 +223,10 @@ fn full_user() -> User {
     }
 }
 
-fn insert_of(user: &User) -> UserInsert {
-    serde_json::from_value(serde_json::to_value(user).unwrap()).expect("a user reads as an insert")
-}
-
 /// Every field round-trips through create, get and list; so do the samples.
 pub async fn users_create_round_trip(db: &DataAdapters) {
     generic::create_round_trip::<User>(db).await;
-    let want = full_user();
-    let got = ok(db.users.create(T2, insert_of(&want)).await, "create");
-    assert_eq!(got, want, "create did not store every field");
-    assert_eq!(
-        ok(db.users.get(T2, "auth0|full").await, "get"),
-        Some(want),
-        "get did not return every field"
-    );
+    generic::full_round_trip(db, &full_user()).await;
 }
 
 /// `provider` and `user_id` defaults.
@@ -410,11 +399,7 @@ async fn unique_per_connection(db: &DataAdapters, field: &str) {
             .await,
         "create",
     );
-    let before = all(&Scoped {
-        store: &*db.users,
-        tenant: T1,
-    })
-    .await;
+    let before = all_in(&*db.users, T1).await;
     let upper = if field == "email" {
         "SAME@example.com"
     } else {
@@ -427,11 +412,7 @@ async fn unique_per_connection(db: &DataAdapters, field: &str) {
         &format!("a second user with the same {field}"),
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.users,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.users, T1).await,
         &before,
         "users after a conflict",
     );
@@ -491,22 +472,7 @@ pub async fn users_unique_keys_compare_bytes(db: &DataAdapters) {
             &format!("username {name:?} next to the others"),
         );
     }
-    for (i, name) in names.iter().enumerate() {
-        let page = ok(
-            db.users
-                .list(
-                    T1,
-                    &ListParams::default().with_q(format!("username:{}", quote(name))),
-                )
-                .await,
-            "list",
-        );
-        assert_eq!(
-            keys(&page.items),
-            vec![format!("auth0|u{i}")],
-            "q username:{name:?} compares bytes"
-        );
-    }
+    assert_q_finds_each(&*db.users, "username", &names, |i| format!("auth0|u{i}")).await;
 }
 
 /// A patch of every field changes exactly those fields and `updated_at`.
@@ -618,11 +584,7 @@ pub async fn users_update_clears_fields(db: &DataAdapters) {
 /// An update onto another user's email or username is a conflict and changes nothing.
 pub async fn users_update_conflict_writes_nothing(db: &DataAdapters) {
     let users = generic::seed::<User>(db).await;
-    let before = all(&Scoped {
-        store: &*db.users,
-        tenant: T1,
-    })
-    .await;
+    let before = all_in(&*db.users, T1).await;
     let patch = UserPatch {
         email: Some(Some("ADA@example.com".into())),
         ..Default::default()
@@ -644,11 +606,7 @@ pub async fn users_update_conflict_writes_nothing(db: &DataAdapters) {
         "update onto a taken username",
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.users,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.users, T1).await,
         &before,
         "users after rejected updates",
     );
@@ -702,21 +660,13 @@ pub async fn users_remove_cascades(db: &DataAdapters) {
         ok(db.users.remove(T1, PARENT).await, "remove"),
         "remove of a user"
     );
-    let sessions = all(&Scoped {
-        store: &*db.sessions,
-        tenant: T1,
-    })
-    .await;
+    let sessions = all_in(&*db.sessions, T1).await;
     assert_eq!(
         keys(&sessions),
         vec!["s3"],
         "sessions after removing their user"
     );
-    let passwords = all(&Scoped {
-        store: &*db.passwords,
-        tenant: T1,
-    })
-    .await;
+    let passwords = all_in(&*db.passwords, T1).await;
     assert_eq!(
         keys(&passwords),
         vec!["p2"],
@@ -732,12 +682,7 @@ pub async fn users_remove_cascades(db: &DataAdapters) {
         "another user was removed"
     );
     assert_eq!(
-        all(&Scoped {
-            store: &*db.sessions,
-            tenant: T2
-        })
-        .await
-        .len(),
+        all_in(&*db.sessions, T2).await.len(),
         3,
         "sessions of the other tenant"
     );
@@ -797,11 +742,7 @@ pub async fn users_upsert_keeps_children(db: &DataAdapters) {
 /// An upsert of a new user onto another user's email is a conflict, not an overwrite.
 pub async fn users_upsert_conflict_on_unique(db: &DataAdapters) {
     let users = generic::seed::<User>(db).await;
-    let before = all(&Scoped {
-        store: &*db.users,
-        tenant: T1,
-    })
-    .await;
+    let before = all_in(&*db.users, T1).await;
     let ada = users.iter().find(|u| u.user_id == "auth0|ada").unwrap();
     let clash = User {
         user_id: "auth0|newcomer".into(),
@@ -844,11 +785,7 @@ pub async fn users_upsert_conflict_on_unique(db: &DataAdapters) {
         "upsert of a user onto another's email",
     );
     assert_records(
-        &all(&Scoped {
-            store: &*db.users,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.users, T1).await,
         &before,
         "users after rejected upserts",
     );
@@ -986,11 +923,7 @@ pub async fn users_invalid_email_writes_nothing(db: &DataAdapters) {
         );
     }
     assert_records(
-        &all(&Scoped {
-            store: &*db.users,
-            tenant: T1,
-        })
-        .await,
+        &all_in(&*db.users, T1).await,
         &[user],
         "users after rejected emails",
     );
@@ -1021,12 +954,7 @@ pub async fn users_invalid_user_id_writes_nothing(db: &DataAdapters) {
         );
     }
     assert!(
-        all(&Scoped {
-            store: &*db.users,
-            tenant: T1
-        })
-        .await
-        .is_empty(),
+        all_in(&*db.users, T1).await.is_empty(),
         "a rejected user was written"
     );
 }
