@@ -6,7 +6,6 @@ use adapter_interfaces::{
     Application, ApplicationInsert, ApplicationPatch, DataAdapters, EntityKind, EntityStore,
     MutableStore, Secret,
 };
-use futures::future::BoxFuture;
 
 use super::generic::{self, Fixture, MutableFixture, check_update, insert_of};
 use super::support::*;
@@ -89,35 +88,19 @@ impl Fixture for Application {
         base(key, &format!("App {key}"))
     }
 
-    fn remove<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<bool>>> {
-        Some(db.applications.remove(t, id))
+    fn mutable(db: &DataAdapters) -> Option<&dyn MutableStore<Self>> {
+        Some(&*db.applications)
     }
 
-    fn update<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<Application>>> {
-        Some(db.applications.update(
-            t,
-            id,
-            ApplicationPatch {
-                is_first_party: Some(true),
-                ..Default::default()
-            },
-        ))
+    fn valid_patch() -> Option<ApplicationPatch> {
+        Some(ApplicationPatch {
+            is_first_party: Some(true),
+            ..Default::default()
+        })
     }
 }
 
 impl MutableFixture for Application {
-    fn mutable(db: &DataAdapters) -> &dyn MutableStore<Self> {
-        &*db.applications
-    }
-
     fn invalid_patch() -> (ApplicationPatch, &'static str) {
         (
             ApplicationPatch {

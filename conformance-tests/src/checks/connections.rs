@@ -4,7 +4,6 @@ use adapter_interfaces::{
     Connection, ConnectionInsert, ConnectionPatch, DataAdapters, EntityKind, EntityStore,
     MutableStore,
 };
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::generic::{self, Fixture, MutableFixture, check_update, insert_of, is_hex32};
@@ -76,35 +75,19 @@ impl Fixture for Connection {
         })
     }
 
-    fn remove<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<bool>>> {
-        Some(db.connections.remove(t, id))
+    fn mutable(db: &DataAdapters) -> Option<&dyn MutableStore<Self>> {
+        Some(&*db.connections)
     }
 
-    fn update<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<Connection>>> {
-        Some(db.connections.update(
-            t,
-            id,
-            ConnectionPatch {
-                strategy: Some("oidc".into()),
-                ..Default::default()
-            },
-        ))
+    fn valid_patch() -> Option<ConnectionPatch> {
+        Some(ConnectionPatch {
+            strategy: Some("oidc".into()),
+            ..Default::default()
+        })
     }
 }
 
 impl MutableFixture for Connection {
-    fn mutable(db: &DataAdapters) -> &dyn MutableStore<Self> {
-        &*db.connections
-    }
-
     fn invalid_patch() -> (ConnectionPatch, &'static str) {
         (
             ConnectionPatch {

@@ -3,7 +3,8 @@
 
 use adapter_interfaces::record::{self, ColumnKind, Record, Value};
 use adapter_interfaces::{
-    DataAdapters, EntityKind, EntityStore, ListParams, Result, Sort, SortOrder, Timestamp,
+    DataAdapters, EntityKind, EntityStore, ListParams, MutableStore, Result, Sort, SortOrder,
+    Timestamp,
 };
 use futures::future::BoxFuture;
 use serde_json::{Value as Json, json};
@@ -39,23 +40,40 @@ pub(crate) trait Fixture: Record {
         None
     }
 
-    /// Removes a record, for entities that can be removed.
-    fn remove<'a>(
-        _db: &'a DataAdapters,
-        _tenant: &'a str,
-        _id: &'a str,
-    ) -> Option<BoxFuture<'a, Result<bool>>> {
+    /// The entity's adapter as a mutable store, for entities that can be updated.
+    fn mutable(_db: &DataAdapters) -> Option<&dyn MutableStore<Self>> {
         None
     }
 
-    /// Applies a valid non-empty patch, for entities that can be updated.
-    fn update<'a>(
-        _db: &'a DataAdapters,
-        _tenant: &'a str,
-        _id: &'a str,
-    ) -> Option<BoxFuture<'a, Result<Self>>> {
+    /// A valid non-empty patch, for entities that can be updated.
+    fn valid_patch() -> Option<Self::Patch> {
         None
     }
+
+    /// Removes a record, for entities that can be removed: through the
+    /// mutable store, where the entity has one (codes and passwords, which
+    /// can be removed but not updated, say so themselves).
+    fn remove<'a>(
+        db: &'a DataAdapters,
+        tenant: &'a str,
+        id: &'a str,
+    ) -> Option<BoxFuture<'a, Result<bool>>> {
+        Some(Self::mutable(db)?.remove(tenant, id))
+    }
+
+    /// Applies [`Fixture::valid_patch`], for entities that can be updated.
+    fn update<'a>(
+        db: &'a DataAdapters,
+        tenant: &'a str,
+        id: &'a str,
+    ) -> Option<BoxFuture<'a, Result<Self>>> {
+        Some(Self::mutable(db)?.update(tenant, id, Self::valid_patch()?))
+    }
+}
+
+/// The mutable store of an entity with updates.
+fn mutable<R: Fixture>(db: &DataAdapters) -> &dyn MutableStore<R> {
+    R::mutable(db).expect("an entity with updates")
 }
 
 /// Whether `s` is 32 lower-case hex digits (a simple UUID).
@@ -1172,10 +1190,8 @@ macro_rules! standard_checks {
 }
 pub(crate) use standard_checks;
 
-/// What the generic update and remove checks need.
+/// What the generic update checks need besides [`Fixture::mutable`].
 pub(crate) trait MutableFixture: Fixture {
-    /// The entity's adapter, as its mutable store.
-    fn mutable(db: &DataAdapters) -> &dyn adapter_interfaces::MutableStore<Self>;
     /// A patch the entity must reject, and the field it names.
     fn invalid_patch() -> (Self::Patch, &'static str);
 }
@@ -1193,7 +1209,7 @@ pub(crate) async fn check_update<R: MutableFixture>(
     want: R,
     what: &str,
 ) -> R {
-    let store = R::mutable(db);
+    let store = mutable::<R>(db);
     let before = Timestamp::now();
     let got = ok(store.update(T1, id, patch).await, what);
     let after = Timestamp::now();
@@ -1213,7 +1229,7 @@ pub(crate) async fn check_update<R: MutableFixture>(
 
 pub(crate) async fn update_missing<R: MutableFixture>(db: &DataAdapters) {
     let records = seed::<R>(db).await;
-    let store = R::mutable(db);
+    let store = mutable::<R>(db);
     let before = snapshot::<R>(db).await;
     expect_not_found(
         store.update(T1, "missing-key", empty_patch::<R>()).await,
@@ -1246,7 +1262,7 @@ pub(crate) async fn update_invalid_writes_nothing<R: MutableFixture>(db: &DataAd
     let before = snapshot::<R>(db).await;
     let (patch, field) = R::invalid_patch();
     expect_invalid(
-        R::mutable(db).update(T1, records[0].key(), patch).await,
+        mutable::<R>(db).update(T1, records[0].key(), patch).await,
         field,
         "an invalid update",
     );

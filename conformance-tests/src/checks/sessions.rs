@@ -3,7 +3,6 @@
 use adapter_interfaces::{
     DataAdapters, EntityKind, EntityStore, MutableStore, Session, SessionInsert, SessionPatch,
 };
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::generic::{self, Fixture, MutableFixture, check_update, expected, insert_of};
@@ -79,35 +78,19 @@ impl Fixture for Session {
         })
     }
 
-    fn remove<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<bool>>> {
-        Some(db.sessions.remove(t, id))
+    fn mutable(db: &DataAdapters) -> Option<&dyn MutableStore<Self>> {
+        Some(&*db.sessions)
     }
 
-    fn update<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<Session>>> {
-        Some(db.sessions.update(
-            t,
-            id,
-            SessionPatch {
-                revoked_at: Some(Some(at(99))),
-                ..Default::default()
-            },
-        ))
+    fn valid_patch() -> Option<SessionPatch> {
+        Some(SessionPatch {
+            revoked_at: Some(Some(at(99))),
+            ..Default::default()
+        })
     }
 }
 
 impl MutableFixture for Session {
-    fn mutable(db: &DataAdapters) -> &dyn MutableStore<Self> {
-        &*db.sessions
-    }
-
     fn invalid_patch() -> (SessionPatch, &'static str) {
         (
             SessionPatch {

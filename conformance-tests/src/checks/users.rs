@@ -4,7 +4,6 @@ use adapter_interfaces::{
     DataAdapters, EntityKind, EntityStore, ListParams, MutableStore, PasswordAlgorithm,
     PasswordInsert, SessionInsert, User, UserInsert, UserPatch,
 };
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::generic::{self, Fixture, MutableFixture, check_update, expected, insert_of, is_hex32};
@@ -126,35 +125,19 @@ impl Fixture for User {
         })
     }
 
-    fn remove<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<bool>>> {
-        Some(db.users.remove(t, id))
+    fn mutable(db: &DataAdapters) -> Option<&dyn MutableStore<Self>> {
+        Some(&*db.users)
     }
 
-    fn update<'a>(
-        db: &'a DataAdapters,
-        t: &'a str,
-        id: &'a str,
-    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<User>>> {
-        Some(db.users.update(
-            t,
-            id,
-            UserPatch {
-                blocked: Some(true),
-                ..Default::default()
-            },
-        ))
+    fn valid_patch() -> Option<UserPatch> {
+        Some(UserPatch {
+            blocked: Some(true),
+            ..Default::default()
+        })
     }
 }
 
 impl MutableFixture for User {
-    fn mutable(db: &DataAdapters) -> &dyn MutableStore<Self> {
-        &*db.users
-    }
-
     fn invalid_patch() -> (UserPatch, &'static str) {
         (
             UserPatch {
