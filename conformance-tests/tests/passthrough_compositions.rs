@@ -2,9 +2,9 @@
 //! configured adapters (primary, secondary), `passthrough(primary,
 //! [secondary])` answers like the reference (and so like the primary alone),
 //! and after `flush()` the secondary holds exactly the primary's records:
-//! with a blocking secondary, a non-blocking one, and a non-blocking one
-//! that fails some writes and recovers by retrying (and, ignored until the
-//! passthrough is fixed, one whose writes are dead-lettered and replayed).
+//! with a blocking secondary, a non-blocking one, a non-blocking one that
+//! fails some writes and recovers by retrying, and one whose writes are
+//! dead-lettered and replayed.
 //!
 //! A run takes one rotation of the pairs (every adapter is a primary once
 //! and a secondary once, the shift chosen by the seed, so a different one
@@ -177,26 +177,21 @@ fn non_blocking_secondary() {
 }
 
 /// A secondary that fails some writes and recovers: after retries and
-/// `flush()`, nothing is lost. Known passthrough bug: a replicated log write
-/// that fails and whose tenant is removed before the retry ends in "logs are
-/// append-only" on every attempt and stays dead-lettered (seen with
-/// SWITCHYARD_PROPTEST_SEED=1795349909169092782 on passthrough(sqlx+sqlite,
-/// [diesel+sqlite])). Replay should reconcile such a write with the primary
-/// (the tenant is gone there: nothing to write).
+/// `flush()` (and a replay of whatever a slow secondary still dead-lettered,
+/// when its retries met injected faults every time), nothing is lost. A
+/// retry reconciles with the primary's current state, so a log whose tenant
+/// was removed meanwhile settles instead of failing until it is parked
+/// (SWITCHYARD_PROPTEST_SEED=1795349909169092782 found that one).
 #[test]
-#[ignore = "passthrough bug: retried log writes whose tenant was removed; run with --ignored"]
 fn failing_secondary_recovers_by_retrying() {
     run_pairs(Mode::Transient);
 }
 
 /// Dead-lettered writes replayed after the sequence must leave the secondary
-/// equal to the primary. Replay now reconciles each key with the primary,
-/// but a divergence remains (seen on passthrough(seaorm+postgres,
-/// [seaorm+postgres]) with dead letters, 1 of 6 sequences), not yet
-/// diagnosed; the likely cause is a replayed `codes.cleanup`, which is not
-/// reconciled per key. Open work, see the passthrough notes.
+/// equal to the primary: a replay reconciles each key with the primary's
+/// current state (a cleanup key by key, a removal with its cascade, a
+/// password with the user's other passwords), never a stale snapshot.
 #[test]
-#[ignore = "one dead-letter replay divergence remains; run with --ignored"]
 fn dead_lettered_writes_are_replayed() {
     run_pairs(Mode::DeadLetters);
 }
