@@ -112,34 +112,6 @@ impl MutableFixture for Application {
     }
 }
 
-generic::standard_checks!(
-    Application,
-    applications_get_missing,
-    applications_create_unknown_tenant,
-    applications_create_conflict_on_key,
-    applications_create_generates_id_and_timestamps,
-    applications_upsert_exact,
-    applications_upsert_unknown_tenant,
-    applications_upsert_many,
-    applications_upsert_many_is_atomic,
-    applications_tenant_isolation,
-    applications_list_pages_and_totals,
-    applications_list_sort_orders,
-    applications_list_keyset_scans,
-    applications_list_q_forms,
-    applications_list_unknown_tenant,
-    applications_list_bad_params,
-    applications_bad_strings_write_nothing,
-    applications_max_lengths_round_trip
-);
-generic::mutable_checks!(
-    Application,
-    applications_update_missing,
-    applications_update_invalid_writes_nothing,
-    applications_update_empty_patch,
-    applications_remove
-);
-
 fn full() -> Application {
     Application {
         client_id: "full-app".into(),

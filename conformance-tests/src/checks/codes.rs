@@ -76,28 +76,6 @@ impl Fixture for Code {
     }
 }
 
-generic::standard_checks!(
-    Code,
-    codes_get_missing,
-    codes_create_unknown_tenant,
-    codes_create_conflict_on_key,
-    codes_create_generates_id_and_timestamps,
-    codes_upsert_exact,
-    codes_upsert_unknown_tenant,
-    codes_upsert_many,
-    codes_upsert_many_is_atomic,
-    codes_tenant_isolation,
-    codes_list_pages_and_totals,
-    codes_list_sort_orders,
-    codes_list_keyset_scans,
-    codes_list_q_forms,
-    codes_list_unknown_tenant,
-    codes_list_bad_params,
-    codes_bad_strings_write_nothing,
-    codes_max_lengths_round_trip
-);
-generic::generic_checks!(Code { codes_remove => remove });
-
 /// Every field round-trips, including every code type.
 pub async fn codes_create_round_trip(db: &DataAdapters) {
     generic::create_round_trip::<Code>(db).await;

@@ -99,34 +99,6 @@ impl MutableFixture for Connection {
     }
 }
 
-generic::standard_checks!(
-    Connection,
-    connections_get_missing,
-    connections_create_unknown_tenant,
-    connections_create_conflict_on_key,
-    connections_create_generates_id_and_timestamps,
-    connections_upsert_exact,
-    connections_upsert_unknown_tenant,
-    connections_upsert_many,
-    connections_upsert_many_is_atomic,
-    connections_tenant_isolation,
-    connections_list_pages_and_totals,
-    connections_list_sort_orders,
-    connections_list_keyset_scans,
-    connections_list_q_forms,
-    connections_list_unknown_tenant,
-    connections_list_bad_params,
-    connections_bad_strings_write_nothing,
-    connections_max_lengths_round_trip
-);
-generic::mutable_checks!(
-    Connection,
-    connections_update_missing,
-    connections_update_invalid_writes_nothing,
-    connections_update_empty_patch,
-    connections_remove
-);
-
 fn full() -> Connection {
     Connection {
         id: "con_full".into(),

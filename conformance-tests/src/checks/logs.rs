@@ -68,27 +68,6 @@ impl Fixture for Log {
     }
 }
 
-generic::standard_checks!(
-    Log,
-    logs_get_missing,
-    logs_create_unknown_tenant,
-    logs_create_conflict_on_key,
-    logs_create_generates_id_and_timestamps,
-    logs_upsert_exact,
-    logs_upsert_unknown_tenant,
-    logs_upsert_many,
-    logs_upsert_many_is_atomic,
-    logs_tenant_isolation,
-    logs_list_pages_and_totals,
-    logs_list_sort_orders,
-    logs_list_keyset_scans,
-    logs_list_q_forms,
-    logs_list_unknown_tenant,
-    logs_list_bad_params,
-    logs_bad_strings_write_nothing,
-    logs_max_lengths_round_trip
-);
-
 /// Every field round-trips (`type` under its Auth0 name).
 pub async fn logs_create_round_trip(db: &DataAdapters) {
     generic::create_round_trip::<Log>(db).await;

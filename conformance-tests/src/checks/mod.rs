@@ -3,7 +3,8 @@
 //! Every check starts from an empty store, creates what it needs, and panics
 //! with a message naming the misbehaviour. [`crate::CHECKS`] lists them all.
 //! Many are generic over the entity (written once in a private module and
-//! instantiated per entity); the rest are specific to one entity.
+//! instantiated per entity here, from the list of [`crate::CHECKS`]); the
+//! rest are specific to one entity.
 
 mod applications;
 mod codes;
@@ -24,3 +25,19 @@ pub use passwords::*;
 pub use sessions::*;
 pub use tenants::*;
 pub use users::*;
+
+/// Defines every check the list maps to a generic one (`name: generic_fn` in
+/// the group of `Record`) as `generic::generic_fn::<Record>`.
+macro_rules! generic_checks {
+    ([] $($record:ident { $($name:ident $(: $generic:ident)?),* $(,)? })*) => {
+        $($($(
+            #[doc = concat!(
+                "Generic check `", stringify!($generic), "` for `", stringify!($record), "`."
+            )]
+            pub async fn $name(db: &adapter_interfaces::DataAdapters) {
+                generic::$generic::<adapter_interfaces::$record>(db).await
+            }
+        )?)*)*
+    };
+}
+crate::__for_each_check!([generic_checks]);

@@ -73,28 +73,6 @@ impl Fixture for Password {
     }
 }
 
-generic::standard_checks!(
-    Password,
-    passwords_get_missing,
-    passwords_create_unknown_tenant,
-    passwords_create_conflict_on_key,
-    passwords_create_generates_id_and_timestamps,
-    passwords_upsert_exact,
-    passwords_upsert_unknown_tenant,
-    passwords_upsert_many,
-    passwords_upsert_many_is_atomic,
-    passwords_tenant_isolation,
-    passwords_list_pages_and_totals,
-    passwords_list_sort_orders,
-    passwords_list_keyset_scans,
-    passwords_list_q_forms,
-    passwords_list_unknown_tenant,
-    passwords_list_bad_params,
-    passwords_bad_strings_write_nothing,
-    passwords_max_lengths_round_trip
-);
-generic::generic_checks!(Password { passwords_remove => remove });
-
 async fn list_of(db: &DataAdapters, user: &str) -> Vec<Password> {
     let params = ListParams::default().with_q(format!("user_id:{}", quote(user)));
     ok(db.passwords.list(T1, &params).await, "list").items
@@ -146,24 +124,8 @@ pub async fn passwords_create_unknown_user_writes_nothing(db: &DataAdapters) {
 
 /// Upsert checks the user too.
 pub async fn passwords_upsert_unknown_user(db: &DataAdapters) {
-    prepare(db).await;
-    let orphan: Password = expected(&base("pw-1", "auth0|ghost", true));
-    expect_not_found(
-        db.passwords.upsert(T1, orphan.clone()).await,
-        EntityKind::User,
-        "auth0|ghost",
-        "upsert of a password of an unknown user",
-    );
-    expect_not_found(
-        db.passwords.upsert_many(T1, vec![orphan]).await,
-        EntityKind::User,
-        "auth0|ghost",
-        "upsert_many of a password of an unknown user",
-    );
-    assert!(
-        all_in(&*db.passwords, T1).await.is_empty(),
-        "a rejected password was written"
-    );
+    generic::upsert_unknown_user::<Password>(db, expected(&base("pw-1", "auth0|ghost", true)))
+        .await;
 }
 
 /// A new current password demotes the previous one, which takes the new one's `updated_at`.

@@ -102,34 +102,6 @@ impl MutableFixture for Session {
     }
 }
 
-generic::standard_checks!(
-    Session,
-    sessions_get_missing,
-    sessions_create_unknown_tenant,
-    sessions_create_conflict_on_key,
-    sessions_create_generates_id_and_timestamps,
-    sessions_upsert_exact,
-    sessions_upsert_unknown_tenant,
-    sessions_upsert_many,
-    sessions_upsert_many_is_atomic,
-    sessions_tenant_isolation,
-    sessions_list_pages_and_totals,
-    sessions_list_sort_orders,
-    sessions_list_keyset_scans,
-    sessions_list_q_forms,
-    sessions_list_unknown_tenant,
-    sessions_list_bad_params,
-    sessions_bad_strings_write_nothing,
-    sessions_max_lengths_round_trip
-);
-generic::mutable_checks!(
-    Session,
-    sessions_update_missing,
-    sessions_update_invalid_writes_nothing,
-    sessions_update_empty_patch,
-    sessions_remove
-);
-
 fn full() -> Session {
     Session {
         id: "ses-full".into(),
@@ -175,24 +147,7 @@ pub async fn sessions_create_unknown_user_writes_nothing(db: &DataAdapters) {
 
 /// Upsert checks the user too.
 pub async fn sessions_upsert_unknown_user(db: &DataAdapters) {
-    prepare(db).await;
-    let orphan: Session = expected(&base("s1", "auth0|ghost"));
-    expect_not_found(
-        db.sessions.upsert(T1, orphan.clone()).await,
-        EntityKind::User,
-        "auth0|ghost",
-        "upsert of a session of an unknown user",
-    );
-    expect_not_found(
-        db.sessions.upsert_many(T1, vec![orphan]).await,
-        EntityKind::User,
-        "auth0|ghost",
-        "upsert_many of a session of an unknown user",
-    );
-    assert!(
-        all_in(&*db.sessions, T1).await.is_empty(),
-        "a rejected session was written"
-    );
+    generic::upsert_unknown_user::<Session>(db, expected(&base("s1", "auth0|ghost"))).await;
 }
 
 /// A patch of every field changes exactly those fields and `updated_at`.

@@ -149,34 +149,6 @@ impl MutableFixture for User {
     }
 }
 
-generic::standard_checks!(
-    User,
-    users_get_missing,
-    users_create_unknown_tenant,
-    users_create_conflict_on_key,
-    users_create_generates_id_and_timestamps,
-    users_upsert_exact,
-    users_upsert_unknown_tenant,
-    users_upsert_many,
-    users_upsert_many_is_atomic,
-    users_tenant_isolation,
-    users_list_pages_and_totals,
-    users_list_sort_orders,
-    users_list_keyset_scans,
-    users_list_q_forms,
-    users_list_unknown_tenant,
-    users_list_bad_params,
-    users_bad_strings_write_nothing,
-    users_max_lengths_round_trip
-);
-generic::mutable_checks!(
-    User,
-    users_update_missing,
-    users_update_invalid_writes_nothing,
-    users_update_empty_patch,
-    users_remove
-);
-
 fn full_user() -> User {
     User {
         user_id: "auth0|full".into(),
