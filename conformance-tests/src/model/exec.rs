@@ -9,42 +9,21 @@ use adapter_interfaces::{
 use passthrough::Entity;
 use serde_json::{Map, Value as Json};
 
-/// Runs `$body` with `$R` the record type of `$kind`.
+/// Runs `$body` with `$R` the record type of `$kind`: for every entity, or
+/// for those listed (each variant of [`EntityKind`] is named after its
+/// record type), with `$other` matching the rest.
 macro_rules! dispatch {
     ($kind:expr, $R:ident => $body:expr) => {
+        dispatch!($kind, $R => $body;
+            [Tenant, User, Application, Connection, Session, Code, Password, Log])
+    };
+    ($kind:expr, $R:ident => $body:expr; [$($entity:ident),*] $(, $other:ident => $rest:expr)?) => {
         match $kind {
-            EntityKind::Tenant => {
-                type $R = Tenant;
+            $(EntityKind::$entity => {
+                type $R = $entity;
                 $body
-            }
-            EntityKind::User => {
-                type $R = User;
-                $body
-            }
-            EntityKind::Application => {
-                type $R = Application;
-                $body
-            }
-            EntityKind::Connection => {
-                type $R = Connection;
-                $body
-            }
-            EntityKind::Session => {
-                type $R = Session;
-                $body
-            }
-            EntityKind::Code => {
-                type $R = Code;
-                $body
-            }
-            EntityKind::Password => {
-                type $R = Password;
-                $body
-            }
-            EntityKind::Log => {
-                type $R = Log;
-                $body
-            }
+            })*
+            $($other => $rest,)?
         }
     };
 }
@@ -244,14 +223,11 @@ where
 /// Runs one call.
 pub(crate) async fn run(adapters: &DataAdapters, call: &Call) -> Answer {
     match call {
-        Call::Update(entity, tenant, key, patch) => match entity {
-            EntityKind::Tenant => update::<Tenant>(adapters, tenant, key, patch).await,
-            EntityKind::User => update::<User>(adapters, tenant, key, patch).await,
-            EntityKind::Application => update::<Application>(adapters, tenant, key, patch).await,
-            EntityKind::Connection => update::<Connection>(adapters, tenant, key, patch).await,
-            EntityKind::Session => update::<Session>(adapters, tenant, key, patch).await,
-            other => harness("no update for", other),
-        },
+        Call::Update(entity, tenant, key, patch) => dispatch!(
+            *entity, R => update::<R>(adapters, tenant, key, patch).await;
+            [Tenant, User, Application, Connection, Session],
+            other => harness("no update for", other)
+        ),
         Call::Consume(tenant, key) => answer(adapters.codes.consume(tenant, key).await, |c| {
             Answer::Optional(c.as_ref().map(json))
         }),
