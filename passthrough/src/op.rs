@@ -179,10 +179,11 @@ impl<R: Entity> Op for WriteOp<R> {
 
     async fn apply(&self) -> Result<Outcome> {
         let tenant = self.info.tenant_id.as_str();
-        let (target_all, source_all) = (
-            &self.link.bundles[self.link.target],
-            &self.link.bundles[self.link.source],
-        );
+        let pair = reconcile::Pair {
+            target: &self.link.bundles[self.link.target],
+            source: &self.link.bundles[self.link.source],
+        };
+        let stores = (&*self.target, &*self.source);
         match &self.action {
             Action::Upsert(record) => self.target.upsert(tenant, record.clone()).await?,
             Action::UpsertMany(records) => self.target.upsert_many(tenant, records.clone()).await?,
@@ -194,40 +195,24 @@ impl<R: Entity> Op for WriteOp<R> {
             }
             Action::Resync(keys) => {
                 for key in keys {
-                    reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?;
+                    reconcile::resync_key::<R>(pair, stores, tenant, key).await?;
                 }
             }
             Action::ResyncRemoval(key) => match R::KIND {
-                EntityKind::Tenant => {
-                    reconcile::tenant_removal(target_all, source_all, key).await?
-                }
-                EntityKind::User => {
-                    reconcile::user_removal(target_all, source_all, tenant, key).await?
-                }
-                _ => reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?,
+                EntityKind::Tenant => reconcile::tenant_removal(pair, key).await?,
+                EntityKind::User => reconcile::user_removal(pair, tenant, key).await?,
+                _ => reconcile::resync_key::<R>(pair, stores, tenant, key).await?,
             },
             Action::ResyncPasswords { keys, users } => {
                 for key in keys {
-                    reconcile::resync_key::<R>(&self.target, &self.source, tenant, key).await?;
+                    reconcile::resync_key::<R>(pair, stores, tenant, key).await?;
                 }
                 for user in users {
-                    reconcile::user_passwords(
-                        &*target_all.passwords,
-                        &*source_all.passwords,
-                        tenant,
-                        user,
-                    )
-                    .await?;
+                    reconcile::user_passwords(pair, tenant, user).await?;
                 }
             }
             Action::ResyncExpired(older_than) => {
-                reconcile::expired_codes(
-                    &*target_all.codes,
-                    &*source_all.codes,
-                    tenant,
-                    *older_than,
-                )
-                .await?
+                reconcile::expired_codes(pair, tenant, *older_than).await?
             }
         }
         Ok(Outcome::Applied)

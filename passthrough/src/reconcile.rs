@@ -23,8 +23,9 @@
 //!   wrote again, with an old expiry, after its own cleanup).
 
 use adapter_interfaces::{
-    Application, Code, CodesAdapter, Connection, DataAdapters, EntityStore, ListParams, Log,
-    Password, PasswordsAdapter, Result, Session, Tenant, Timestamp, User, query::MAX_Q_BYTES,
+    AdapterError, Application, Code, Connection, DataAdapters, EntityKind, EntityStore, ListParams,
+    Log, Password, Result, Session, Tenant, Timestamp, User, Value, query::MAX_Q_BYTES,
+    record::column_value,
 };
 
 use crate::entity::{Entity, TenantStore};
@@ -88,33 +89,116 @@ fn quoted(value: &str) -> String {
     out
 }
 
+/// The two whole stores a reconciliation reads and writes: a write of one
+/// entity may need another's records (a cascade's children, a missing parent).
+#[derive(Clone, Copy)]
+pub(crate) struct Pair<'a> {
+    /// Where the write goes (the secondary).
+    pub target: &'a DataAdapters,
+    /// Whose current state it copies (the primary).
+    pub source: &'a DataAdapters,
+}
+
 /// Brings one key of the target to the source's current state.
 pub(crate) async fn resync_key<R: Entity>(
-    target: &R::Store,
-    source: &R::Store,
+    pair: Pair<'_>,
+    (target, source): (&R::Store, &R::Store),
     tenant_id: &str,
     key: &str,
 ) -> Result<()> {
     match source.get(tenant_id, key).await? {
-        Some(record) => target.upsert(tenant_id, record).await,
+        Some(record) => upsert_with_parents(pair, target, tenant_id, record).await,
         None => R::remove_absent(target, tenant_id, key).await,
+    }
+}
+
+/// Upserts the source's current `record`; if the target lacks its tenant or
+/// its parent user, copies their current state first and tries again.
+///
+/// A current record may be newer than the write being reconciled and need
+/// a parent created after that write: the parent's own replicated write is
+/// then queued behind (a retry) or parked later in the dead-letter list (a
+/// replay). Copying the parent's current state ahead is safe for the same
+/// reason as copying the record's (every later write of it follows, exact).
+async fn upsert_with_parents<R: Entity>(
+    pair: Pair<'_>,
+    target: &R::Store,
+    tenant_id: &str,
+    record: R,
+) -> Result<()> {
+    // A tenant, then a user: at most one copy of each before giving up.
+    let mut copied = Vec::new();
+    loop {
+        let error = match target.upsert(tenant_id, record.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(error) => error,
+        };
+        let AdapterError::NotFound { entity, .. } = &error else {
+            return Err(error);
+        };
+        let entity = *entity;
+        if copied.contains(&entity) || !copy_parent(pair, tenant_id, &record, entity).await? {
+            return Err(error);
+        }
+        copied.push(entity);
+    }
+}
+
+/// Copies `record`'s missing `parent` (its tenant, or its user) from the
+/// source; `false` when that is not a parent of the record or the source
+/// does not have it either (then the record's write fails as it should).
+async fn copy_parent<R: Entity>(
+    pair: Pair<'_>,
+    tenant_id: &str,
+    record: &R,
+    parent: EntityKind,
+) -> Result<bool> {
+    match parent {
+        EntityKind::Tenant if R::KIND != EntityKind::Tenant => {
+            let Some(tenant) = pair.source.tenants.get(tenant_id).await? else {
+                return Ok(false);
+            };
+            pair.target.tenants.upsert(tenant).await?;
+            Ok(true)
+        }
+        EntityKind::User if R::PARENT.is_some_and(|p| p.parent == EntityKind::User) => {
+            let column = R::PARENT.map_or("", |p| p.column);
+            let Value::Text(user_id) = column_value(record, column) else {
+                return Ok(false);
+            };
+            let Some(user) = pair.source.users.get(tenant_id, &user_id).await? else {
+                return Ok(false);
+            };
+            if let Err(error) = pair.target.users.upsert(tenant_id, user.clone()).await {
+                // The user's own tenant may be missing too.
+                let tenant_missing = matches!(
+                    &error,
+                    AdapterError::NotFound {
+                        entity: EntityKind::Tenant,
+                        ..
+                    }
+                );
+                if !tenant_missing
+                    || !Box::pin(copy_parent(pair, tenant_id, &user, EntityKind::Tenant)).await?
+                {
+                    return Err(error);
+                }
+                pair.target.users.upsert(tenant_id, user).await?;
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
     }
 }
 
 /// Reconciles the removal of a tenant: the target removes it (and, by
 /// cascade, everything it owns); if the source has a tenant of that id
 /// again, its current record and everything under it are copied.
-pub(crate) async fn tenant_removal(
-    target: &DataAdapters,
-    source: &DataAdapters,
-    tenant_id: &str,
-) -> Result<()> {
-    let (target_tenants, source_tenants) = (
-        TenantStore(target.tenants.clone()),
-        TenantStore(source.tenants.clone()),
-    );
+pub(crate) async fn tenant_removal(pair: Pair<'_>, tenant_id: &str) -> Result<()> {
+    let (target, source) = (pair.target, pair.source);
+    let target_tenants = TenantStore(target.tenants.clone());
     <Tenant as Entity>::remove_absent(&target_tenants, "", tenant_id).await?;
-    let Some(tenant) = source_tenants.0.get(tenant_id).await? else {
+    let Some(tenant) = source.tenants.get(tenant_id).await? else {
         return Ok(());
     };
     target.tenants.upsert(tenant).await?;
@@ -123,7 +207,7 @@ pub(crate) async fn tenant_removal(
     copy_all::<Application>(&*source.applications, &*target.applications, tenant_id).await?;
     copy_all::<Connection>(&*source.connections, &*target.connections, tenant_id).await?;
     copy_all::<Session>(&*source.sessions, &*target.sessions, tenant_id).await?;
-    copy_passwords(&*source.passwords, &*target.passwords, tenant_id, None).await?;
+    copy_passwords(pair, tenant_id, None).await?;
     copy_all::<Code>(&*source.codes, &*target.codes, tenant_id).await?;
     copy_all::<Log>(&*source.logs, &*target.logs, tenant_id).await
 }
@@ -131,30 +215,20 @@ pub(crate) async fn tenant_removal(
 /// Reconciles the removal of a user: the target removes it (and, by
 /// cascade, its sessions and passwords); if the source has a user of that
 /// id again, its current record, sessions and passwords are copied.
-pub(crate) async fn user_removal(
-    target: &DataAdapters,
-    source: &DataAdapters,
-    tenant_id: &str,
-    user_id: &str,
-) -> Result<()> {
+pub(crate) async fn user_removal(pair: Pair<'_>, tenant_id: &str, user_id: &str) -> Result<()> {
+    let (target, source) = (pair.target, pair.source);
     <User as Entity>::remove_absent(&*target.users, tenant_id, user_id).await?;
     let Some(user) = source.users.get(tenant_id, user_id).await? else {
         return Ok(());
     };
-    target.users.upsert(tenant_id, user).await?;
+    upsert_with_parents(pair, &*target.users, tenant_id, user).await?;
     let q = format!("user_id:{}", quoted(user_id));
     let sessions = Scan::<Session>::new(&*source.sessions, tenant_id, Some(q));
     copy_scan(sessions, &*target.sessions, tenant_id, |s| {
         s.user_id == user_id
     })
     .await?;
-    copy_passwords(
-        &*source.passwords,
-        &*target.passwords,
-        tenant_id,
-        Some(user_id),
-    )
-    .await?;
+    copy_passwords(pair, tenant_id, Some(user_id)).await?;
     Ok(())
 }
 
@@ -162,13 +236,9 @@ pub(crate) async fn user_removal(
 /// current one first, since writing a current password demotes the user's
 /// others on the target; the exact copies written after it then restore
 /// their fields), and the target's that the source no longer has are removed.
-pub(crate) async fn user_passwords(
-    target: &(dyn PasswordsAdapter + 'static),
-    source: &(dyn PasswordsAdapter + 'static),
-    tenant_id: &str,
-    user_id: &str,
-) -> Result<()> {
-    let wanted = copy_passwords(source, target, tenant_id, Some(user_id)).await?;
+pub(crate) async fn user_passwords(pair: Pair<'_>, tenant_id: &str, user_id: &str) -> Result<()> {
+    let target = &*pair.target.passwords;
+    let wanted = copy_passwords(pair, tenant_id, Some(user_id)).await?;
     let q = format!("user_id:{}", quoted(user_id));
     let mut scan = Scan::<Password>::new(target, tenant_id, Some(q));
     let mut extra = Vec::new();
@@ -189,11 +259,11 @@ pub(crate) async fn user_passwords(
 /// expires before the cut-off is brought to the source's current state (kept
 /// if the source still has it, removed otherwise). Never a blind cleanup.
 pub(crate) async fn expired_codes(
-    target: &(dyn CodesAdapter + 'static),
-    source: &(dyn CodesAdapter + 'static),
+    pair: Pair<'_>,
     tenant_id: &str,
     older_than: Timestamp,
 ) -> Result<()> {
+    let (target, source) = (&*pair.target.codes, &*pair.source.codes);
     // Every stored expiry is a storable instant: a cut-off before them all
     // selects nothing, one after them all selects everything (and neither
     // could be written as a `q` value every backend accepts).
@@ -214,7 +284,7 @@ pub(crate) async fn expired_codes(
         );
     }
     for key in keys {
-        resync_key::<Code>(target, source, tenant_id, &key).await?;
+        resync_key::<Code>(pair, (target, source), tenant_id, &key).await?;
     }
     Ok(())
 }
@@ -249,11 +319,11 @@ async fn copy_all<R: Entity>(source: &R::Store, target: &R::Store, tenant_id: &s
 /// Copies the tenant's passwords (of one user, or all), current ones first;
 /// returns the ids copied.
 async fn copy_passwords(
-    source: &(dyn PasswordsAdapter + 'static),
-    target: &(dyn PasswordsAdapter + 'static),
+    pair: Pair<'_>,
     tenant_id: &str,
     user_id: Option<&str>,
 ) -> Result<Vec<String>> {
+    let (target, source) = (&*pair.target.passwords, &*pair.source.passwords);
     let mut copied = Vec::new();
     for current in [true, false] {
         let mut q = format!("is_current:{current}");
@@ -269,7 +339,7 @@ async fn copy_passwords(
             copied.extend(records.iter().map(|p| p.id.clone()));
             // One at a time: a batch's demotions would depend on its order inside the backend.
             for record in records {
-                target.upsert(tenant_id, record).await?;
+                upsert_with_parents(pair, target, tenant_id, record).await?;
             }
         }
     }

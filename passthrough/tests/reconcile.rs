@@ -351,3 +351,41 @@ async fn a_retried_user_removal_cascades_even_if_the_user_came_back() {
     assert!(b.sessions.get("t", "old").await.unwrap().is_none());
     assert_same(&a, &b).await;
 }
+
+/// Replays run oldest first and copy the primary's current record, which
+/// may need a parent that only a younger dead letter creates: a password
+/// dead-lettered for one user, then removed and created again (same id) for
+/// a user whose own create was dead-lettered. The replay of the oldest
+/// copies the missing user ahead instead of failing on it.
+#[tokio::test]
+async fn a_replay_copies_a_parent_that_a_younger_dead_letter_creates() {
+    let (pt, a, b, switch) = setup(quick_retry(1));
+    let db = pt.adapters();
+    tenants(&db).await;
+    db.users.create("t", user("auth0|one")).await.unwrap();
+    pt.flush().await;
+    let password = |user_id: &str| PasswordInsert {
+        id: Some("p".into()),
+        ..PasswordInsert::new(user_id, "h", PasswordAlgorithm::Bcrypt)
+    };
+    switch.fail_next_writes(1);
+    db.passwords
+        .create("t", password("auth0|one"))
+        .await
+        .unwrap();
+    pt.flush().await;
+    assert!(db.passwords.remove("t", "p").await.unwrap());
+    pt.flush().await;
+    switch.fail_next_writes(2);
+    db.users.create("t", user("auth0|two")).await.unwrap();
+    db.passwords
+        .create("t", password("auth0|two"))
+        .await
+        .unwrap();
+    pt.flush().await;
+    assert_eq!(pt.dead_letters().len(), 3);
+    assert_eq!(pt.replay_dead_letters().await, 3);
+    pt.flush().await;
+    assert!(pt.dead_letters().is_empty(), "{:?}", pt.dead_letters());
+    assert_same(&a, &b).await;
+}
