@@ -474,9 +474,9 @@ impl Run<'_> {
 mod tests {
     use super::*;
     use crate::progress::Silent;
-    use crate::seed::{SeedOptions, seed};
-    use crate::verify::{VerifyOptions, verify};
-    use adapter_interfaces::memory;
+    use crate::seed::SeedOptions;
+    use crate::verify::testing::{nth, seeded, tenant_id, verified};
+    use adapter_interfaces::User;
 
     fn small() -> SeedOptions {
         SeedOptions {
@@ -489,9 +489,7 @@ mod tests {
 
     #[tokio::test]
     async fn copies_everything_and_a_rerun_copies_nothing() {
-        let source = memory::adapters();
-        let target = memory::adapters();
-        seed(&source, &small(), &Silent).await.unwrap();
+        let (source, target) = seeded(&small()).await;
         let options = BackfillOptions {
             batch_size: 7,
             ..Default::default()
@@ -503,9 +501,7 @@ mod tests {
         for entity in &first.entities {
             assert!(entity.counts.copied > 0, "{:?} got nothing", entity.entity);
         }
-        let report = verify(&source, &target, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
+        let report = verified(&source, &target).await;
         assert!(report.identical, "{report}");
         let second = backfill(&source, &target, &options, &Silent).await.unwrap();
         assert_eq!(second.totals().copied, 0, "{second}");
@@ -514,9 +510,7 @@ mod tests {
 
     #[tokio::test]
     async fn resumes_from_the_checkpoint_after_an_interruption() {
-        let source = memory::adapters();
-        let target = memory::adapters();
-        seed(&source, &small(), &Silent).await.unwrap();
+        let (source, target) = seeded(&small()).await;
         let dir = std::env::temp_dir().join(format!("switchyard-bf-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("cp.json");
@@ -538,9 +532,7 @@ mod tests {
         assert!(report.resumed);
         // Nothing was copied twice: the counts add up to the source's records exactly.
         let total: u64 = report.entities.iter().map(|e| e.counts.total()).sum();
-        let verify_report = verify(&source, &target, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
+        let verify_report = verified(&source, &target).await;
         let source_total: u64 = verify_report.entities.iter().map(|e| e.source_count).sum();
         assert_eq!(total, source_total);
         assert_eq!(report.totals().skipped, 0, "{report}");
@@ -551,25 +543,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_rejected_record_goes_to_the_errors_file_and_the_run_goes_on() {
-        let source = memory::adapters();
-        let target = memory::adapters();
-        seed(&source, &small(), &Silent).await.unwrap();
+        let (source, target) = seeded(&small()).await;
         // A user in the target that takes the email of a source user under another id.
-        let tenant = source
-            .tenants
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items[0]
-            .id
-            .clone();
-        let victim = source
-            .users
-            .list(&tenant, &ListParams::default())
-            .await
-            .unwrap()
-            .items[3]
-            .clone();
+        let tenant = tenant_id(&source, 0).await;
+        let victim = nth::<User>(&source, &tenant, 3).await;
         target
             .tenants
             .upsert(source.tenants.get(&tenant).await.unwrap().unwrap())
@@ -605,9 +582,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_dry_run_writes_nothing() {
-        let source = memory::adapters();
-        let target = memory::adapters();
-        seed(&source, &small(), &Silent).await.unwrap();
+        let (source, target) = seeded(&small()).await;
         let options = BackfillOptions {
             dry_run: true,
             ..Default::default()

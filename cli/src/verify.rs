@@ -268,24 +268,66 @@ pub fn field_diffs<R: Record>(a: &R, b: &R) -> Vec<FieldDiff> {
         .collect()
 }
 
+/// Helpers shared by the unit tests of verify and backfill: seeded stores,
+/// a default verify, and the records of a store the tests pick and change.
+#[cfg(test)]
+pub(crate) mod testing {
+    use adapter_interfaces::{DataAdapters, EntityKind, ListParams, Tenant, memory};
+
+    use super::{VerifyOptions, verify};
+    use crate::entity::{Entity, GLOBAL};
+    use crate::progress::Silent;
+    use crate::report::{EntityVerify, VerifyReport};
+    use crate::seed::{SeedOptions, seed};
+
+    /// An in-memory source seeded with `options`, and an empty in-memory target.
+    pub(crate) async fn seeded(options: &SeedOptions) -> (DataAdapters, DataAdapters) {
+        let (source, target) = (memory::adapters(), memory::adapters());
+        seed(&source, options, &Silent).await.unwrap();
+        (source, target)
+    }
+
+    /// Verifies `target` against `source` with the default options.
+    pub(crate) async fn verified(source: &DataAdapters, target: &DataAdapters) -> VerifyReport {
+        verify(source, target, &VerifyOptions::default(), &Silent)
+            .await
+            .unwrap()
+    }
+
+    /// The part of a verify report about `kind`.
+    pub(crate) fn entity_of(report: &VerifyReport, kind: EntityKind) -> &EntityVerify {
+        report.entities.iter().find(|e| e.entity == kind).unwrap()
+    }
+
+    /// The `i`-th record of `R`, in key order, in `scope` of `db`.
+    pub(crate) async fn nth<R: Entity>(db: &DataAdapters, scope: &str, i: usize) -> R {
+        let page = R::store(db).list(scope, &ListParams::default()).await;
+        page.unwrap().items.into_iter().nth(i).expect("a record")
+    }
+
+    /// The id of the `i`-th tenant, in key order, of `db`.
+    pub(crate) async fn tenant_id(db: &DataAdapters, i: usize) -> String {
+        nth::<Tenant>(db, GLOBAL, i).await.id
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::*;
     use super::*;
     use crate::backfill::{BackfillOptions, backfill};
     use crate::progress::Silent;
-    use crate::seed::{SeedOptions, seed};
-    use adapter_interfaces::{ListParams, memory};
+    use crate::seed::SeedOptions;
+    use adapter_interfaces::{Log, User, memory};
 
     async fn pair() -> (DataAdapters, DataAdapters) {
-        let source = memory::adapters();
-        let target = memory::adapters();
         let options = SeedOptions {
             tenants: 2,
             users_per_tenant: 12,
             seed: 3,
             batch_size: 50,
         };
-        seed(&source, &options, &Silent).await.unwrap();
+        let (source, target) = seeded(&options).await;
         backfill(&source, &target, &BackfillOptions::default(), &Silent)
             .await
             .unwrap();
@@ -293,11 +335,9 @@ mod tests {
     }
 
     async fn check(target: &DataAdapters, source: &DataAdapters, kind: EntityKind, field: &str) {
-        let report = verify(source, target, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
+        let report = verified(source, target).await;
         assert!(!report.identical, "{kind}: {report}");
-        let entity = report.entities.iter().find(|e| e.entity == kind).unwrap();
+        let entity = entity_of(&report, kind);
         assert_eq!(entity.differing, 1, "{kind}: {report}");
         assert_eq!(entity.first_differences[0].fields[0].field, field);
         for other in report.entities.iter().filter(|e| e.entity != kind) {
@@ -309,26 +349,14 @@ mod tests {
     macro_rules! one_change {
         ($source:expr, $target:expr, $R:ty, $field:literal, |$r:ident| $change:expr) => {{
             let (source, target): (&DataAdapters, &DataAdapters) = (&$source, &$target);
-            let tenant = target
-                .tenants
-                .list(&ListParams::default())
-                .await
-                .unwrap()
-                .items[0]
-                .id
-                .clone();
+            let tenant = tenant_id(target, 0).await;
             let store = <$R as Entity>::store(target);
             let scope = if <$R>::KIND == EntityKind::Tenant {
                 GLOBAL
             } else {
                 &tenant
             };
-            let mut $r = store
-                .list(scope, &ListParams::default())
-                .await
-                .unwrap()
-                .items[0]
-                .clone();
+            let mut $r = nth::<$R>(target, scope, 0).await;
             let original = $r.clone();
             $change;
             store.upsert(scope, $r).await.unwrap();
@@ -341,9 +369,7 @@ mod tests {
     async fn a_single_changed_field_in_any_entity_is_found() {
         use adapter_interfaces::*;
         let (source, target) = pair().await;
-        let report = verify(&source, &target, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
+        let report = verified(&source, &target).await;
         assert!(report.identical, "{report}");
         one_change!(source, target, Tenant, "friendly_name", |r| r
             .friendly_name
@@ -362,27 +388,12 @@ mod tests {
         one_change!(source, target, Log, "description", |r| r.description =
             Some("changed".into()));
         // The password hash differs: reported, but never printed.
-        let tenant = target
-            .tenants
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items[0]
-            .id
-            .clone();
-        let mut p = target
-            .passwords
-            .list(&tenant, &ListParams::default())
-            .await
-            .unwrap()
-            .items[0]
-            .clone();
+        let tenant = tenant_id(&target, 0).await;
+        let mut p = nth::<Password>(&target, &tenant, 0).await;
         let hash = p.password.expose().to_owned();
         p.password = Secret::new("$2b$10$different");
         target.passwords.upsert(&tenant, p).await.unwrap();
-        let report = verify(&source, &target, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
+        let report = verified(&source, &target).await;
         assert!(!report.identical);
         let text = format!("{report}");
         let json = serde_json::to_string(&report).unwrap();
@@ -399,21 +410,8 @@ mod tests {
     #[tokio::test]
     async fn missing_and_extra_records_are_named() {
         let (source, target) = pair().await;
-        let tenant = source
-            .tenants
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items[1]
-            .id
-            .clone();
-        let log = source
-            .logs
-            .list(&tenant, &ListParams::default())
-            .await
-            .unwrap()
-            .items[0]
-            .clone();
+        let tenant = tenant_id(&source, 1).await;
+        let log = nth::<Log>(&source, &tenant, 0).await;
         // Logs are append-only: drop the record on the source side instead.
         let fresh = memory::adapters();
         backfill(&target, &fresh, &BackfillOptions::default(), &Silent)
@@ -422,37 +420,17 @@ mod tests {
         let mut extra = log.clone();
         extra.log_id = "zzzz-extra".into();
         fresh.logs.upsert(&tenant, extra).await.unwrap();
-        let report = verify(&source, &fresh, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
-        let logs = report
-            .entities
-            .iter()
-            .find(|e| e.entity == EntityKind::Log)
-            .unwrap();
+        let report = verified(&source, &fresh).await;
+        let logs = entity_of(&report, EntityKind::Log);
         assert_eq!(logs.extra_in_target, 1);
         assert_eq!(logs.first_extra[0].key, "zzzz-extra");
         assert_eq!(logs.target_count, logs.source_count + 1);
-        let users = source
-            .users
-            .list(&tenant, &ListParams::default())
-            .await
-            .unwrap();
-        fresh
-            .users
-            .remove(&tenant, users.items[0].key())
-            .await
-            .unwrap();
-        let report = verify(&source, &fresh, &VerifyOptions::default(), &Silent)
-            .await
-            .unwrap();
-        let u = report
-            .entities
-            .iter()
-            .find(|e| e.entity == EntityKind::User)
-            .unwrap();
+        let user = nth::<User>(&source, &tenant, 0).await;
+        fresh.users.remove(&tenant, user.key()).await.unwrap();
+        let report = verified(&source, &fresh).await;
+        let u = entity_of(&report, EntityKind::User);
         assert_eq!(u.missing_in_target, 1);
-        assert_eq!(u.first_missing[0].key, users.items[0].user_id);
+        assert_eq!(u.first_missing[0].key, user.user_id);
         assert!(!report.identical);
     }
 }

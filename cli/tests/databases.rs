@@ -13,38 +13,21 @@ fn url(backend: &str, db: &conformance_tests::provision::TestDatabase) -> String
 /// Seeds `source`, backfills it into `target`, verifies, and reruns.
 fn round_trip(dir: &std::path::Path, source: &str, target: &str) {
     run_ok(dir, &["migrate", "--target", source]);
-    run_ok(
-        dir,
-        &[
-            "seed",
-            "--target",
-            source,
-            "--tenants",
-            "2",
-            "--users-per-tenant",
-            "60",
-            "--seed",
-            "9",
-        ],
-    );
+    seed(dir, source, 2, 60, &["--seed", "9"]);
     let first = json(&run_ok(
         dir,
-        &[
+        &between(
             "backfill",
-            "--source",
             source,
-            "--target",
             target,
-            "--batch-size",
-            "50",
-            "--json",
-        ],
+            &["--batch-size", "50", "--json"],
+        ),
     ));
     let (copied, skipped, failed) = backfill_totals(&first);
     assert!(copied > 300 && skipped == 0 && failed == 0, "{first}");
     let report = json(&run_ok(
         dir,
-        &["verify", "--source", source, "--target", target, "--json"],
+        &between("verify", source, target, &["--json"]),
     ));
     assert_eq!(report["identical"], true);
     for (entity, s, t) in verify_counts(&report) {
@@ -52,7 +35,7 @@ fn round_trip(dir: &std::path::Path, source: &str, target: &str) {
     }
     let second = json(&run_ok(
         dir,
-        &["backfill", "--source", source, "--target", target, "--json"],
+        &between("backfill", source, target, &["--json"]),
     ));
     assert_eq!(backfill_totals(&second), (0, copied, 0));
 }
@@ -68,23 +51,11 @@ fn postgres_to_mariadb_and_back_across_backends() {
     let back = url(backend(2), &pg2);
     run_ok(
         dir.path(),
-        &[
-            "backfill",
-            "--source",
-            &url(backend(1), &my),
-            "--target",
-            &back,
-        ],
+        &between("backfill", &url(backend(1), &my), &back, &[]),
     );
     run_ok(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &url(backend(0), &pg),
-            "--target",
-            &back,
-        ],
+        &between("verify", &url(backend(0), &pg), &back, &[]),
     );
 }
 
@@ -98,39 +69,23 @@ fn sqlite_to_postgres_and_mariadb_to_sqlite() {
     round_trip(dir.path(), &file, &url(backend(2), &pg));
     run_ok(
         dir.path(),
-        &[
+        &between(
             "backfill",
-            "--source",
             &url(backend(0), &pg),
-            "--target",
             &url(backend(0), &my),
-        ],
+            &[],
+        ),
     );
     let back = sqlite(backend(2), dir.path(), "back.db");
     run_ok(
         dir.path(),
-        &[
-            "backfill",
-            "--source",
-            &url(backend(0), &my),
-            "--target",
-            &back,
-        ],
+        &between("backfill", &url(backend(0), &my), &back, &[]),
     );
-    run_ok(
-        dir.path(),
-        &["verify", "--source", &file, "--target", &back],
-    );
+    run_ok(dir.path(), &between("verify", &file, &back, &[]));
     // Through every hop the data stayed identical.
     let out = run(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &file,
-            "--target",
-            &url(backend(1), &my),
-        ],
+        &between("verify", &file, &url(backend(1), &my), &[]),
     );
     assert_eq!(out.status.code(), Some(0));
 }
@@ -148,13 +103,7 @@ fn an_unknown_database_on_a_live_server_is_a_clear_error() {
         .unwrap();
     let out = run(
         dir.path(),
-        &[
-            "verify",
-            "--source",
-            &missing,
-            "--target",
-            &url(backend(0), &pg),
-        ],
+        &between("verify", &missing, &url(backend(0), &pg), &[]),
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));

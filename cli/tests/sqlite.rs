@@ -41,55 +41,32 @@ fn demo_succeeds_from_an_empty_directory() {
 fn backfill_then_verify_is_identical_across_every_backend_pair_and_a_rerun_copies_nothing() {
     let dir = temp_dir();
     let source = sqlite(backend(0), dir.path(), "source.db");
-    run_ok(
-        dir.path(),
-        &[
-            "seed",
-            "--target",
-            &source,
-            "--tenants",
-            "2",
-            "--users-per-tenant",
-            "40",
-        ],
-    );
+    seed(dir.path(), &source, 2, 40, &[]);
     for (i, name) in backends().iter().enumerate() {
         let target = sqlite(name, dir.path(), &format!("target-{i}.db"));
         // A dry run reports everything and creates nothing.
         let dry = run_ok(
             dir.path(),
-            &[
-                "backfill",
-                "--source",
-                &source,
-                "--target",
-                &target,
-                "--dry-run",
-                "--json",
-            ],
+            &between("backfill", &source, &target, &["--dry-run", "--json"]),
         );
         let (to_copy, skipped, _) = backfill_totals(&json(&dry));
         assert!(to_copy > 200 && skipped == 0, "{}", stdout(&dry));
         assert!(!dir.path().join(format!("target-{i}.db")).exists());
         let first = run_ok(
             dir.path(),
-            &[
+            &between(
                 "backfill",
-                "--source",
                 &source,
-                "--target",
                 &target,
-                "--batch-size",
-                "37",
-                "--json",
-            ],
+                &["--batch-size", "37", "--json"],
+            ),
         );
         let first = json(&first);
         assert_eq!(backfill_totals(&first), (to_copy, 0, 0));
         assert_eq!(first["migrated_target"], true);
         let verified = run_ok(
             dir.path(),
-            &["verify", "--source", &source, "--target", &target, "--json"],
+            &between("verify", &source, &target, &["--json"]),
         );
         let report = json(&verified);
         assert_eq!(report["identical"], true);
@@ -99,9 +76,7 @@ fn backfill_then_verify_is_identical_across_every_backend_pair_and_a_rerun_copie
         }
         let second = run_ok(
             dir.path(),
-            &[
-                "backfill", "--source", &source, "--target", &target, "--json",
-            ],
+            &between("backfill", &source, &target, &["--json"]),
         );
         assert_eq!(
             backfill_totals(&json(&second)),
@@ -110,14 +85,8 @@ fn backfill_then_verify_is_identical_across_every_backend_pair_and_a_rerun_copie
         );
         // Back the other way, between two backends, is identical too.
         let back = sqlite(backend(i + 1), dir.path(), &format!("back-{i}.db"));
-        run_ok(
-            dir.path(),
-            &["backfill", "--source", &target, "--target", &back],
-        );
-        run_ok(
-            dir.path(),
-            &["verify", "--source", &source, "--target", &back],
-        );
+        run_ok(dir.path(), &between("backfill", &target, &back, &[]));
+        run_ok(dir.path(), &between("verify", &source, &back, &[]));
     }
     // Every checkpoint is gone after the successful runs.
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -137,32 +106,15 @@ fn a_backfill_killed_part_way_resumes_and_ends_identical() {
     let dir = temp_dir();
     let source = sqlite(backend(0), dir.path(), "big.db");
     let target = sqlite(backend(1), dir.path(), "copy.db");
-    run_ok(
-        dir.path(),
-        &[
-            "seed",
-            "--target",
-            &source,
-            "--tenants",
-            "2",
-            "--users-per-tenant",
-            "1500",
-        ],
-    );
+    seed(dir.path(), &source, 2, 1500, &[]);
     let checkpoint = dir.path().join("cp.json");
-    let args = [
+    let args = between(
         "backfill",
-        "--source",
         &source,
-        "--target",
         &target,
-        "--batch-size",
-        "20",
-        "--checkpoint",
-        "cp.json",
-        "--json",
-    ];
-    let mut child = switchyard(dir.path()).args(args).spawn().unwrap();
+        &["--batch-size", "20", "--checkpoint", "cp.json", "--json"],
+    );
+    let mut child = switchyard(dir.path()).args(&args).spawn().unwrap();
     let started = Instant::now();
     while !checkpoint.exists() {
         assert!(
@@ -192,7 +144,7 @@ fn a_backfill_killed_part_way_resumes_and_ends_identical() {
     assert!(!checkpoint.exists());
     let verified = json(&run_ok(
         dir.path(),
-        &["verify", "--source", &source, "--target", &target, "--json"],
+        &between("verify", &source, &target, &["--json"]),
     ));
     assert_eq!(verified["identical"], true);
     // Counts match exactly: every source record once, none twice.
@@ -215,26 +167,9 @@ fn verify_exits_1_on_a_single_changed_field_in_any_entity() {
     let dir = temp_dir();
     let source = sqlite(backend(0), dir.path(), "a.db");
     let target = sqlite(backend(2), dir.path(), "b.db");
-    run_ok(
-        dir.path(),
-        &[
-            "seed",
-            "--target",
-            &source,
-            "--tenants",
-            "1",
-            "--users-per-tenant",
-            "30",
-        ],
-    );
-    run_ok(
-        dir.path(),
-        &["backfill", "--source", &source, "--target", &target],
-    );
-    run_ok(
-        dir.path(),
-        &["verify", "--source", &source, "--target", &target],
-    );
+    seed(dir.path(), &source, 1, 30, &[]);
+    run_ok(dir.path(), &between("backfill", &source, &target, &[]));
+    run_ok(dir.path(), &between("verify", &source, &target, &[]));
     let file = dir.path().join("b.db");
     let changes = [
         ("tenants", "friendly_name", "'Changed'", "id"),
@@ -263,17 +198,14 @@ fn verify_exits_1_on_a_single_changed_field_in_any_entity() {
                 "UPDATE {table} SET {column} = {value} WHERE {key} = (SELECT MIN({key}) FROM {table})"
             ),
         );
-        let out = run(
-            dir.path(),
-            &["verify", "--source", &source, "--target", &target],
-        );
+        let out = run(dir.path(), &between("verify", &source, &target, &[]));
         assert_eq!(out.status.code(), Some(1), "{table}.{column} not seen");
         let text = stdout(&out);
         assert!(text.contains(&format!("field `{column}`")), "{text}");
         assert!(text.contains("DIFFERENT"));
         let report = json(&run(
             dir.path(),
-            &["verify", "--source", &source, "--target", &target, "--json"],
+            &between("verify", &source, &target, &["--json"]),
         ));
         let differing: u64 = report["entities"]
             .as_array()
@@ -295,10 +227,7 @@ fn verify_exits_1_on_a_single_changed_field_in_any_entity() {
                 "UPDATE {table} SET {column} = (SELECT b.{column} FROM {backup} b WHERE b.{key} = {table}.{key}); DROP TABLE {backup}"
             ),
         );
-        run_ok(
-            dir.path(),
-            &["verify", "--source", &source, "--target", &target],
-        );
+        run_ok(dir.path(), &between("verify", &source, &target, &[]));
     }
     // A missing record is named too, and sampling still counts it.
     sqlite_exec(
@@ -307,9 +236,7 @@ fn verify_exits_1_on_a_single_changed_field_in_any_entity() {
     );
     let out = run(
         dir.path(),
-        &[
-            "verify", "--source", &source, "--target", &target, "--sample", "5",
-        ],
+        &between("verify", &source, &target, &["--sample", "5"]),
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
@@ -331,47 +258,33 @@ fn bad_urls_unknown_backends_and_unreachable_databases_are_clear_errors() {
     );
     let cases: [(&[&str], &str); 5] = [
         (
-            &[
-                "verify",
-                "--source",
-                "postgres://u:hunter2@127.0.0.1/app",
-                "--target",
-                &good,
-            ],
+            &between("verify", "postgres://u:hunter2@127.0.0.1/app", &good, &[]),
             "expected BACKEND+DATABASE_URL",
         ),
         (
-            &[
+            &between(
                 "backfill",
-                "--source",
                 "hibernate+postgres://u:hunter2@127.0.0.1/app",
-                "--target",
                 &good,
-            ],
+                &[],
+            ),
             "use one of sqlx, seaorm, diesel",
         ),
         (
-            &[
+            &between(
                 "backfill",
-                "--source",
                 &good,
-                "--target",
                 "sqlx+oracle://u:hunter2@127.0.0.1/app",
-            ],
+                &[],
+            ),
             "unsupported database",
         ),
         (
-            &["backfill", "--source", &good, "--target", &unreachable],
+            &between("backfill", &good, &unreachable, &[]),
             &unreachable_masked,
         ),
         (
-            &[
-                "verify",
-                "--source",
-                "sqlx+sqlite://nowhere/missing.db",
-                "--target",
-                &good,
-            ],
+            &between("verify", "sqlx+sqlite://nowhere/missing.db", &good, &[]),
             "does not exist",
         ),
     ];
@@ -389,13 +302,12 @@ fn bad_urls_unknown_backends_and_unreachable_databases_are_clear_errors() {
     std::fs::File::create(dir.path().join("empty.db")).unwrap();
     let out = run(
         dir.path(),
-        &[
+        &between(
             "backfill",
-            "--source",
             &empty,
-            "--target",
             &sqlite(backend(0), dir.path(), "t.db"),
-        ],
+            &[],
+        ),
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -411,27 +323,13 @@ fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
     let dir = temp_dir();
     let source = sqlite(backend(0), dir.path(), "s.db");
     let target = sqlite(backend(1), dir.path(), "t.db");
-    run_ok(
-        dir.path(),
-        &[
-            "seed",
-            "--target",
-            &source,
-            "--tenants",
-            "1",
-            "--users-per-tenant",
-            "5",
-        ],
-    );
+    seed(dir.path(), &source, 1, 5, &[]);
     run_ok(dir.path(), &["migrate", "--target", &target]);
     sqlite_exec(
         &dir.path().join("t.db"),
         "INSERT INTO switchyard_schema (version) VALUES (99)",
     );
-    let out = run(
-        dir.path(),
-        &["backfill", "--source", &source, "--target", &target],
-    );
+    let out = run(dir.path(), &between("backfill", &source, &target, &[]));
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("schema version 99"),
@@ -445,7 +343,7 @@ fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
     // Nothing was written: verify sees an empty target.
     let report = json(&run(
         dir.path(),
-        &["verify", "--source", &source, "--target", &target, "--json"],
+        &between("verify", &source, &target, &["--json"]),
     ));
     assert!(
         verify_counts(&report).iter().all(|(_, _, t)| *t == 0),
@@ -453,9 +351,6 @@ fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
     );
     // A relative SQLite path is relative to the working directory.
     let relative = format!("{}+sqlite://t.db", backend(1));
-    let out = run(
-        dir.path(),
-        &["verify", "--source", &source, "--target", &relative],
-    );
+    let out = run(dir.path(), &between("verify", &source, &relative, &[]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }

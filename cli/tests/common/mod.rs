@@ -59,6 +59,37 @@ pub fn run_ok(dir: &Path, args: &[&str]) -> Output {
     output
 }
 
+/// The arguments `VERB --source SOURCE --target TARGET EXTRA...` of the
+/// commands that read one store and write or compare another.
+pub fn between<'a>(
+    verb: &'a str,
+    source: &'a str,
+    target: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    [&[verb, "--source", source, "--target", target][..], extra].concat()
+}
+
+/// Seeds `target` with `tenants` tenants of `users_per_tenant` users (and
+/// `extra` options), checking that it succeeds.
+pub fn seed(dir: &Path, target: &str, tenants: u32, users_per_tenant: u32, extra: &[&str]) {
+    let (tenants, users) = (tenants.to_string(), users_per_tenant.to_string());
+    let args = [
+        &[
+            "seed",
+            "--target",
+            target,
+            "--tenants",
+            &tenants,
+            "--users-per-tenant",
+            &users,
+        ][..],
+        extra,
+    ]
+    .concat();
+    run_ok(dir, &args);
+}
+
 /// Standard output as text.
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
