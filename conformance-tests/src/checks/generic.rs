@@ -132,15 +132,22 @@ pub(crate) async fn setup<R: Fixture>(db: &DataAdapters) {
     }
 }
 
-/// Everything a rejected call could have touched.
-async fn snapshot<R: Fixture>(
-    db: &DataAdapters,
-) -> (Vec<R>, Vec<R>, Vec<adapter_interfaces::Tenant>) {
+/// Everything a rejected call could have touched: the records of both
+/// tenants, and the tenants.
+type Snapshot<R> = (Vec<R>, Vec<R>, Vec<adapter_interfaces::Tenant>);
+
+/// Takes a [`Snapshot`].
+async fn snapshot<R: Fixture>(db: &DataAdapters) -> Snapshot<R> {
     (
         all(&scoped::<R>(db, T1)).await,
         all(&scoped::<R>(db, T2)).await,
         all(&Tenants(&*db.tenants)).await,
     )
+}
+
+/// Panics with `failure` unless the store is still as in `before`.
+async fn assert_unchanged<R: Fixture>(db: &DataAdapters, before: &Snapshot<R>, failure: &str) {
+    assert!(snapshot::<R>(db).await == *before, "{failure}");
 }
 
 /// Creates the samples in [`T1`] (and, to prove lists stay within their
@@ -270,10 +277,7 @@ pub(crate) async fn create_unknown_tenant<R: Fixture>(db: &DataAdapters) {
         GHOST,
         "create under an unknown tenant",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected create wrote something"
-    );
+    assert_unchanged(db, &before, "a rejected create wrote something").await;
     assert_eq!(
         ok(db.tenants.get(GHOST).await, "get tenant"),
         None,
@@ -300,19 +304,13 @@ pub(crate) async fn create_conflict_on_key<R: Fixture>(db: &DataAdapters) {
         R::key_column().name,
         "create with a taken key",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected create changed the store"
-    );
+    assert_unchanged(db, &before, "a rejected create changed the store").await;
     if let Some(clash) = R::clash_with(first) {
         assert!(
             store.create(T1, insert_of(&clash)).await.is_err(),
             "a clashing create was accepted"
         );
-        assert!(
-            snapshot::<R>(db).await == before,
-            "a rejected create changed the store"
-        );
+        assert_unchanged(db, &before, "a rejected create changed the store").await;
     }
 }
 
@@ -376,10 +374,7 @@ pub(crate) async fn upsert_exact<R: Fixture>(db: &DataAdapters) {
         R::key_column().name,
         "upsert with an empty key",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected upsert changed the store"
-    );
+    assert_unchanged(db, &before, "a rejected upsert changed the store").await;
 }
 
 pub(crate) async fn upsert_unknown_tenant<R: Fixture>(db: &DataAdapters) {
@@ -398,10 +393,7 @@ pub(crate) async fn upsert_unknown_tenant<R: Fixture>(db: &DataAdapters) {
         GHOST,
         "upsert_many under an unknown tenant",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected upsert changed the store"
-    );
+    assert_unchanged(db, &before, "a rejected upsert changed the store").await;
     assert_eq!(
         ok(db.tenants.get(GHOST).await, "get tenant"),
         None,
@@ -485,10 +477,7 @@ pub(crate) async fn upsert_many_is_atomic<R: Fixture>(db: &DataAdapters) {
         R::key_column().name,
         "upsert_many with an invalid record",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected upsert_many wrote some records"
-    );
+    assert_unchanged(db, &before, "a rejected upsert_many wrote some records").await;
     // A failure only the database sees (a unique clash, a missing parent).
     if let Some(clash) = R::clash_with(&good[0]) {
         let mut batch = good.clone();
@@ -497,10 +486,7 @@ pub(crate) async fn upsert_many_is_atomic<R: Fixture>(db: &DataAdapters) {
             store.upsert_many(T1, batch).await.is_err(),
             "upsert_many with a clashing record succeeded"
         );
-        assert!(
-            snapshot::<R>(db).await == before,
-            "a failed upsert_many wrote some records"
-        );
+        assert_unchanged(db, &before, "a failed upsert_many wrote some records").await;
     }
 }
 
@@ -1125,10 +1111,12 @@ pub(crate) async fn bad_strings_write_nothing<R: Fixture>(db: &DataAdapters) {
                     &format!("upsert over an existing record with {what}"),
                 );
             }
-            assert!(
-                snapshot::<R>(db).await == before,
-                "a rejected write with {what} changed the store"
-            );
+            assert_unchanged(
+                db,
+                &before,
+                &format!("a rejected write with {what} changed the store"),
+            )
+            .await;
         }
     }
 }
@@ -1234,10 +1222,7 @@ pub(crate) async fn update_missing<R: MutableFixture>(db: &DataAdapters) {
         key,
         "update under an unknown tenant",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a failed update changed the store"
-    );
+    assert_unchanged(db, &before, "a failed update changed the store").await;
 }
 
 pub(crate) async fn update_invalid_writes_nothing<R: MutableFixture>(db: &DataAdapters) {
@@ -1249,10 +1234,7 @@ pub(crate) async fn update_invalid_writes_nothing<R: MutableFixture>(db: &DataAd
         field,
         "an invalid update",
     );
-    assert!(
-        snapshot::<R>(db).await == before,
-        "a rejected update changed the store"
-    );
+    assert_unchanged(db, &before, "a rejected update changed the store").await;
 }
 
 pub(crate) async fn update_empty_patch<R: MutableFixture>(db: &DataAdapters) {

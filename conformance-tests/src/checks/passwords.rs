@@ -92,7 +92,7 @@ pub async fn passwords_create_round_trip(db: &DataAdapters) {
     };
     generic::full_round_trip(db, &full).await;
     assert_eq!(
-        ok(db.passwords.get_current(T2, PARENT).await, "get_current"),
+        current_password(db, T2, PARENT).await,
         Some(full),
         "get_current"
     );
@@ -132,7 +132,7 @@ pub async fn passwords_upsert_unknown_user(db: &DataAdapters) {
 pub async fn passwords_rotation(db: &DataAdapters) {
     prepare(db).await;
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         None,
         "current password of a user without any"
     );
@@ -156,7 +156,7 @@ pub async fn passwords_rotation(db: &DataAdapters) {
         "create",
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(first.clone()),
         "get_current after the first password"
     );
@@ -177,7 +177,7 @@ pub async fn passwords_rotation(db: &DataAdapters) {
         "updated_at of the new password",
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(second.clone()),
         "get_current after rotation"
     );
@@ -192,7 +192,7 @@ pub async fn passwords_rotation(db: &DataAdapters) {
         "the previous password was not demoted exactly"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT2).await, "get_current"),
+        current_password(db, T1, PARENT2).await,
         Some(other_user.clone()),
         "rotation touched another user"
     );
@@ -226,7 +226,7 @@ pub async fn passwords_rotation(db: &DataAdapters) {
         "remove"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         None,
         "a password was promoted after removing the current one"
     );
@@ -253,7 +253,7 @@ pub async fn passwords_rotation_by_upsert(db: &DataAdapters) {
         "upsert did not demote the previous password"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(second.clone()),
         "get_current after upsert"
     );
@@ -313,7 +313,7 @@ pub async fn passwords_non_current_keeps_current(db: &DataAdapters) {
         "a non-current password demoted the current one"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(current),
         "get_current"
     );
@@ -355,7 +355,7 @@ pub async fn passwords_concurrent_rotation(db: &DataAdapters) {
             keys(&current)
         );
         assert_eq!(
-            ok(db.passwords.get_current(T1, PARENT).await, "get_current").as_ref(),
+            current_password(db, T1, PARENT).await.as_ref(),
             current.first(),
             "get_current"
         );
@@ -370,17 +370,17 @@ pub async fn passwords_get_current_isolation(db: &DataAdapters) {
         "create",
     );
     assert_eq!(
-        ok(db.passwords.get_current(T2, PARENT).await, "get_current"),
+        current_password(db, T2, PARENT).await,
         None,
         "get_current through another tenant"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT2).await, "get_current"),
+        current_password(db, T1, PARENT2).await,
         None,
         "get_current of another user"
     );
     assert_eq!(
-        ok(db.passwords.get_current(GHOST, PARENT).await, "get_current"),
+        current_password(db, GHOST, PARENT).await,
         None,
         "get_current under an unknown tenant"
     );
@@ -394,12 +394,12 @@ pub async fn passwords_get_current_isolation(db: &DataAdapters) {
         "a password of another tenant demoted this one"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(mine),
         "get_current"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T2, PARENT).await, "get_current"),
+        current_password(db, T2, PARENT).await,
         Some(theirs),
         "get_current in the second tenant"
     );

@@ -5,8 +5,8 @@ use std::fmt::Debug;
 
 use adapter_interfaces::record::{self, ColumnKind, Record, Value};
 use adapter_interfaces::{
-    AdapterError, DataAdapters, EntityKind, EntityStore, ListParams, Page, Result, SortOrder,
-    Tenant, TenantInsert, TenantsAdapter, Timestamp, UserInsert,
+    AdapterError, DataAdapters, EntityKind, EntityStore, ListParams, Page, Password, Result,
+    SortOrder, Tenant, TenantInsert, TenantsAdapter, Timestamp, UserInsert,
 };
 use futures::future::BoxFuture;
 use serde_json::Value as Json;
@@ -75,6 +75,15 @@ pub(crate) async fn prepare(db: &DataAdapters) {
         user(db, t, PARENT).await;
         user(db, t, PARENT2).await;
     }
+}
+
+/// The current password of `user` in `tenant`.
+pub(crate) async fn current_password(
+    db: &DataAdapters,
+    tenant: &str,
+    user: &str,
+) -> Option<Password> {
+    ok(db.passwords.get_current(tenant, user).await, "get_current")
 }
 
 /// Panics unless `result` is `InvalidInput` on `field`.

@@ -628,7 +628,7 @@ pub async fn users_remove_cascades(db: &DataAdapters) {
         "passwords after removing their user"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         None,
         "current password of a removed user"
     );
@@ -688,7 +688,7 @@ pub async fn users_upsert_keeps_children(db: &DataAdapters) {
         "upsert of a user deleted its session"
     );
     assert_eq!(
-        ok(db.passwords.get_current(T1, PARENT).await, "get_current"),
+        current_password(db, T1, PARENT).await,
         Some(pw),
         "upsert of a user deleted its password"
     );
