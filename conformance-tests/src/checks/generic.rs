@@ -115,7 +115,8 @@ pub(crate) async fn full_round_trip<R: Fixture>(db: &DataAdapters, want: &R) {
     );
 }
 
-fn scoped<'a, R: Fixture>(db: &'a DataAdapters, tenant: &'a str) -> Scoped<'a, R> {
+/// The records of `R` in `tenant`, as a [`Lister`].
+pub(crate) fn scoped<'a, R: Fixture>(db: &'a DataAdapters, tenant: &'a str) -> Scoped<'a, R> {
     Scoped {
         store: R::store(db),
         tenant,
@@ -139,8 +140,8 @@ type Snapshot<R> = (Vec<R>, Vec<R>, Vec<adapter_interfaces::Tenant>);
 /// Takes a [`Snapshot`].
 async fn snapshot<R: Fixture>(db: &DataAdapters) -> Snapshot<R> {
     (
-        all(&scoped::<R>(db, T1)).await,
-        all(&scoped::<R>(db, T2)).await,
+        all_in(R::store(db), T1).await,
+        all_in(R::store(db), T2).await,
         all(&Tenants(&*db.tenants)).await,
     )
 }
@@ -186,7 +187,7 @@ pub(crate) async fn create_round_trip<R: Fixture>(db: &DataAdapters) {
         );
     }
     assert_records(
-        &all(&scoped::<R>(db, T1)).await,
+        &all_in(R::store(db), T1).await,
         &records,
         "list after create",
     );
@@ -284,7 +285,7 @@ pub(crate) async fn create_unknown_tenant<R: Fixture>(db: &DataAdapters) {
         "the tenant appeared"
     );
     assert!(
-        all(&scoped::<R>(db, GHOST)).await.is_empty(),
+        all_in(R::store(db), GHOST).await.is_empty(),
         "a record appeared under the unknown tenant"
     );
 }
@@ -347,7 +348,7 @@ pub(crate) async fn upsert_exact<R: Fixture>(db: &DataAdapters) {
         "upsert did not replace the record exactly"
     );
     assert_records(
-        &all(&scoped::<R>(db, T1)).await,
+        &all_in(R::store(db), T1).await,
         std::slice::from_ref(&replacement),
         "list after upserts",
     );
@@ -421,7 +422,7 @@ pub(crate) async fn upsert_unknown_user<R: Fixture>(db: &DataAdapters, orphan: R
         &format!("upsert_many of a {noun} of an unknown user"),
     );
     assert!(
-        all(&scoped::<R>(db, T1)).await.is_empty(),
+        all_in(R::store(db), T1).await.is_empty(),
         "a rejected {noun} was written"
     );
 }
@@ -435,12 +436,12 @@ pub(crate) async fn upsert_many<R: Fixture>(db: &DataAdapters) {
         "upsert_many of nothing",
     );
     assert!(
-        all(&scoped::<R>(db, T1)).await.is_empty(),
+        all_in(R::store(db), T1).await.is_empty(),
         "upsert_many of nothing wrote something"
     );
     ok(store.upsert_many(T1, records.clone()).await, "upsert_many");
     assert_records(
-        &all(&scoped::<R>(db, T1)).await,
+        &all_in(R::store(db), T1).await,
         &by_key(records.clone()),
         "list after upsert_many",
     );
@@ -450,12 +451,12 @@ pub(crate) async fn upsert_many<R: Fixture>(db: &DataAdapters) {
         "upsert_many again",
     );
     assert_records(
-        &all(&scoped::<R>(db, T1)).await,
+        &all_in(R::store(db), T1).await,
         &by_key(records),
         "list after a repeated upsert_many",
     );
     assert!(
-        all(&scoped::<R>(db, T2)).await.is_empty(),
+        all_in(R::store(db), T2).await.is_empty(),
         "upsert_many wrote to another tenant"
     );
 }
@@ -1241,7 +1242,7 @@ pub(crate) async fn update_empty_patch<R: MutableFixture>(db: &DataAdapters) {
     let records = seed::<R>(db).await;
     let r = records[0].clone();
     check_update::<R>(db, r.key(), empty_patch::<R>(), r.clone(), "an empty patch").await;
-    let others: Vec<R> = all(&scoped::<R>(db, T1))
+    let others: Vec<R> = all_in(R::store(db), T1)
         .await
         .into_iter()
         .filter(|x| x.key() != r.key())
@@ -1254,7 +1255,7 @@ pub(crate) async fn remove<R: Fixture>(db: &DataAdapters) {
     let store = R::store(db);
     let key = records[0].key();
     let remove = |t: &'static str| R::remove(db, t, key).expect("a removable entity");
-    let t2_before = all(&scoped::<R>(db, T2)).await;
+    let t2_before = all_in(R::store(db), T2).await;
     assert!(
         !ok(remove(GHOST).await, "remove"),
         "remove under an unknown tenant reported a deletion"
@@ -1269,7 +1270,7 @@ pub(crate) async fn remove<R: Fixture>(db: &DataAdapters) {
         "the record is still there after remove"
     );
     assert_records(
-        &all(&scoped::<R>(db, T1)).await,
+        &all_in(R::store(db), T1).await,
         &records[1..],
         "list after remove",
     );
@@ -1283,7 +1284,7 @@ pub(crate) async fn remove<R: Fixture>(db: &DataAdapters) {
         "remove of a missing key reported a deletion"
     );
     assert_records(
-        &all(&scoped::<R>(db, T2)).await,
+        &all_in(R::store(db), T2).await,
         &t2_before,
         "the other tenant after remove",
     );

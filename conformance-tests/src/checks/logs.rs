@@ -106,19 +106,11 @@ pub async fn logs_list_newest_first_scan(db: &DataAdapters) {
         };
         written.push(ok(db.logs.create(T1, insert).await, "create"));
     }
-    let mut seen = Vec::new();
-    let mut params = ListParams::default()
+    let params = ListParams::default()
         .with_sort(Sort::desc("date"))
         .with_per_page(10)
         .with_q("type:s");
-    loop {
-        let page = ok(db.logs.list(T1, &params).await, "list");
-        seen.extend(page.items);
-        match page.next {
-            Some(next) => params = params.with_from(next),
-            None => break,
-        }
-    }
+    let seen = all_from(&generic::scoped::<Log>(db, T1), params).await;
     let successes: Vec<Log> = written.into_iter().filter(|l| l.log_type == "s").collect();
     assert_records(
         &seen,

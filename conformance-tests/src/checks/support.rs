@@ -171,13 +171,18 @@ impl Lister<Tenant> for Tenants<'_> {
 
 /// Every record, by a keyset scan in default order.
 pub(crate) async fn all<R: Record>(lister: &dyn Lister<R>) -> Vec<R> {
+    all_from(lister, ListParams::default().with_per_page(1000)).await
+}
+
+/// Every record `params` selects, following the cursors from its first page.
+pub(crate) async fn all_from<R: Record>(lister: &dyn Lister<R>, params: ListParams) -> Vec<R> {
     let mut out = Vec::new();
-    let mut params = ListParams::default().with_per_page(1000);
+    let mut params = params;
     loop {
         let page = ok(lister.list(&params).await, "list (full scan)");
         out.extend(page.items);
         match page.next {
-            Some(next) => params = ListParams::default().with_per_page(1000).with_from(next),
+            Some(next) => params = params.with_from(next),
             None => return out,
         }
     }
