@@ -102,11 +102,11 @@ macro_rules! __for_each_check {
                 tenants_remove_cascades,
                 tenants_upsert_exact,
                 tenants_upsert_many,
-                tenants_list_pages_and_totals,
-                tenants_list_sort_orders,
-                tenants_list_keyset_scans,
-                tenants_list_q_forms,
-                tenants_list_bad_params,
+                tenants_list_pages_and_totals: list_pages,
+                tenants_list_sort_orders: list_sort_orders,
+                tenants_list_keyset_scans: list_keyset_scans,
+                tenants_list_q_forms: list_q_forms,
+                tenants_list_bad_params: list_bad_params,
                 tenants_bad_input_writes_nothing,
             }
             // users

@@ -582,29 +582,49 @@ pub(crate) async fn list_unknown_tenant<R: Fixture>(db: &DataAdapters) {
     assert_eq!(page.next, None, "cursor under an unknown tenant");
 }
 
-pub(crate) async fn list_pages<R: Fixture>(db: &DataAdapters) {
-    let records = seed::<R>(db).await;
-    pages_and_totals(&scoped::<R>(db, T1), &records).await;
+/// What the listing checks list: seeded records, and where they are
+/// listed (a tenant of a tenant-scoped entity, or the tenants themselves).
+pub(crate) trait Listed: Record {
+    /// Writes the samples; returns those the [`Listed::lister`] lists, in key order.
+    fn seeded(db: &DataAdapters) -> BoxFuture<'_, Vec<Self>>;
+
+    /// Where the seeded records are listed.
+    fn lister(db: &DataAdapters) -> Box<dyn Lister<Self> + Send + '_>;
 }
 
-pub(crate) async fn list_sort_orders<R: Fixture>(db: &DataAdapters) {
-    let records = seed::<R>(db).await;
-    sort_orders(&scoped::<R>(db, T1), &records).await;
+impl<R: Fixture> Listed for R {
+    fn seeded(db: &DataAdapters) -> BoxFuture<'_, Vec<R>> {
+        Box::pin(seed::<R>(db))
+    }
+
+    fn lister(db: &DataAdapters) -> Box<dyn Lister<R> + Send + '_> {
+        Box::new(scoped::<R>(db, T1))
+    }
 }
 
-pub(crate) async fn list_keyset_scans<R: Fixture>(db: &DataAdapters) {
-    let records = seed::<R>(db).await;
-    keyset_scans(&scoped::<R>(db, T1), &records).await;
+pub(crate) async fn list_pages<R: Listed>(db: &DataAdapters) {
+    let records = R::seeded(db).await;
+    pages_and_totals(&*R::lister(db), &records).await;
 }
 
-pub(crate) async fn list_q_forms<R: Fixture>(db: &DataAdapters) {
-    let records = seed::<R>(db).await;
-    q_forms(&scoped::<R>(db, T1), &records).await;
+pub(crate) async fn list_sort_orders<R: Listed>(db: &DataAdapters) {
+    let records = R::seeded(db).await;
+    sort_orders(&*R::lister(db), &records).await;
 }
 
-pub(crate) async fn list_bad_params<R: Fixture>(db: &DataAdapters) {
-    seed::<R>(db).await;
-    bad_params(&scoped::<R>(db, T1)).await;
+pub(crate) async fn list_keyset_scans<R: Listed>(db: &DataAdapters) {
+    let records = R::seeded(db).await;
+    keyset_scans(&*R::lister(db), &records).await;
+}
+
+pub(crate) async fn list_q_forms<R: Listed>(db: &DataAdapters) {
+    let records = R::seeded(db).await;
+    q_forms(&*R::lister(db), &records).await;
+}
+
+pub(crate) async fn list_bad_params<R: Listed>(db: &DataAdapters) {
+    R::seeded(db).await;
+    bad_params(&*R::lister(db)).await;
 }
 
 /// Offset pages of every size, with and without totals.

@@ -5,9 +5,10 @@ use adapter_interfaces::{
     ApplicationInsert, CodeInsert, CodeType, ConnectionInsert, DataAdapters, EntityKind, LogInsert,
     PasswordAlgorithm, PasswordInsert, SessionInsert, Tenant, TenantInsert, TenantPatch, Timestamp,
 };
+use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::generic::{self, is_hex32};
+use super::generic::{self, Listed, is_hex32};
 use super::support::*;
 
 fn base(id: &str, name: &str) -> TenantInsert {
@@ -544,34 +545,15 @@ pub async fn tenants_upsert_many(db: &DataAdapters) {
     );
 }
 
-/// Offset pages with totals.
-pub async fn tenants_list_pages_and_totals(db: &DataAdapters) {
-    let records = seed(db).await;
-    generic::pages_and_totals(&Tenants(&*db.tenants), &records).await;
-}
+/// The listing checks list the samples among the tenants.
+impl Listed for Tenant {
+    fn seeded(db: &DataAdapters) -> BoxFuture<'_, Vec<Tenant>> {
+        Box::pin(seed(db))
+    }
 
-/// Every sortable field, both directions.
-pub async fn tenants_list_sort_orders(db: &DataAdapters) {
-    let records = seed(db).await;
-    generic::sort_orders(&Tenants(&*db.tenants), &records).await;
-}
-
-/// Keyset scans over every sort.
-pub async fn tenants_list_keyset_scans(db: &DataAdapters) {
-    let records = seed(db).await;
-    generic::keyset_scans(&Tenants(&*db.tenants), &records).await;
-}
-
-/// Every `q` form.
-pub async fn tenants_list_q_forms(db: &DataAdapters) {
-    let records = seed(db).await;
-    generic::q_forms(&Tenants(&*db.tenants), &records).await;
-}
-
-/// Malformed listings are `InvalidInput`.
-pub async fn tenants_list_bad_params(db: &DataAdapters) {
-    seed(db).await;
-    generic::bad_params(&Tenants(&*db.tenants)).await;
+    fn lister(db: &DataAdapters) -> Box<dyn Lister<Tenant> + Send + '_> {
+        Box::new(Tenants(&*db.tenants))
+    }
 }
 
 /// Bad ids, empty, oversize and NUL strings, unstorable timestamps: each
