@@ -151,6 +151,12 @@ async fn assert_unchanged<R: Fixture>(db: &DataAdapters, before: &Snapshot<R>, f
     assert!(snapshot::<R>(db).await == *before, "{failure}");
 }
 
+/// Creates the record [`Fixture::one`] gives for `key` in `tenant`.
+pub(crate) async fn create_one<R: Fixture>(db: &DataAdapters, tenant: &str, key: &str) -> R {
+    let what = format!("create {}", R::KIND);
+    ok(R::store(db).create(tenant, R::one(key)).await, &what)
+}
+
 /// Creates the samples in [`T1`] (and, to prove lists stay within their
 /// tenant, the first two in [`T2`]); returns those of `T1` in key order.
 pub(crate) async fn seed<R: Fixture>(db: &DataAdapters) -> Vec<R> {

@@ -2,13 +2,13 @@
 
 use adapter_interfaces::record::{ColumnKind, Record};
 use adapter_interfaces::{
-    ApplicationInsert, CodeInsert, CodeType, ConnectionInsert, DataAdapters, EntityKind, LogInsert,
-    PasswordAlgorithm, PasswordInsert, SessionInsert, Tenant, TenantInsert, TenantPatch, Timestamp,
+    Application, Code, Connection, DataAdapters, EntityKind, Log, Password, Session, Tenant,
+    TenantInsert, TenantPatch, Timestamp,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
 
-use super::generic::{self, Listed, is_hex32};
+use super::generic::{self, Listed, create_one, is_hex32};
 use super::support::*;
 
 fn base(id: &str, name: &str) -> TenantInsert {
@@ -346,80 +346,12 @@ pub async fn tenants_remove(db: &DataAdapters) {
 pub async fn tenants_remove_cascades(db: &DataAdapters) {
     prepare(db).await;
     for t in [T1, T2] {
-        ok(
-            db.applications
-                .create(
-                    t,
-                    ApplicationInsert {
-                        client_id: Some("a".into()),
-                        name: "A".into(),
-                        ..Default::default()
-                    },
-                )
-                .await,
-            "create application",
-        );
-        ok(
-            db.connections
-                .create(
-                    t,
-                    ConnectionInsert {
-                        id: Some("c".into()),
-                        name: "c".into(),
-                        strategy: "auth0".into(),
-                        ..Default::default()
-                    },
-                )
-                .await,
-            "create connection",
-        );
-        ok(
-            db.sessions
-                .create(
-                    t,
-                    SessionInsert {
-                        id: Some("s".into()),
-                        user_id: PARENT.into(),
-                        ..Default::default()
-                    },
-                )
-                .await,
-            "create session",
-        );
-        ok(
-            db.codes
-                .create(
-                    t,
-                    CodeInsert {
-                        code_id: Some("k".into()),
-                        ..CodeInsert::new(CodeType::Otp, ts("2099-01-01"))
-                    },
-                )
-                .await,
-            "create code",
-        );
-        ok(
-            db.passwords
-                .create(
-                    t,
-                    PasswordInsert::new(PARENT, "$2b$10$h", PasswordAlgorithm::Bcrypt),
-                )
-                .await,
-            "create password",
-        );
-        ok(
-            db.logs
-                .create(
-                    t,
-                    LogInsert {
-                        log_id: Some("l".into()),
-                        log_type: "s".into(),
-                        ..Default::default()
-                    },
-                )
-                .await,
-            "create log",
-        );
+        create_one::<Application>(db, t, "a").await;
+        create_one::<Connection>(db, t, "c").await;
+        create_one::<Session>(db, t, "s").await;
+        create_one::<Code>(db, t, "k").await;
+        create_one::<Password>(db, t, "p").await;
+        create_one::<Log>(db, t, "l").await;
     }
     assert!(ok(db.tenants.remove(T1).await, "remove"), "remove");
     let counts = |t: &'static str| async move {
