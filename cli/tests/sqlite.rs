@@ -103,10 +103,7 @@ fn backfill_then_verify_is_identical_across_every_backend_pair_and_a_rerun_copie
 
 #[test]
 fn a_backfill_killed_part_way_resumes_and_ends_identical() {
-    let dir = temp_dir();
-    let source = sqlite(backend(0), dir.path(), "big.db");
-    let target = sqlite(backend(1), dir.path(), "copy.db");
-    seed(dir.path(), &source, 2, 1500, &[]);
+    let (dir, source, target) = seeded_source(1, 2, 1500);
     let checkpoint = dir.path().join("cp.json");
     let args = between(
         "backfill",
@@ -164,13 +161,10 @@ fn a_backfill_killed_part_way_resumes_and_ends_identical() {
 
 #[test]
 fn verify_exits_1_on_a_single_changed_field_in_any_entity() {
-    let dir = temp_dir();
-    let source = sqlite(backend(0), dir.path(), "a.db");
-    let target = sqlite(backend(2), dir.path(), "b.db");
-    seed(dir.path(), &source, 1, 30, &[]);
+    let (dir, source, target) = seeded_source(2, 1, 30);
     run_ok(dir.path(), &between("backfill", &source, &target, &[]));
     run_ok(dir.path(), &between("verify", &source, &target, &[]));
-    let file = dir.path().join("b.db");
+    let file = dir.path().join(TARGET_FILE);
     let changes = [
         ("tenants", "friendly_name", "'Changed'", "id"),
         ("users", "nickname", "'changed'", "user_id"),
@@ -320,13 +314,10 @@ fn bad_urls_unknown_backends_and_unreachable_databases_are_clear_errors() {
 
 #[test]
 fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
-    let dir = temp_dir();
-    let source = sqlite(backend(0), dir.path(), "s.db");
-    let target = sqlite(backend(1), dir.path(), "t.db");
-    seed(dir.path(), &source, 1, 5, &[]);
+    let (dir, source, target) = seeded_source(1, 1, 5);
     run_ok(dir.path(), &["migrate", "--target", &target]);
     sqlite_exec(
-        &dir.path().join("t.db"),
+        &dir.path().join(TARGET_FILE),
         "INSERT INTO switchyard_schema (version) VALUES (99)",
     );
     let out = run(dir.path(), &between("backfill", &source, &target, &[]));
@@ -337,7 +328,7 @@ fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
         stderr(&out)
     );
     sqlite_exec(
-        &dir.path().join("t.db"),
+        &dir.path().join(TARGET_FILE),
         "DELETE FROM switchyard_schema WHERE version = 99",
     );
     // Nothing was written: verify sees an empty target.
@@ -350,7 +341,7 @@ fn a_target_with_another_schema_version_is_refused_with_nothing_written() {
         "{report}"
     );
     // A relative SQLite path is relative to the working directory.
-    let relative = format!("{}+sqlite://t.db", backend(1));
+    let relative = format!("{}+sqlite://{TARGET_FILE}", backend(1));
     let out = run(dir.path(), &between("verify", &source, &relative, &[]));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }

@@ -118,6 +118,24 @@ pub fn sqlite(backend: &str, dir: &Path, name: &str) -> String {
     format!("{backend}+sqlite://{}", dir.join(name).display())
 }
 
+/// The file of the target of [`seeded_source`], in its directory.
+pub const TARGET_FILE: &str = "target.db";
+
+/// A fresh directory; the URL of a SQLite source there (the first backend)
+/// seeded with `tenants` tenants of `users_per_tenant` users; and the URL of
+/// a target [`TARGET_FILE`] there (backend `target_backend`), not created yet.
+pub fn seeded_source(
+    target_backend: usize,
+    tenants: u32,
+    users_per_tenant: u32,
+) -> (tempfile::TempDir, String, String) {
+    let dir = temp_dir();
+    let source = sqlite(backend(0), dir.path(), "source.db");
+    let target = sqlite(backend(target_backend), dir.path(), TARGET_FILE);
+    seed(dir.path(), &source, tenants, users_per_tenant, &[]);
+    (dir, source, target)
+}
+
 /// A fresh PostgreSQL database (or `None`, after a skip line).
 pub fn postgres() -> Option<TestDatabase> {
     runtime().block_on(provision::postgres())
