@@ -143,10 +143,7 @@ pub async fn applications_create_round_trip(db: &DataAdapters) {
 /// A patch of every field changes exactly those fields and `updated_at`.
 pub async fn applications_update_every_field(db: &DataAdapters) {
     tenant(db, T1).await;
-    let original = ok(
-        db.applications.create(T1, base("a1", "Before")).await,
-        "create",
-    );
+    let original = created(&*db.applications, T1, base("a1", "Before")).await;
     let patch = ApplicationPatch {
         name: Some("After".into()),
         client_secret: Some(Some(Secret::new("rotated"))),
@@ -187,10 +184,7 @@ pub async fn applications_update_every_field(db: &DataAdapters) {
 /// `Some(None)` clears the nullable fields.
 pub async fn applications_update_clears_fields(db: &DataAdapters) {
     tenant(db, T1).await;
-    let app = ok(
-        db.applications.create(T1, insert_of(&full())).await,
-        "create",
-    );
+    let app = created(&*db.applications, T1, insert_of(&full())).await;
     let patch = ApplicationPatch {
         client_secret: Some(None),
         app_type: Some(None),
@@ -219,7 +213,7 @@ pub async fn applications_errors_hide_secret(db: &DataAdapters) {
         client_secret: Some(Secret::new(secret)),
         ..base("a1", "App")
     };
-    let app = ok(db.applications.create(T1, insert.clone()).await, "create");
+    let app = created(&*db.applications, T1, insert.clone()).await;
     assert!(
         !format!("{app:?}").contains(secret),
         "Debug shows the client secret"

@@ -108,12 +108,7 @@ pub async fn codes_create_round_trip(db: &DataAdapters) {
     .into_iter()
     .enumerate()
     {
-        let code = ok(
-            db.codes
-                .create(T3, base(&format!("type-{i}"), code_type))
-                .await,
-            "create",
-        );
+        let code = created(&*db.codes, T3, base(&format!("type-{i}"), code_type)).await;
         assert_eq!(code.code_type, code_type, "code type");
         let page = ok(
             db.codes
@@ -136,14 +131,8 @@ pub async fn codes_create_round_trip(db: &DataAdapters) {
 /// `consume` marks an unused, unexpired code used, once.
 pub async fn codes_consume(db: &DataAdapters) {
     prepare(db).await;
-    let code = ok(
-        db.codes.create(T1, base("c1", CodeType::Otp)).await,
-        "create",
-    );
-    ok(
-        db.codes.create(T1, base("c2", CodeType::Otp)).await,
-        "create",
-    );
+    let code = created(&*db.codes, T1, base("c1", CodeType::Otp)).await;
+    created(&*db.codes, T1, base("c2", CodeType::Otp)).await;
     let before = Timestamp::now();
     let consumed =
         ok(db.codes.consume(T1, "c1").await, "consume").expect("the first consume must win");
@@ -178,43 +167,34 @@ pub async fn codes_consume(db: &DataAdapters) {
 /// Expired, used and missing codes cannot be consumed, and stay as they are.
 pub async fn codes_consume_expired_used_or_missing(db: &DataAdapters) {
     prepare(db).await;
-    let expired = ok(
-        db.codes
-            .create(
-                T1,
-                CodeInsert {
-                    expires_at: at(-60),
-                    ..base("expired", CodeType::Otp)
-                },
-            )
-            .await,
-        "create",
-    );
-    let used = ok(
-        db.codes
-            .create(
-                T1,
-                CodeInsert {
-                    used_at: Some(at(1)),
-                    ..base("used", CodeType::Otp)
-                },
-            )
-            .await,
-        "create",
-    );
+    let expired = created(
+        &*db.codes,
+        T1,
+        CodeInsert {
+            expires_at: at(-60),
+            ..base("expired", CodeType::Otp)
+        },
+    )
+    .await;
+    let used = created(
+        &*db.codes,
+        T1,
+        CodeInsert {
+            used_at: Some(at(1)),
+            ..base("used", CodeType::Otp)
+        },
+    )
+    .await;
     let just_expired = Timestamp::now().plus_millis(-1);
-    let edge = ok(
-        db.codes
-            .create(
-                T1,
-                CodeInsert {
-                    expires_at: just_expired,
-                    ..base("edge", CodeType::Otp)
-                },
-            )
-            .await,
-        "create",
-    );
+    let edge = created(
+        &*db.codes,
+        T1,
+        CodeInsert {
+            expires_at: just_expired,
+            ..base("edge", CodeType::Otp)
+        },
+    )
+    .await;
     for (id, code) in [("expired", &expired), ("used", &used), ("edge", &edge)] {
         assert_eq!(
             ok(db.codes.consume(T1, id).await, "consume"),
@@ -247,10 +227,7 @@ pub async fn codes_consume_expired_used_or_missing(db: &DataAdapters) {
 /// A code cannot be consumed through another tenant.
 pub async fn codes_consume_other_tenant(db: &DataAdapters) {
     prepare(db).await;
-    let code = ok(
-        db.codes.create(T1, base("c1", CodeType::Otp)).await,
-        "create",
-    );
+    let code = created(&*db.codes, T1, base("c1", CodeType::Otp)).await;
     assert_eq!(
         ok(db.codes.consume(T2, "c1").await, "consume"),
         None,
@@ -273,12 +250,12 @@ pub async fn codes_consume_race(db: &DataAdapters) {
     const CODES: usize = 10;
     const CONSUMERS: usize = 8;
     for i in 0..CODES {
-        ok(
-            db.codes
-                .create(T1, base(&format!("race-{i}"), CodeType::AuthorizationCode))
-                .await,
-            "create",
-        );
+        created(
+            &*db.codes,
+            T1,
+            base(&format!("race-{i}"), CodeType::AuthorizationCode),
+        )
+        .await;
     }
     let codes = Arc::clone(&db.codes);
     for i in 0..CODES {
@@ -330,7 +307,7 @@ pub async fn codes_cleanup(db: &DataAdapters) {
             expires_at: expires,
             ..base(id, CodeType::Otp)
         };
-        ok(db.codes.create(T1, insert.clone()).await, "create");
+        created(&*db.codes, T1, insert.clone()).await;
         ok(
             db.codes.create(T2, insert).await,
             "create in the second tenant",

@@ -121,12 +121,7 @@ pub async fn connections_create_round_trip(db: &DataAdapters) {
 /// Names are unique per tenant, on create and upsert.
 pub async fn connections_name_unique(db: &DataAdapters) {
     prepare(db).await;
-    let first = ok(
-        db.connections
-            .create(T1, base("c1", "shared", "auth0"))
-            .await,
-        "create",
-    );
+    let first = created(&*db.connections, T1, base("c1", "shared", "auth0")).await;
     expect_conflict(
         db.connections
             .create(T1, base("c2", "shared", "samlp"))
@@ -178,12 +173,7 @@ pub async fn connections_names_compare_bytes(db: &DataAdapters) {
 /// A patch of every field changes exactly those fields and `updated_at`.
 pub async fn connections_update_every_field(db: &DataAdapters) {
     tenant(db, T1).await;
-    let original = ok(
-        db.connections
-            .create(T1, base("c1", "before", "auth0"))
-            .await,
-        "create",
-    );
+    let original = created(&*db.connections, T1, base("c1", "before", "auth0")).await;
     let patch = ConnectionPatch {
         name: Some("after".into()),
         strategy: Some("samlp".into()),
@@ -214,10 +204,7 @@ pub async fn connections_update_every_field(db: &DataAdapters) {
 /// `Some(None)` clears the display name.
 pub async fn connections_update_clears_fields(db: &DataAdapters) {
     tenant(db, T1).await;
-    let c = ok(
-        db.connections.create(T1, insert_of(&full())).await,
-        "create",
-    );
+    let c = created(&*db.connections, T1, insert_of(&full())).await;
     let patch = ConnectionPatch {
         display_name: Some(None),
         ..Default::default()

@@ -104,7 +104,7 @@ pub async fn logs_list_newest_first_scan(db: &DataAdapters) {
             date: Some(at(i / 5)),
             ..base(&format!("log-{i:03}"), if i % 3 == 0 { "f" } else { "s" })
         };
-        written.push(ok(db.logs.create(T1, insert).await, "create"));
+        written.push(created(&*db.logs, T1, insert).await);
     }
     let params = ListParams::default()
         .with_sort(Sort::desc("date"))

@@ -101,10 +101,7 @@ pub async fn passwords_create_round_trip(db: &DataAdapters) {
 /// A password of an unknown user is `NotFound` of the user and writes nothing.
 pub async fn passwords_create_unknown_user_writes_nothing(db: &DataAdapters) {
     prepare(db).await;
-    let current = ok(
-        db.passwords.create(T1, base("pw-1", PARENT, true)).await,
-        "create",
-    );
+    let current = created(&*db.passwords, T1, base("pw-1", PARENT, true)).await;
     let result = db
         .passwords
         .create(T1, base("pw-2", "auth0|ghost", true))
@@ -136,40 +133,31 @@ pub async fn passwords_rotation(db: &DataAdapters) {
         None,
         "current password of a user without any"
     );
-    let first = ok(
-        db.passwords
-            .create(
-                T1,
-                PasswordInsert::new(PARENT, "$2b$10$first", PasswordAlgorithm::Bcrypt),
-            )
-            .await,
-        "create",
-    );
+    let first = created(
+        &*db.passwords,
+        T1,
+        PasswordInsert::new(PARENT, "$2b$10$first", PasswordAlgorithm::Bcrypt),
+    )
+    .await;
     assert!(first.is_current, "a new password is current by default");
-    let other_user = ok(
-        db.passwords
-            .create(
-                T1,
-                PasswordInsert::new(PARENT2, "$2b$10$other", PasswordAlgorithm::Bcrypt),
-            )
-            .await,
-        "create",
-    );
+    let other_user = created(
+        &*db.passwords,
+        T1,
+        PasswordInsert::new(PARENT2, "$2b$10$other", PasswordAlgorithm::Bcrypt),
+    )
+    .await;
     assert_eq!(
         current_password(db, T1, PARENT).await,
         Some(first.clone()),
         "get_current after the first password"
     );
     let before = Timestamp::now();
-    let second = ok(
-        db.passwords
-            .create(
-                T1,
-                PasswordInsert::new(PARENT, "$argon2id$second", PasswordAlgorithm::Argon2id),
-            )
-            .await,
-        "create",
-    );
+    let second = created(
+        &*db.passwords,
+        T1,
+        PasswordInsert::new(PARENT, "$argon2id$second", PasswordAlgorithm::Argon2id),
+    )
+    .await;
     assert_plausible(
         second.updated_at,
         before,
@@ -298,14 +286,8 @@ fn demoted_first(first: &Password) -> Password {
 /// A password created as not current leaves the current one alone.
 pub async fn passwords_non_current_keeps_current(db: &DataAdapters) {
     prepare(db).await;
-    let current = ok(
-        db.passwords.create(T1, base("pw-1", PARENT, true)).await,
-        "create",
-    );
-    let old = ok(
-        db.passwords.create(T1, base("pw-0", PARENT, false)).await,
-        "create",
-    );
+    let current = created(&*db.passwords, T1, base("pw-1", PARENT, true)).await;
+    let old = created(&*db.passwords, T1, base("pw-0", PARENT, false)).await;
     assert!(!old.is_current, "is_current false was not kept");
     assert_eq!(
         ok(db.passwords.get(T1, "pw-1").await, "get"),
@@ -322,12 +304,7 @@ pub async fn passwords_non_current_keeps_current(db: &DataAdapters) {
 /// Concurrent rotations of one user's password leave exactly one current.
 pub async fn passwords_concurrent_rotation(db: &DataAdapters) {
     prepare(db).await;
-    ok(
-        db.passwords
-            .create(T1, base("pw-start", PARENT, true))
-            .await,
-        "create",
-    );
+    created(&*db.passwords, T1, base("pw-start", PARENT, true)).await;
     for round in 0..5 {
         let tasks: Vec<_> = (0..6)
             .map(|i| {
@@ -365,10 +342,7 @@ pub async fn passwords_concurrent_rotation(db: &DataAdapters) {
 /// `get_current` only sees the tenant's and the user's own passwords.
 pub async fn passwords_get_current_isolation(db: &DataAdapters) {
     prepare(db).await;
-    let mine = ok(
-        db.passwords.create(T1, base("pw-1", PARENT, true)).await,
-        "create",
-    );
+    let mine = created(&*db.passwords, T1, base("pw-1", PARENT, true)).await;
     assert_eq!(
         current_password(db, T2, PARENT).await,
         None,
@@ -413,7 +387,7 @@ pub async fn passwords_errors_hide_secret(db: &DataAdapters) {
         id: Some("pw-1".into()),
         ..PasswordInsert::new(PARENT, hash, PasswordAlgorithm::Bcrypt)
     };
-    let pw = ok(db.passwords.create(T1, insert.clone()).await, "create");
+    let pw = created(&*db.passwords, T1, insert.clone()).await;
     assert!(!format!("{pw:?}").contains(hash), "Debug shows the hash");
     let conflict = db.passwords.create(T1, insert.clone()).await;
     assert!(

@@ -153,7 +153,7 @@ pub async fn sessions_upsert_unknown_user(db: &DataAdapters) {
 /// A patch of every field changes exactly those fields and `updated_at`.
 pub async fn sessions_update_every_field(db: &DataAdapters) {
     prepare(db).await;
-    let original = ok(db.sessions.create(T1, base("s1", PARENT)).await, "create");
+    let original = created(&*db.sessions, T1, base("s1", PARENT)).await;
     let patch = SessionPatch {
         device: Some(obj(json!({"last_ip": "198.51.100.1"}))),
         clients: Some(vec!["z".into(), "a".into()]),
@@ -188,7 +188,7 @@ pub async fn sessions_update_every_field(db: &DataAdapters) {
 /// `Some(None)` clears every nullable field.
 pub async fn sessions_update_clears_fields(db: &DataAdapters) {
     prepare(db).await;
-    let s = ok(db.sessions.create(T1, insert_of(&full())).await, "create");
+    let s = created(&*db.sessions, T1, insert_of(&full())).await;
     let patch = SessionPatch {
         expires_at: Some(None),
         idle_expires_at: Some(None),

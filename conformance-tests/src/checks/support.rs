@@ -53,6 +53,15 @@ pub(crate) async fn tenant(db: &DataAdapters, id: &str) -> Tenant {
         .unwrap_or_else(|e| panic!("tenants.create({id}) failed: {e:?}"))
 }
 
+/// Creates `insert` in `tenant`, which must succeed: the setup of a check.
+pub(crate) async fn created<R: Record>(
+    store: &dyn EntityStore<R>,
+    tenant: &str,
+    insert: R::Insert,
+) -> R {
+    ok(store.create(tenant, insert).await, "create")
+}
+
 /// Creates a user with `user_id` in `tenant_id`.
 pub(crate) async fn user(db: &DataAdapters, tenant_id: &str, user_id: &str) {
     db.users

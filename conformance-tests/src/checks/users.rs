@@ -191,38 +191,32 @@ pub async fn users_provider_defaults(db: &DataAdapters) {
         connection: DB.into(),
         ..Default::default()
     };
-    let u = ok(db.users.create(T1, plain.clone()).await, "create");
+    let u = created(&*db.users, T1, plain.clone()).await;
     assert_eq!(u.provider, "auth0", "default provider");
     assert!(
         User::key_shape_ok(&u.user_id),
         "generated user_id {}",
         u.user_id
     );
-    let g = ok(
-        db.users
-            .create(
-                T1,
-                UserInsert {
-                    user_id: Some("google-oauth2|42".into()),
-                    ..plain.clone()
-                },
-            )
-            .await,
-        "create",
-    );
+    let g = created(
+        &*db.users,
+        T1,
+        UserInsert {
+            user_id: Some("google-oauth2|42".into()),
+            ..plain.clone()
+        },
+    )
+    .await;
     assert_eq!(g.provider, "google-oauth2", "provider from the user_id");
-    let h = ok(
-        db.users
-            .create(
-                T1,
-                UserInsert {
-                    provider: Some("github".into()),
-                    ..plain
-                },
-            )
-            .await,
-        "create",
-    );
+    let h = created(
+        &*db.users,
+        T1,
+        UserInsert {
+            provider: Some("github".into()),
+            ..plain
+        },
+    )
+    .await;
     assert!(
         h.user_id.strip_prefix("github|").is_some_and(is_hex32),
         "user_id from the provider: {}",
@@ -250,7 +244,7 @@ pub async fn users_json_round_trip(db: &DataAdapters) {
         user_metadata: meta.clone(),
         ..base("auth0|json")
     };
-    let created = ok(db.users.create(T1, insert).await, "create");
+    let created = created(&*db.users, T1, insert).await;
     assert_eq!(created.app_metadata, app, "app_metadata as created");
     let got = ok(db.users.get(T1, "auth0|json").await, "get").expect("the user");
     assert_eq!(got.app_metadata, app, "app_metadata did not round-trip");
@@ -285,18 +279,15 @@ pub async fn users_json_round_trip(db: &DataAdapters) {
 /// Emails are stored lowercased by create, update and upsert, and `q` finds them in any case.
 pub async fn users_email_lowercased(db: &DataAdapters) {
     tenant(db, T1).await;
-    let u = ok(
-        db.users
-            .create(
-                T1,
-                UserInsert {
-                    email: Some("MiXeD@Example.COM".into()),
-                    ..base("auth0|m")
-                },
-            )
-            .await,
-        "create",
-    );
+    let u = created(
+        &*db.users,
+        T1,
+        UserInsert {
+            email: Some("MiXeD@Example.COM".into()),
+            ..base("auth0|m")
+        },
+    )
+    .await;
     assert_eq!(
         u.email.as_deref(),
         Some("mixed@example.com"),
@@ -348,12 +339,7 @@ pub async fn users_email_lowercased(db: &DataAdapters) {
 async fn unique_per_connection(db: &DataAdapters, field: &str) {
     tenant(db, T1).await;
     let set = |insert: UserInsert, value: &str| with_field(&insert, field, json!(value)).unwrap();
-    let first = ok(
-        db.users
-            .create(T1, set(base("auth0|1"), "same@example.com"))
-            .await,
-        "create",
-    );
+    let first = created(&*db.users, T1, set(base("auth0|1"), "same@example.com")).await;
     let before = all_in(&*db.users, T1).await;
     let upper = if field == "email" {
         "SAME@example.com"
@@ -433,7 +419,7 @@ pub async fn users_unique_keys_compare_bytes(db: &DataAdapters) {
 /// A patch of every field changes exactly those fields and `updated_at`.
 pub async fn users_update_every_field(db: &DataAdapters) {
     tenant(db, T1).await;
-    let original = ok(db.users.create(T1, base("auth0|x")).await, "create");
+    let original = created(&*db.users, T1, base("auth0|x")).await;
     let patch = UserPatch {
         email: Some(Some("Changed@Example.com".into())),
         email_verified: Some(true),
@@ -495,7 +481,7 @@ pub async fn users_update_every_field(db: &DataAdapters) {
 /// `Some(None)` clears every nullable field.
 pub async fn users_update_clears_fields(db: &DataAdapters) {
     tenant(db, T1).await;
-    let full = ok(db.users.create(T1, insert_of(&full_user())).await, "create");
+    let full = created(&*db.users, T1, insert_of(&full_user())).await;
     let patch = UserPatch {
         email: Some(None),
         username: Some(None),
@@ -832,7 +818,7 @@ pub async fn users_list_q_examples(db: &DataAdapters) {
 /// Invalid emails are rejected by create, update and upsert, writing nothing.
 pub async fn users_invalid_email_writes_nothing(db: &DataAdapters) {
     tenant(db, T1).await;
-    let user = ok(db.users.create(T1, base("auth0|x")).await, "create");
+    let user = created(&*db.users, T1, base("auth0|x")).await;
     for email in [
         "",
         "plain",
