@@ -81,6 +81,11 @@ async fn tenants(db: &DataAdapters) -> Vec<Tenant> {
     all(&Tenants(&*db.tenants)).await
 }
 
+/// Asserts that the store holds exactly the tenants `want`, in key order.
+async fn assert_tenants(db: &DataAdapters, want: &[Tenant], what: &str) {
+    assert_records(&tenants(db).await, want, what);
+}
+
 /// Every field round-trips through create, get and list.
 pub async fn tenants_create_round_trip(db: &DataAdapters) {
     let records = seed(db).await;
@@ -91,7 +96,7 @@ pub async fn tenants_create_round_trip(db: &DataAdapters) {
             "get does not return what create stored"
         );
     }
-    assert_records(&tenants(db).await, &records, "list after create");
+    assert_tenants(db, &records, "list after create").await;
 }
 
 /// A tenant without id or timestamps gets generated ones.
@@ -149,7 +154,7 @@ pub async fn tenants_create_conflict(db: &DataAdapters) {
         "id",
         "create with a taken id",
     );
-    assert_records(&tenants(db).await, &records, "tenants after a conflict");
+    assert_tenants(db, &records, "tenants after a conflict").await;
     // Ids compare by bytes: `Acme` and `acme` are two tenants (both in the samples).
     assert!(
         records.iter().any(|t| t.id == "Acme") && records.iter().any(|t| t.id == "acme"),
@@ -257,11 +262,7 @@ pub async fn tenants_update_missing(db: &DataAdapters) {
         "missing",
         "invalid update of a missing tenant",
     );
-    assert_records(
-        &tenants(db).await,
-        &records,
-        "tenants after a failed update",
-    );
+    assert_tenants(db, &records, "tenants after a failed update").await;
 }
 
 /// Invalid patches are rejected and write nothing.
@@ -311,11 +312,7 @@ pub async fn tenants_update_invalid_writes_nothing(db: &DataAdapters) {
             &format!("update with a bad {field}"),
         );
     }
-    assert_records(
-        &tenants(db).await,
-        &records,
-        "tenants after rejected updates",
-    );
+    assert_tenants(db, &records, "tenants after rejected updates").await;
 }
 
 /// `remove` deletes once, and only the tenant named.
@@ -339,7 +336,7 @@ pub async fn tenants_remove(db: &DataAdapters) {
         "remove of a missing tenant"
     );
     let rest: Vec<Tenant> = records.into_iter().filter(|t| t.id != "acme").collect();
-    assert_records(&tenants(db).await, &rest, "tenants after remove");
+    assert_tenants(db, &rest, "tenants after remove").await;
 }
 
 /// Removing a tenant removes everything it owns, and nothing of other tenants.
@@ -408,11 +405,12 @@ pub async fn tenants_upsert_exact(db: &DataAdapters) {
         Some(&replacement),
         "upsert did not replace the tenant exactly"
     );
-    assert_records(
-        &tenants(db).await,
+    assert_tenants(
+        db,
         std::slice::from_ref(&replacement),
         "tenants after upserts",
-    );
+    )
+    .await;
     // Replacing a tenant keeps what it owns.
     user(db, "acme", "auth0|kept").await;
     ok(
@@ -437,11 +435,7 @@ pub async fn tenants_upsert_exact(db: &DataAdapters) {
         ..first.clone()
     };
     expect_invalid(db.tenants.upsert(bad).await, "id", "upsert with a bad id");
-    assert_records(
-        &tenants(db).await,
-        &[first],
-        "tenants after rejected upserts",
-    );
+    assert_tenants(db, &[first], "tenants after rejected upserts").await;
 }
 
 /// upsert_many writes them all, or none when one is invalid.
@@ -470,11 +464,7 @@ pub async fn tenants_upsert_many(db: &DataAdapters) {
         db.tenants.upsert_many(records.clone()).await,
         "upsert_many again",
     );
-    assert_records(
-        &tenants(db).await,
-        &by_key(records),
-        "tenants after upsert_many",
-    );
+    assert_tenants(db, &by_key(records), "tenants after upsert_many").await;
 }
 
 /// The listing checks list the samples among the tenants.
@@ -544,11 +534,12 @@ pub async fn tenants_bad_input_writes_nothing(db: &DataAdapters) {
             field,
             &format!("upsert_many with {what}"),
         );
-        assert_records(
-            &tenants(db).await,
+        assert_tenants(
+            db,
             &records,
             &format!("tenants after rejected writes with {what}"),
-        );
+        )
+        .await;
     }
     // Every text at its maximum length (in two-byte characters) round-trips.
     let mut long = probe;
