@@ -229,17 +229,79 @@ impl DieselStore {
         records: &[R],
         error: AdapterError,
     ) -> AdapterError {
-        if !is_foreign_key_error(&error) {
+        let conflict_on_unique = matches!(&error, AdapterError::Conflict { field, .. }
+            if R::UNIQUE.len() > 1 && *field != R::key_column().name);
+        if !is_foreign_key_error(&error) && !conflict_on_unique {
             return error;
         }
         let mut conn = match self.conn().await {
             Ok(conn) => conn,
             Err(_) => return error,
         };
+        if conflict_on_unique {
+            // The database names one of the keys that clash; the reference
+            // names the first in `R::UNIQUE` order (SQLite reports `username`
+            // where the reference, like PostgreSQL, says `email`).
+            return match Self::first_unique_clash(&mut conn, tenant, records).await {
+                Ok(Some(field)) => AdapterError::conflict(R::KIND, field),
+                Ok(None) | Err(_) => error,
+            };
+        }
         match Self::check_parents(&mut conn, tenant, records).await {
             Err(found) => found,
             Ok(()) => error,
         }
+    }
+
+    /// The first unique key (other than the primary key) that `records`,
+    /// written in order, would take from a stored record or an earlier one of them.
+    async fn first_unique_clash<R: DieselRecord>(
+        conn: &mut Conn,
+        tenant: &str,
+        records: &[R],
+    ) -> Result<Option<&'static str>> {
+        for (i, record) in records.iter().enumerate() {
+            for unique in R::UNIQUE {
+                let values: Vec<Value> = unique
+                    .columns
+                    .iter()
+                    .map(|c| column_value(record, c))
+                    .collect();
+                if values.contains(&Value::Null) {
+                    continue; // a NULL exempts the row, as in SQL
+                }
+                let same = |other: &R| {
+                    unique
+                        .columns
+                        .iter()
+                        .zip(&values)
+                        .all(|(c, v)| column_value(other, c) == *v)
+                };
+                if records[..i]
+                    .iter()
+                    .any(|other| other.key() != record.key() && same(other))
+                {
+                    return Ok(Some(unique.field));
+                }
+                let mut all: Vec<Cond> = unique
+                    .columns
+                    .iter()
+                    .zip(values)
+                    .map(|(c, v)| Cond::eq::<R>(c, v))
+                    .collect();
+                all.push(Cond::Not(Box::new(Cond::eq::<R>(
+                    R::key_column().name,
+                    Value::Text(record.key().to_owned()),
+                ))));
+                let clashes = R::count(conn, tenant, Cond::All(all))
+                    .await
+                    .map_err(backend("looking for a clashing record"))?;
+                if clashes > 0 {
+                    return Ok(Some(unique.field));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Passwords: a current record demotes the user's other current passwords,
@@ -291,6 +353,7 @@ impl DieselStore {
                 .map_err(write_error::<R>("inserting"))?;
             Self::after_write(&mut conn, tenant, records).await
         });
+        drop(conn);
         match outcome {
             Ok(()) => Ok(record),
             Err(e) => Err(self.resolve_write_error(tenant, records, e).await),
@@ -381,6 +444,7 @@ impl DieselStore {
                 Ok(())
             }
         });
+        drop(conn);
         match outcome {
             Ok(()) => Ok(()),
             Err(e) => Err(self.resolve_write_error(tenant, &records, e).await),
@@ -395,18 +459,28 @@ impl DieselStore {
     ) -> Result<R> {
         let _guard = self.write_guard().await;
         let mut conn = self.conn().await?;
-        transaction!(conn, {
+        let mut attempted = None;
+        let outcome: Result<R> = transaction!(conn, {
             let row = R::fetch(&mut conn, tenant, id, true)
                 .await
                 .map_err(backend("reading for update"))?
                 .ok_or_else(|| AdapterError::not_found(R::KIND, id))?;
             let existing = from_values::<R>(row)?;
             let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
+            attempted = Some(updated.clone());
             R::update(&mut conn, tenant, to_values(&updated))
                 .await
                 .map_err(write_error::<R>("updating"))?;
             Ok(updated)
-        })
+        });
+        // The look-ups below take a connection of their own (in-memory SQLite has one).
+        drop(conn);
+        match (outcome, attempted) {
+            (Err(e), Some(updated)) => Err(self
+                .resolve_write_error(tenant, std::slice::from_ref(&updated), e)
+                .await),
+            (outcome, _) => outcome,
+        }
     }
 
     async fn remove_record<R: DieselRecord>(&self, tenant: &str, id: &str) -> Result<bool> {
