@@ -101,25 +101,13 @@ pub async fn tenants_create_round_trip(db: &DataAdapters) {
 
 /// A tenant without id or timestamps gets generated ones.
 pub async fn tenants_create_generates_id_and_timestamps(db: &DataAdapters) {
+    let bare = || TenantInsert {
+        friendly_name: "A".into(),
+        ..Default::default()
+    };
     let before = Timestamp::now();
-    let a = ok(
-        db.tenants
-            .create(TenantInsert {
-                friendly_name: "A".into(),
-                ..Default::default()
-            })
-            .await,
-        "create",
-    );
-    let b = ok(
-        db.tenants
-            .create(TenantInsert {
-                friendly_name: "A".into(),
-                ..Default::default()
-            })
-            .await,
-        "create",
-    );
+    let a = ok(db.tenants.create(bare()).await, "create");
+    let b = ok(db.tenants.create(bare()).await, "create");
     let after = Timestamp::now();
     for t in [&a, &b] {
         assert!(is_hex32(&t.id), "generated tenant id `{}`", t.id);
