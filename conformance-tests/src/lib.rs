@@ -121,6 +121,7 @@ macro_rules! __for_each_check {
                 users_create_conflict_on_key: create_conflict_on_key,
                 users_email_unique_per_connection,
                 users_username_unique_per_connection,
+                users_clash_on_two_keys_names_the_first,
                 users_unique_keys_compare_bytes,
                 users_update_every_field,
                 users_update_clears_fields,

@@ -389,6 +389,62 @@ async fn unique_per_connection(db: &DataAdapters, field: &str) {
     );
 }
 
+/// A write taking one user's email and another user's username breaks two
+/// unique keys at once. Databases report either one; every adapter names the
+/// first in `User::UNIQUE` order, `email`, on create, upsert, upsert_many and
+/// update alike, and writes nothing.
+pub async fn users_clash_on_two_keys_names_the_first(db: &DataAdapters) {
+    let users = generic::seed::<User>(db).await;
+    let before = all_in(&*db.users, T1).await;
+    let of = |id: &str| users.iter().find(|u| u.user_id == id).unwrap();
+    // ada@example.com / "ada" and bob@example.com / "Bob" belong to two users.
+    let (ada, bob) = (of("auth0|ada"), of("auth0|bob"));
+    let insert = UserInsert {
+        email: bob.email.clone(),
+        username: ada.username.clone(),
+        ..base("auth0|both")
+    };
+    expect_conflict(
+        db.users.create(T1, insert).await,
+        EntityKind::User,
+        "email",
+        "create taking one user's email and another's username",
+    );
+    let newcomer = User {
+        user_id: "auth0|both".into(),
+        email: bob.email.clone(),
+        ..ada.clone()
+    };
+    expect_conflict(
+        db.users.upsert(T1, newcomer.clone()).await,
+        EntityKind::User,
+        "email",
+        "upsert taking one user's email and another's username",
+    );
+    expect_conflict(
+        db.users.upsert_many(T1, vec![newcomer]).await,
+        EntityKind::User,
+        "email",
+        "upsert_many taking one user's email and another's username",
+    );
+    let patch = UserPatch {
+        email: Some(bob.email.clone()),
+        username: Some(ada.username.clone()),
+        ..Default::default()
+    };
+    expect_conflict(
+        db.users.update(T1, "auth0|bob2", patch).await,
+        EntityKind::User,
+        "email",
+        "update taking one user's email and another's username",
+    );
+    assert_records(
+        &all_in(&*db.users, T1).await,
+        &before,
+        "users after writes that broke two unique keys",
+    );
+}
+
 /// Two users of one connection cannot share an email (case-insensitively, as emails are lowercased).
 pub async fn users_email_unique_per_connection(db: &DataAdapters) {
     unique_per_connection(db, "email").await;
