@@ -315,17 +315,24 @@ impl Run<'_> {
     ) -> Result<(), BackfillError> {
         self.checkpoint.cursor = from.clone();
         let mut scan = KeysetScan::<R>::new(self.source, scope, self.options.batch_size, from);
+        let mut page = scan
+            .next_page()
+            .await
+            .map_err(Self::source_error(R::KIND))?;
         loop {
             let page_from = self.checkpoint.cursor.clone();
-            let Some((items, next)) = scan
-                .next_page()
-                .await
-                .map_err(Self::source_error(R::KIND))?
-            else {
+            let Some((items, next)) = page else {
                 return Ok(());
             };
             let n = items.len() as u64;
-            let counts = self.copy_batch::<R>(scope, page_from, items).await?;
+            // Read the next source page while this one is compared and written:
+            // the source and the target work at the same time, and memory
+            // holds two pages at most.
+            let (following, counts) = tokio::join!(
+                scan.next_page(),
+                self.copy_batch::<R>(scope, page_from, items)
+            );
+            let counts = counts?;
             self.checkpoint
                 .counts
                 .entry(R::KIND)
@@ -349,6 +356,9 @@ impl Run<'_> {
             {
                 return Err(BackfillError::Interrupted(self.batches));
             }
+            // A failed read of the next page surfaces only now, after this
+            // page's checkpoint: a rerun goes on from there.
+            page = following.map_err(Self::source_error(R::KIND))?;
         }
     }
 
