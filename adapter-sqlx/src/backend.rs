@@ -130,7 +130,10 @@ mod postgres {
         /// the same text for every batch size, so it is prepared once per
         /// connection.
         fn push_rows(qb: &mut QueryBuilder<Self>, kinds: &[ColumnKind], rows: Vec<Vec<Value>>) {
-            let mut columns: Vec<Vec<Value>> = kinds.iter().map(|_| Vec::with_capacity(rows.len())).collect();
+            let mut columns: Vec<Vec<Value>> = kinds
+                .iter()
+                .map(|_| Vec::with_capacity(rows.len()))
+                .collect();
             for row in rows {
                 for (column, value) in columns.iter_mut().zip(row) {
                     column.push(value);
