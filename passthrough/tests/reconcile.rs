@@ -28,14 +28,24 @@ fn setup(retry: RetryPolicy) -> (Passthrough, DataAdapters, DataAdapters, FaultS
 /// Creates tenants `t` and `keep` (the latter so that the stores are never empty).
 async fn tenants(db: &DataAdapters) {
     for id in ["t", "keep"] {
-        db.tenants
-            .create(TenantInsert {
-                id: Some(id.into()),
-                friendly_name: id.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        db.tenants.create(tenant(id, id)).await.unwrap();
+    }
+}
+
+fn tenant(id: &str, friendly_name: &str) -> TenantInsert {
+    TenantInsert {
+        id: Some(id.into()),
+        friendly_name: friendly_name.into(),
+        ..Default::default()
+    }
+}
+
+/// A session of user `auth0|u`.
+fn session(id: &str) -> SessionInsert {
+    SessionInsert {
+        id: Some(id.into()),
+        user_id: "auth0|u".into(),
+        ..Default::default()
     }
 }
 
@@ -73,25 +83,11 @@ async fn a_retried_log_whose_tenant_was_removed_settles() {
     };
     let (pt, a, b, switch) = setup(retry);
     let db = pt.adapters();
-    db.tenants
-        .create(TenantInsert {
-            id: Some("keep".into()),
-            friendly_name: "keep".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("keep", "keep")).await.unwrap();
     pt.flush().await;
     // Three failures dead-letter the tenant's create, the fourth fails the log's first attempt.
     switch.fail_next_writes(4);
-    db.tenants
-        .create(TenantInsert {
-            id: Some("t".into()),
-            friendly_name: "t".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("t", "t")).await.unwrap();
     db.logs.create("t", log("l1")).await.unwrap();
     // While the worker backs off, the tenant (and its log, by cascade) leaves the primary.
     assert!(db.tenants.remove("t").await.unwrap());
@@ -182,17 +178,7 @@ async fn a_replayed_user_removal_cascades_even_if_the_user_came_back() {
     tenants(&db).await;
     db.users.create("t", user("auth0|u")).await.unwrap();
     for id in ["old-1", "old-2"] {
-        db.sessions
-            .create(
-                "t",
-                SessionInsert {
-                    id: Some(id.into()),
-                    user_id: "auth0|u".into(),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+        db.sessions.create("t", session(id)).await.unwrap();
     }
     db.passwords
         .create(
@@ -207,17 +193,7 @@ async fn a_replayed_user_removal_cascades_even_if_the_user_came_back() {
     pt.flush().await;
     assert_eq!(pt.dead_letters().len(), 1);
     db.users.create("t", user("auth0|u")).await.unwrap();
-    db.sessions
-        .create(
-            "t",
-            SessionInsert {
-                id: Some("new".into()),
-                user_id: "auth0|u".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    db.sessions.create("t", session("new")).await.unwrap();
     pt.flush().await;
     assert_eq!(pt.replay_dead_letters().await, 1);
     pt.flush().await;
@@ -242,14 +218,7 @@ async fn a_replayed_tenant_removal_cascades_even_if_the_tenant_came_back() {
     assert!(db.tenants.remove("t").await.unwrap());
     pt.flush().await;
     assert_eq!(pt.dead_letters().len(), 1);
-    db.tenants
-        .create(TenantInsert {
-            id: Some("t".into()),
-            friendly_name: "t again".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("t", "t again")).await.unwrap();
     db.logs.create("t", log("new-log")).await.unwrap();
     db.users.create("t", user("auth0|new")).await.unwrap();
     pt.flush().await;
@@ -320,32 +289,12 @@ async fn a_retried_user_removal_cascades_even_if_the_user_came_back() {
     let db = pt.adapters();
     tenants(&db).await;
     db.users.create("t", user("auth0|u")).await.unwrap();
-    db.sessions
-        .create(
-            "t",
-            SessionInsert {
-                id: Some("old".into()),
-                user_id: "auth0|u".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    db.sessions.create("t", session("old")).await.unwrap();
     pt.flush().await;
     switch.fail_next_writes(1);
     assert!(db.users.remove("t", "auth0|u").await.unwrap());
     db.users.create("t", user("auth0|u")).await.unwrap();
-    db.sessions
-        .create(
-            "t",
-            SessionInsert {
-                id: Some("new".into()),
-                user_id: "auth0|u".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    db.sessions.create("t", session("new")).await.unwrap();
     pt.flush().await;
     assert!(pt.dead_letters().is_empty(), "{:?}", pt.dead_letters());
     assert!(b.sessions.get("t", "old").await.unwrap().is_none());
