@@ -8,17 +8,20 @@
 
 use std::fmt;
 
-use adapter_interfaces::schema::{self, Dialect, SCHEMA_VERSION};
+use adapter_interfaces::schema::{self, Dialect};
 use diesel::backend::Backend;
 use diesel::connection::BoxableConnection;
 use diesel::migration::{
     self, Migration, MigrationMetadata, MigrationName, MigrationSource, MigrationVersion,
 };
 
-/// The one migration: the whole schema of [`SCHEMA_VERSION`].
-#[derive(Debug, Clone, Copy)]
+/// One version of the shared schema ([`schema::migrations`]).
+#[derive(Debug, Clone)]
 pub(crate) struct SchemaMigration {
     dialect: Dialect,
+    version: String,
+    name: &'static str,
+    statements: Vec<String>,
 }
 
 /// Serves [`SchemaMigration`] to Diesel's migration harness.
@@ -35,21 +38,34 @@ impl SchemaSource {
 
 impl<DB: Backend> MigrationSource<DB> for SchemaSource {
     fn migrations(&self) -> migration::Result<Vec<Box<dyn Migration<DB>>>> {
-        Ok(vec![Box::new(SchemaMigration {
-            dialect: self.dialect,
-        })])
+        Ok(schema::migrations(self.dialect)
+            .into_iter()
+            .map(|m| {
+                Box::new(SchemaMigration {
+                    dialect: self.dialect,
+                    version: format!("{:014}", m.version),
+                    name: m.name,
+                    statements: m.statements,
+                }) as Box<dyn Migration<DB>>
+            })
+            .collect())
     }
 }
 
 impl fmt::Display for SchemaMigration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:014}_switchyard_schema", SCHEMA_VERSION)
+        if self.name == "entities" {
+            // Version 1's name, as databases migrated before version 2 recorded it.
+            write!(f, "{}_switchyard_schema", self.version)
+        } else {
+            write!(f, "{}_switchyard_{}", self.version, self.name)
+        }
     }
 }
 
 impl MigrationName for SchemaMigration {
     fn version(&self) -> MigrationVersion<'_> {
-        MigrationVersion::from(format!("{:014}", SCHEMA_VERSION))
+        MigrationVersion::from(self.version.clone())
     }
 }
 
@@ -62,8 +78,8 @@ impl MigrationMetadata for SchemaMigration {
 
 impl<DB: Backend> Migration<DB> for SchemaMigration {
     fn run(&self, conn: &mut dyn BoxableConnection<DB>) -> migration::Result<()> {
-        for statement in schema::statements(self.dialect) {
-            conn.batch_execute(&statement)?;
+        for statement in &self.statements {
+            conn.batch_execute(statement)?;
         }
         Ok(())
     }

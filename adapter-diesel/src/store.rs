@@ -153,6 +153,7 @@ impl DieselStore {
             codes: store.clone(),
             passwords: store.clone(),
             logs: store,
+            journal: Arc::new(adapter_interfaces::journal::MemoryJournal::new()),
         }
     }
 

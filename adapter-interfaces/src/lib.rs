@@ -15,6 +15,8 @@
 //!   backend runs the same plan, so all of them filter, sort and page alike.
 //! - [`record`]: column metadata and validation shared by all backends.
 //! - [`schema`]: the DDL of the one shared schema, for each dialect.
+//! - [`journal`]: the durable replication journal and the shared migration
+//!   stage that passthroughs of every instance share ([`ReplicationJournal`]).
 //! - [`memory`]: the in-memory adapter, the reference of the conformance suite.
 //!
 //! ## Canonical values
@@ -44,6 +46,7 @@
 
 pub mod entities;
 pub mod error;
+pub mod journal;
 pub mod list;
 pub mod memory;
 pub mod patch;
@@ -56,6 +59,7 @@ pub mod traits;
 
 pub use entities::*;
 pub use error::{AdapterError, BoxError, EntityKind, ErrorKind, Result};
+pub use journal::ReplicationJournal;
 pub use list::{ListParams, ListPlan, Page, Sort, SortOrder};
 pub use patch::NoPatch;
 pub use query::Filter;

@@ -137,6 +137,7 @@ memory_record!(Password, passwords, {
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     state: Arc<RwLock<State>>,
+    journal: Arc<crate::journal::MemoryJournal>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -162,6 +163,7 @@ impl MemoryStore {
             codes: Arc::new(MemoryTable::<Code>::new(self)),
             passwords: Arc::new(MemoryTable::<Password>::new(self)),
             logs: Arc::new(MemoryTable::<Log>::new(self)),
+            journal: self.journal.clone(),
         }
     }
 

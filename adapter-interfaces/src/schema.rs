@@ -30,8 +30,56 @@ use crate::entities::{Application, Code, Connection, Log, Password, Session, Ten
 use crate::error::EntityKind;
 use crate::record::{Column, ColumnKind, Record};
 
-/// The schema version these statements create; stored in `switchyard_schema`.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The latest schema version; every applied version is a row of `switchyard_schema`.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// One version of the schema: what a backend's migration tool applies as
+/// one migration, in order of `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaMigration {
+    /// The version (1, 2, …); also the migration's number in each tool.
+    pub version: i64,
+    /// A short name (`entities`, `replication_journal`).
+    pub name: &'static str,
+    /// Its statements, in order, each idempotent.
+    pub statements: Vec<String>,
+}
+
+/// Every version of the schema for `dialect`, oldest first:
+/// 1. the entities' tables and the version table;
+/// 2. the replication journal and the shared stage ([`crate::journal`]).
+pub fn migrations(dialect: Dialect) -> Vec<SchemaMigration> {
+    let mut journal = crate::journal::sql::schema_statements(dialect);
+    journal.push(record_version(dialect, 2));
+    vec![
+        SchemaMigration {
+            version: 1,
+            name: "entities",
+            statements: entity_statements(dialect),
+        },
+        SchemaMigration {
+            version: 2,
+            name: "replication_journal",
+            statements: journal,
+        },
+    ]
+}
+
+fn record_version(dialect: Dialect, version: i64) -> String {
+    let q = |i: &str| dialect.quote(i);
+    match dialect {
+        Dialect::MariaDb | Dialect::MySql => format!(
+            "INSERT IGNORE INTO {} ({}) VALUES ({version})",
+            q(VERSION_TABLE),
+            q("version")
+        ),
+        Dialect::Postgres | Dialect::Sqlite => format!(
+            "INSERT INTO {} ({}) VALUES ({version}) ON CONFLICT DO NOTHING",
+            q(VERSION_TABLE),
+            q("version")
+        ),
+    }
+}
 
 /// The table that records the schema version (one row per applied version).
 pub const VERSION_TABLE: &str = "switchyard_schema";
@@ -67,7 +115,8 @@ impl Dialect {
         }
     }
 
-    fn is_mysql(self) -> bool {
+    /// Whether this is MySQL or MariaDB.
+    pub fn is_mysql(self) -> bool {
         matches!(self, Dialect::MariaDb | Dialect::MySql)
     }
 
@@ -103,9 +152,17 @@ impl Dialect {
     }
 }
 
-/// The DDL statements for `dialect`, in order (tenants first), each
-/// idempotent. Run them in one migration.
+/// Every statement of every schema version for `dialect`, in order
+/// (tenants first), each idempotent: the whole schema in one list.
 pub fn statements(dialect: Dialect) -> Vec<String> {
+    migrations(dialect)
+        .into_iter()
+        .flat_map(|m| m.statements)
+        .collect()
+}
+
+/// Version 1: the entities' tables and the version table.
+fn entity_statements(dialect: Dialect) -> Vec<String> {
     let mut out = Vec::new();
     out.extend(table_ddl::<Tenant>(dialect));
     out.extend(table_ddl::<User>(dialect));
@@ -123,18 +180,7 @@ pub fn statements(dialect: Dialect) -> Vec<String> {
         q("version"),
         dialect.table_options()
     ));
-    out.push(match dialect {
-        Dialect::MariaDb | Dialect::MySql => format!(
-            "INSERT IGNORE INTO {} ({}) VALUES ({SCHEMA_VERSION})",
-            q(VERSION_TABLE),
-            q("version")
-        ),
-        Dialect::Postgres | Dialect::Sqlite => format!(
-            "INSERT INTO {} ({}) VALUES ({SCHEMA_VERSION}) ON CONFLICT DO NOTHING",
-            q(VERSION_TABLE),
-            q("version")
-        ),
-    });
+    out.push(record_version(dialect, 1));
     out
 }
 

@@ -165,6 +165,10 @@ pub struct DataAdapters {
     pub passwords: Arc<dyn PasswordsAdapter>,
     /// Logs.
     pub logs: Arc<dyn LogsAdapter>,
+    /// The replication journal and migration stage in the same database
+    /// ([`crate::journal`]): where a passthrough whose primary is this store
+    /// records what it owes its secondaries.
+    pub journal: Arc<dyn crate::journal::ReplicationJournal>,
 }
 
 impl std::fmt::Debug for DataAdapters {

@@ -186,6 +186,7 @@ impl SeaOrmStore {
             codes: Arc::new(Table::<Code>::new(&self.db)),
             passwords: Arc::new(Table::<Password>::new(&self.db)),
             logs: Arc::new(Table::<Log>::new(&self.db)),
+            journal: Arc::new(adapter_interfaces::journal::MemoryJournal::new()),
         }
     }
 }

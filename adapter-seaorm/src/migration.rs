@@ -19,7 +19,7 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SchemaV1)]
+        vec![Box::new(SchemaV1), Box::new(SchemaV2)]
     }
 }
 
@@ -33,22 +33,54 @@ impl MigrationName for SchemaV1 {
     }
 }
 
+/// Version 2: the replication journal and the shared migration stage.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaV2;
+
+impl MigrationName for SchemaV2 {
+    fn name(&self) -> &str {
+        "m20261202_000002_switchyard_replication_journal"
+    }
+}
+
+/// Applies version `version` of [`schema::migrations`].
+async fn apply(manager: &SchemaManager<'_>, version: i64) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    let dialect = dialect(db).await?;
+    for migration in schema::migrations(dialect) {
+        if migration.version == version {
+            for statement in migration.statements {
+                db.execute_unprepared(&statement).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn not_reverted() -> DbErr {
+    // Other backends may share these tables: dropping them is a DBA's decision.
+    DbErr::Migration("the shared Switchyard schema is not dropped by a migration".into())
+}
+
 #[async_trait]
 impl MigrationTrait for SchemaV1 {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let dialect = dialect(db).await?;
-        for statement in schema::statements(dialect) {
-            db.execute_unprepared(&statement).await?;
-        }
-        Ok(())
+        apply(manager, 1).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        // Other backends may share these tables: dropping them is a DBA's decision.
-        Err(DbErr::Migration(
-            "the shared Switchyard schema is not dropped by a migration".into(),
-        ))
+        Err(not_reverted())
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for SchemaV2 {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        apply(manager, 2).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(not_reverted())
     }
 }
 

@@ -119,11 +119,13 @@
 )]
 
 mod backend;
+mod journal;
 mod sql;
 mod store;
 
 use std::sync::Arc;
 
+use adapter_interfaces::journal::sql::SqlJournal;
 use adapter_interfaces::schema::{self, Dialect};
 use adapter_interfaces::{AdapterError, DataAdapters, Result};
 
@@ -184,6 +186,7 @@ fn bundle<DB: Backend>(db: &Arc<Db<DB>>) -> DataAdapters {
         codes: db.clone(),
         passwords: db.clone(),
         logs: db.clone(),
+        journal: Arc::new(SqlJournal::new(journal::JournalPool::new(db.clone()))),
     }
 }
 
@@ -382,8 +385,8 @@ impl SqlxStore {
         dispatch!(self, db => bundle(db))
     }
 
-    /// Applies the shared schema ([`adapter_interfaces::schema::statements`])
-    /// as sqlx migration number [`schema::SCHEMA_VERSION`], recorded in
+    /// Applies the shared schema ([`adapter_interfaces::schema::migrations`]),
+    /// each version as the sqlx migration of that number, recorded in
     /// [`MIGRATIONS_TABLE`]. Idempotent; on a database that another backend
     /// already migrated it changes nothing but that record.
     pub async fn migrate(&self) -> Result<()> {
@@ -409,18 +412,20 @@ where
     use sqlx::migrate::{Migration, MigrationType, Migrator};
 
     let dialect = db.sql.dialect;
-    let script: String = schema::statements(dialect)
-        .iter()
-        .map(|s| format!("{s};\n"))
+    let migrations = schema::migrations(dialect)
+        .into_iter()
+        .map(|m| {
+            let script: String = m.statements.iter().map(|s| format!("{s};\n")).collect();
+            Migration::new(
+                m.version,
+                format!("switchyard {}", m.name).into(),
+                MigrationType::Simple,
+                sqlx::AssertSqlSafe(script).into_sql_str(),
+                false,
+            )
+        })
         .collect();
-    let migration = Migration::new(
-        schema::SCHEMA_VERSION,
-        "switchyard schema".into(),
-        MigrationType::Simple,
-        sqlx::AssertSqlSafe(script).into_sql_str(),
-        false,
-    );
-    let mut migrator = Migrator::with_migrations(vec![migration]);
+    let mut migrator = Migrator::with_migrations(migrations);
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     // A newer release may have applied later migrations; they are not ours to judge.
     migrator.set_ignore_missing(true);

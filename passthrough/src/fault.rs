@@ -93,6 +93,7 @@ pub fn with_faults(adapters: &DataAdapters) -> (DataAdapters, FaultSwitch) {
         codes: wrap::<Code>(adapters, &switch),
         passwords: wrap::<Password>(adapters, &switch),
         logs: wrap::<Log>(adapters, &switch),
+        journal: adapters.journal.clone(),
     };
     (faulty, switch)
 }

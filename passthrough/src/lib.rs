@@ -354,6 +354,7 @@ fn assemble(
         codes: part::<Code>(&core, &bundles, route(EntityKind::Code)),
         passwords: part::<Password>(&core, &bundles, route(EntityKind::Password)),
         logs: part::<Log>(&core, &bundles, route(EntityKind::Log)),
+        journal: bundles[0].journal.clone(),
     };
     Ok(Passthrough {
         core,

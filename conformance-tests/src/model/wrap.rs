@@ -171,6 +171,7 @@ fn compose(
         codes: part::<Code>(write, read, &tamper),
         passwords: part::<Password>(write, read, &tamper),
         logs: part::<Log>(write, read, &tamper),
+        journal: write.journal.clone(),
     }
 }
 

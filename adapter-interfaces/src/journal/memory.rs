@@ -1,0 +1,374 @@
+//! The in-memory journal: the journal's contract in one process, for tests
+//! and for deployments that accept losing replication with the process.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey,
+    ReplicationJournal, StageRecord, lease_millis, merged_keys,
+};
+use crate::error::{AdapterError, Result};
+use crate::timestamp::Timestamp;
+
+type RowId = (String, String, &'static str, String);
+
+#[derive(Debug, Clone)]
+struct Row {
+    key: JournalKey,
+    seq: i64,
+    pending_writes: u64,
+    writes_until: i64,
+    claimed_by: Option<String>,
+    claim_until: i64,
+    attempts: u32,
+    next_attempt: i64,
+    dead: bool,
+    last_error: Option<String>,
+    created: i64,
+}
+
+impl Row {
+    fn new(key: JournalKey, seq: i64, now: i64) -> Self {
+        Self {
+            key,
+            seq,
+            pending_writes: 0,
+            writes_until: now,
+            claimed_by: None,
+            claim_until: now,
+            attempts: 0,
+            next_attempt: now,
+            dead: false,
+            last_error: None,
+            created: now,
+        }
+    }
+
+    fn claim_free(&self, now: i64) -> bool {
+        self.claimed_by.is_none() || self.claim_until < now
+    }
+
+    fn writes_done(&self, now: i64) -> bool {
+        self.pending_writes == 0 || self.writes_until < now
+    }
+
+    fn merge(&mut self, key: &JournalKey) {
+        if key.subject.cascades() && !self.key.subject.cascades() {
+            self.key = key.clone();
+        }
+    }
+
+    fn claim(&self) -> Option<Claim> {
+        Some(Claim {
+            key: self.key.clone(),
+            token: self.claimed_by.clone()?,
+            seq: self.seq,
+            attempts: self.attempts,
+            since: stamp(self.created),
+        })
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rows: BTreeMap<RowId, Row>,
+    stages: HashMap<String, StageRecord>,
+    seq: i64,
+}
+
+impl State {
+    fn next_seq(&mut self) -> i64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Marks a key changed (a lost claim's late copy is copied over again).
+    fn mark(&mut self, key: &JournalKey, now: i64) {
+        let seq = self.next_seq();
+        let row = self
+            .rows
+            .entry(row_id(key))
+            .or_insert_with(|| Row::new(key.clone(), seq, now));
+        row.seq = seq;
+        row.merge(key);
+    }
+}
+
+/// The journal in process memory (see [`crate::journal`] for the contract).
+#[derive(Debug, Default)]
+pub struct MemoryJournal {
+    state: Mutex<State>,
+}
+
+impl MemoryJournal {
+    /// An empty journal.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> Result<std::sync::MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| AdapterError::Backend {
+            message: "the in-memory journal's lock is poisoned".into(),
+            source: None,
+        })
+    }
+}
+
+fn row_id(key: &JournalKey) -> RowId {
+    (
+        key.target.clone(),
+        key.tenant_id.clone(),
+        key.subject.entity_column(),
+        key.subject.key_column(),
+    )
+}
+
+fn now_millis() -> i64 {
+    Timestamp::now().as_millis()
+}
+
+fn stamp(millis: i64) -> Timestamp {
+    Timestamp::from_millis(millis).unwrap_or_else(Timestamp::now)
+}
+
+fn after(now: i64, duration: Duration) -> i64 {
+    now.saturating_add(lease_millis(duration))
+}
+
+#[async_trait::async_trait]
+impl ReplicationJournal for MemoryJournal {
+    async fn begin(&self, fence: &Fence, keys: &[JournalKey], lease: Duration) -> Result<Begun> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let stored = state.stages.get(&fence.scope).cloned();
+        if stored.as_ref().map_or(0, |s| s.generation) != fence.generation {
+            return Ok(Begun::StageMoved(stored));
+        }
+        if stored.is_none() {
+            state.stages.insert(
+                fence.scope.clone(),
+                StageRecord {
+                    scope: fence.scope.clone(),
+                    stage: fence.stage.clone(),
+                    generation: 0,
+                    changed_at: stamp(now),
+                },
+            );
+        }
+        for key in merged_keys(keys) {
+            let seq = state.next_seq();
+            let row = state
+                .rows
+                .entry(row_id(&key))
+                .or_insert_with(|| Row::new(key.clone(), seq, now));
+            row.merge(&key);
+            row.pending_writes = if row.writes_until < now {
+                1
+            } else {
+                row.pending_writes + 1
+            };
+            row.writes_until = after(now, lease);
+            row.seq = seq;
+            row.dead = false;
+            row.attempts = 0;
+            row.next_attempt = now;
+        }
+        Ok(Begun::Recorded)
+    }
+
+    async fn finish(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let mut claims = Vec::new();
+        for key in merged_keys(keys) {
+            let seq = state.next_seq();
+            let row = state
+                .rows
+                .entry(row_id(&key))
+                .or_insert_with(|| Row::new(key.clone(), seq, now));
+            row.merge(&key);
+            row.pending_writes = row.pending_writes.saturating_sub(1);
+            row.seq = seq;
+            if row.claim_free(now) {
+                row.claimed_by = Some(token.to_owned());
+                row.claim_until = after(now, lease);
+            }
+            if row.claimed_by.as_deref() == Some(token) {
+                claims.extend(row.claim());
+            }
+        }
+        Ok(claims)
+    }
+
+    async fn claim(
+        &self,
+        token: &str,
+        target: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let mut due: Vec<&mut Row> = state
+            .rows
+            .values_mut()
+            .filter(|r| {
+                r.key.target == target
+                    && !r.dead
+                    && r.next_attempt <= now
+                    && r.claim_free(now)
+                    && r.writes_done(now)
+            })
+            .collect();
+        due.sort_by_key(|r| r.created);
+        Ok(due
+            .into_iter()
+            .take(limit)
+            .filter_map(|row| {
+                row.claimed_by = Some(token.to_owned());
+                row.claim_until = after(now, lease);
+                row.claim()
+            })
+            .collect())
+    }
+
+    async fn settle(&self, claim: &Claim) -> Result<bool> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let id = row_id(&claim.key);
+        let Some(row) = state.rows.get_mut(&id) else {
+            state.mark(&claim.key, now);
+            return Ok(false);
+        };
+        if row.claimed_by.as_deref() != Some(claim.token.as_str()) {
+            state.mark(&claim.key, now);
+            return Ok(false);
+        }
+        if row.seq == claim.seq && row.writes_done(now) {
+            state.rows.remove(&id);
+            return Ok(true);
+        }
+        row.claimed_by = None;
+        Ok(false)
+    }
+
+    async fn fail(&self, claim: &Claim, failure: &Failure) -> Result<()> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        match state.rows.get_mut(&row_id(&claim.key)) {
+            Some(row) if row.claimed_by.as_deref() == Some(claim.token.as_str()) => {
+                row.attempts = row.attempts.saturating_add(1);
+                row.dead = failure.dead && row.seq == claim.seq;
+                row.last_error = Some(failure.error.clone());
+                row.next_attempt = after(now, failure.retry_in);
+                row.claimed_by = None;
+            }
+            _ => state.mark(&claim.key, now),
+        }
+        Ok(())
+    }
+
+    async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
+        let state = self.state()?;
+        let now = now_millis();
+        let mut rows: Vec<&Row> = state
+            .rows
+            .values()
+            .filter(|r| filter.matches(&r.key, r.dead))
+            .collect();
+        rows.sort_by_key(|r| r.created);
+        Ok(rows
+            .into_iter()
+            .take(limit)
+            .map(|r| JournalEntry {
+                key: r.key.clone(),
+                attempts: r.attempts,
+                dead: r.dead,
+                last_error: r.last_error.clone(),
+                since: stamp(r.created),
+                in_flight: !r.writes_done(now),
+            })
+            .collect())
+    }
+
+    async fn revive(&self, filter: &EntryFilter) -> Result<u64> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let mut count = 0;
+        for row in state.rows.values_mut() {
+            if row.dead && filter.matches(&row.key, true) {
+                row.dead = false;
+                row.attempts = 0;
+                row.next_attempt = now;
+                row.claimed_by = None;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    async fn discard(&self, filter: &EntryFilter) -> Result<u64> {
+        let mut state = self.state()?;
+        let before = state.rows.len();
+        state.rows.retain(|_, r| !filter.matches(&r.key, r.dead));
+        Ok((before - state.rows.len()) as u64)
+    }
+
+    async fn backlog(&self) -> Result<Vec<Backlog>> {
+        let state = self.state()?;
+        let mut targets: BTreeMap<String, Backlog> = BTreeMap::new();
+        for row in state.rows.values() {
+            let entry = targets
+                .entry(row.key.target.clone())
+                .or_insert_with(|| Backlog {
+                    target: row.key.target.clone(),
+                    pending: 0,
+                    dead: 0,
+                    oldest_pending: None,
+                });
+            if row.dead {
+                entry.dead += 1;
+            } else {
+                entry.pending += 1;
+                let since = stamp(row.created);
+                entry.oldest_pending = Some(entry.oldest_pending.map_or(since, |o| o.min(since)));
+            }
+        }
+        Ok(targets.into_values().collect())
+    }
+
+    async fn stage(&self, scope: &str) -> Result<Option<StageRecord>> {
+        Ok(self.state()?.stages.get(scope).cloned())
+    }
+
+    async fn set_stage(
+        &self,
+        scope: &str,
+        expected: i64,
+        stage: &str,
+        generation: i64,
+    ) -> Result<bool> {
+        let mut state = self.state()?;
+        let current = state.stages.get(scope).map_or(0, |s| s.generation);
+        if current != expected {
+            return Ok(false);
+        }
+        state.stages.insert(
+            scope.to_owned(),
+            StageRecord {
+                scope: scope.to_owned(),
+                stage: stage.to_owned(),
+                generation,
+                changed_at: Timestamp::now(),
+            },
+        );
+        Ok(true)
+    }
+}

@@ -1,0 +1,948 @@
+//! The journal in a SQL database, written once for PostgreSQL, MySQL/MariaDB
+//! and SQLite over [`JournalSql`], a three-method executor that each backend
+//! implements on its own connection type (sqlx pool, SeaORM connection,
+//! Diesel pool).
+//!
+//! Every step of the contract (see [`crate::journal`]) is one statement, two
+//! on MySQL where there is no `RETURNING`. Times are the database's own
+//! clock in epoch milliseconds, so the instances' clocks do not matter.
+//! Concurrency rests on the database:
+//! - `begin` is `INSERT … SELECT … WHERE EXISTS (stage row at the fenced
+//!   generation, share-locked)`, so it waits for a switch that is changing
+//!   the stage row and then sees the new generation;
+//! - a relay's `claim` picks rows with `FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL; MySQL claims with one `UPDATE … ORDER BY … LIMIT` (rows are
+//!   locked in index order, so two relays wait for each other instead of
+//!   deadlocking) and reads back what its token won; SQLite has one writer.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::{
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
+    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, lease_millis, merged_keys,
+};
+use crate::error::{AdapterError, Result};
+use crate::schema::Dialect;
+use crate::timestamp::Timestamp;
+
+/// The columns of [`Statement::claim_columns`].
+const CLAIM_COLUMNS: usize = 9;
+
+/// How many keys one statement carries at most (5 parameters each).
+const KEYS_PER_STATEMENT: usize = 1000;
+
+/// A parameter of a journal statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    /// A 64-bit integer.
+    Int(i64),
+    /// A text value.
+    Text(String),
+}
+
+/// A row of a journal query: every column as text (the statements cast), or NULL.
+pub type TextRow = Vec<Option<String>>;
+
+/// What a backend provides so that [`SqlJournal`] can run on its connections.
+///
+/// Placeholders are `$1, $2, …` on PostgreSQL and `?` elsewhere, in the order
+/// of `params`; every column a query selects is text or NULL.
+#[async_trait::async_trait]
+pub trait JournalSql: Send + Sync {
+    /// The database's dialect.
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; returns the rows it affected.
+    async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64>;
+    /// Runs a query that selects `columns` columns, each text or NULL; returns its rows.
+    async fn fetch(&self, sql: &str, params: Vec<SqlValue>, columns: usize)
+    -> Result<Vec<TextRow>>;
+}
+
+/// The pieces of `sql` around its placeholders (one more than there are
+/// parameters), for executors that bind as they build (sqlx's `QueryBuilder`).
+pub fn split_placeholders(dialect: Dialect, sql: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let placeholder_end = match (dialect, bytes[i]) {
+            (Dialect::Postgres, b'$') => {
+                let digits = bytes[i + 1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+                (digits > 0).then_some(i + 1 + digits)
+            }
+            (Dialect::Postgres, _) => None,
+            (_, b'?') => Some(i + 1),
+            _ => None,
+        };
+        match placeholder_end {
+            Some(end) => {
+                pieces.push(&sql[start..i]);
+                start = end;
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    pieces.push(&sql[start..]);
+    pieces
+}
+
+/// The replication journal in the database `sql` reaches.
+#[derive(Debug, Clone)]
+pub struct SqlJournal<E> {
+    sql: E,
+}
+
+impl<E: JournalSql> SqlJournal<E> {
+    /// A journal over `sql`. The tables come from [`crate::schema::statements`].
+    pub fn new(sql: E) -> Self {
+        Self { sql }
+    }
+}
+
+/// One statement being written: its text and its parameters, in order.
+struct Statement {
+    dialect: Dialect,
+    text: String,
+    params: Vec<SqlValue>,
+}
+
+impl Statement {
+    fn new(dialect: Dialect) -> Self {
+        Self {
+            dialect,
+            text: String::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    fn sql(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    fn bind(&mut self, value: SqlValue) -> &mut Self {
+        self.params.push(value);
+        if self.dialect == Dialect::Postgres {
+            let _ = write!(self.text, "${}", self.params.len());
+        } else {
+            self.text.push('?');
+        }
+        self
+    }
+
+    fn text(&mut self, value: &str) -> &mut Self {
+        self.bind(SqlValue::Text(value.to_owned()))
+    }
+
+    fn int(&mut self, value: i64) -> &mut Self {
+        self.bind(SqlValue::Int(value))
+    }
+
+    /// The database's clock, in epoch milliseconds.
+    fn now(&mut self) -> &mut Self {
+        let now = match self.dialect {
+            Dialect::Postgres => "(CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT))",
+            Dialect::MariaDb | Dialect::MySql => "(CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED))",
+            Dialect::Sqlite => "(CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))",
+        };
+        self.sql(now)
+    }
+
+    /// `now + duration`.
+    fn now_plus(&mut self, duration: Duration) -> &mut Self {
+        self.sql("(")
+            .now()
+            .sql(" + ")
+            .int(lease_millis(duration))
+            .sql(")")
+    }
+
+    /// An integer column as text.
+    fn as_text(&mut self, column: &str) -> &mut Self {
+        let ty = if self.dialect.is_mysql() {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
+        let cast = format!("CAST({column} AS {ty})");
+        self.sql(&cast)
+    }
+
+    /// The larger of two expressions.
+    fn greatest(&self, a: &str, b: &str) -> String {
+        match self.dialect {
+            Dialect::Sqlite => format!("MAX({a}, {b})"),
+            _ => format!("GREATEST({a}, {b})"),
+        }
+    }
+
+    /// `WHERE`-able condition on one row's primary key.
+    fn key_is(&mut self, key: &JournalKey) -> &mut Self {
+        self.sql("target = ")
+            .text(&key.target)
+            .sql(" AND entity = ")
+            .text(key.subject.entity_column())
+            .sql(" AND tenant_id = ")
+            .text(&key.tenant_id)
+            .sql(" AND record_key = ")
+            .text(&key.subject.key_column())
+    }
+
+    /// The conditions of an operator's filter (after a `WHERE 1 = 1`).
+    fn filter(&mut self, filter: &EntryFilter) -> &mut Self {
+        if let Some(target) = &filter.target {
+            self.sql(" AND target = ").text(target);
+        }
+        if let Some(entity) = &filter.entity {
+            self.sql(" AND entity = ").text(entity);
+        }
+        if let Some(tenant) = &filter.tenant_id {
+            self.sql(" AND tenant_id = ").text(tenant);
+        }
+        if let Some(dead) = filter.dead {
+            self.sql(" AND dead = ").int(i64::from(dead));
+        }
+        self
+    }
+
+    /// `INSERT INTO journal (columns)`.
+    fn insert_into(&mut self) -> &mut Self {
+        let text = format!(
+            "INSERT INTO {JOURNAL_TABLE} (target, entity, tenant_id, record_key, cascades, seq, \
+             pending_writes, writes_until, claimed_by, claim_until, attempts, next_attempt_at, \
+             dead, last_error, created_at, updated_at) "
+        );
+        self.sql(&text)
+    }
+
+    /// The head of the upsert clause, up to the first assignment.
+    fn on_conflict(&mut self) -> &mut Self {
+        let text = if self.dialect.is_mysql() {
+            " ON DUPLICATE KEY UPDATE ".to_owned()
+        } else {
+            " ON CONFLICT (target, entity, tenant_id, record_key) DO UPDATE SET ".to_owned()
+        };
+        self.sql(&text)
+    }
+
+    /// How an upsert names the row being updated and the row proposed.
+    fn old(&self, column: &str) -> String {
+        format!("{JOURNAL_TABLE}.{column}")
+    }
+
+    fn new_value(&self, column: &str) -> String {
+        if self.dialect.is_mysql() {
+            format!("VALUES({column})")
+        } else {
+            format!("excluded.{column}")
+        }
+    }
+
+    /// The assignments every upsert of a key makes: a change of `seq`, and
+    /// the strongest subject of the writes merged into the row.
+    fn marked(&mut self) -> &mut Self {
+        let seq = format!("seq = {} + 1, ", self.old("seq"));
+        let cascades = format!(
+            "cascades = {}, ",
+            self.greatest(&self.old("cascades"), &self.new_value("cascades"))
+        );
+        self.sql(&seq).sql(&cascades).sql("updated_at = ").now()
+    }
+
+    /// The columns a claim returns, as text.
+    fn claim_columns(&mut self) -> &mut Self {
+        self.sql("target, entity, tenant_id, record_key, ")
+            .as_text("cascades")
+            .sql(", ")
+            .as_text("seq")
+            .sql(", ")
+            .as_text("attempts")
+            .sql(", ")
+            .as_text("created_at")
+            .sql(", claimed_by")
+    }
+
+    /// A row constructor list `((t, e, k, r), …)` for `IN`.
+    fn key_list(&mut self, keys: &[JournalKey]) -> &mut Self {
+        self.sql("(");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            self.sql("(")
+                .text(&key.target)
+                .sql(", ")
+                .text(key.subject.entity_column())
+                .sql(", ")
+                .text(&key.tenant_id)
+                .sql(", ")
+                .text(&key.subject.key_column())
+                .sql(")");
+        }
+        self.sql(")")
+    }
+}
+
+fn bad_row(what: &str) -> AdapterError {
+    AdapterError::Backend {
+        message: format!("the replication journal returned an unreadable {what}"),
+        source: None,
+    }
+}
+
+fn column<'a>(row: &'a TextRow, index: usize) -> Option<&'a str> {
+    row.get(index).and_then(|c| c.as_deref())
+}
+
+fn int_column(row: &TextRow, index: usize) -> Result<i64> {
+    column(row, index)
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(|| bad_row("number"))
+}
+
+fn stamp_column(row: &TextRow, index: usize) -> Result<Timestamp> {
+    Timestamp::from_millis(int_column(row, index)?).ok_or_else(|| bad_row("time"))
+}
+
+/// The key of a row whose first five columns are target, entity, tenant, key, cascades.
+fn key_of(row: &TextRow) -> Result<JournalKey> {
+    let (Some(target), Some(entity), Some(tenant), Some(key)) = (
+        column(row, 0),
+        column(row, 1),
+        column(row, 2),
+        column(row, 3),
+    ) else {
+        return Err(bad_row("key"));
+    };
+    let cascade = int_column(row, 4)? != 0;
+    let subject = Subject::from_columns(entity, key, cascade).ok_or_else(|| bad_row("subject"))?;
+    Ok(JournalKey::new(target, tenant, subject))
+}
+
+/// A claim from a row of [`Statement::claim_columns`], if `token` holds it.
+fn claim_of(row: &TextRow, token: &str) -> Result<Option<Claim>> {
+    if column(row, 8) != Some(token) {
+        return Ok(None);
+    }
+    Ok(Some(Claim {
+        key: key_of(row)?,
+        token: token.to_owned(),
+        seq: int_column(row, 5)?,
+        attempts: u32::try_from(int_column(row, 6)?).unwrap_or(u32::MAX),
+        since: stamp_column(row, 7)?,
+    }))
+}
+
+impl<E: JournalSql> SqlJournal<E> {
+    fn dialect(&self) -> Dialect {
+        self.sql.dialect()
+    }
+
+    async fn execute(&self, statement: Statement) -> Result<u64> {
+        self.sql.execute(&statement.text, statement.params).await
+    }
+
+    async fn fetch(&self, statement: Statement, columns: usize) -> Result<Vec<TextRow>> {
+        self.sql
+            .fetch(&statement.text, statement.params, columns)
+            .await
+    }
+
+    /// The rows proposed by an insert of `keys`: `(target, entity, tenant, key, cascades)`,
+    /// as a derived table `v` with columns `v_target` … `v_cascades`.
+    fn proposed(s: &mut Statement, keys: &[JournalKey]) {
+        let mysql = s.dialect.is_mysql();
+        s.sql("(");
+        if !mysql {
+            s.sql("VALUES ");
+        }
+        for (i, key) in keys.iter().enumerate() {
+            match (i, mysql) {
+                (0, true) => s.sql("SELECT "),
+                (_, true) => s.sql(" UNION ALL SELECT "),
+                (0, false) => s.sql("("),
+                (_, false) => s.sql(", ("),
+            };
+            let names = ["v_target", "v_entity", "v_tenant", "v_key", "v_cascades"];
+            let values = [
+                SqlValue::Text(key.target.clone()),
+                SqlValue::Text(key.subject.entity_column().to_owned()),
+                SqlValue::Text(key.tenant_id.clone()),
+                SqlValue::Text(key.subject.key_column()),
+                SqlValue::Int(i64::from(key.subject.cascades())),
+            ];
+            for (j, (value, name)) in values.into_iter().zip(names).enumerate() {
+                if j > 0 {
+                    s.sql(", ");
+                }
+                if s.dialect == Dialect::Postgres && j == 4 {
+                    s.sql("CAST(").bind(value).sql(" AS BIGINT)");
+                } else {
+                    s.bind(value);
+                }
+                if mysql && i == 0 {
+                    s.sql(&format!(" AS {name}"));
+                }
+            }
+            if !mysql {
+                s.sql(")");
+            }
+        }
+        s.sql(") AS v");
+        if s.dialect == Dialect::Postgres {
+            s.sql("(v_target, v_entity, v_tenant, v_key, v_cascades)");
+        }
+    }
+
+    /// `begin` for one chunk of keys; the rows it affected.
+    async fn begin_chunk(
+        &self,
+        fence: &Fence,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<u64> {
+        let dialect = self.dialect();
+        let mut s = Statement::new(dialect);
+        s.insert_into().sql("SELECT ");
+        if dialect == Dialect::Sqlite {
+            s.sql("column1, column2, column3, column4, column5");
+        } else {
+            s.sql("v_target, v_entity, v_tenant, v_key, v_cascades");
+        }
+        s.sql(", 1, 1, ")
+            .now_plus(lease)
+            .sql(", NULL, 0, 0, ")
+            .now();
+        s.sql(", 0, NULL, ").now().sql(", ").now().sql(" FROM ");
+        if dialect == Dialect::Sqlite {
+            // SQLite names the columns of a VALUES table column1, column2, …
+            let mut values = Statement::new(dialect);
+            Self::proposed(&mut values, keys);
+            let text = values.text.replacen(") AS v", ")", 1);
+            s.sql(&text);
+            s.params.extend(values.params);
+        } else {
+            Self::proposed(&mut s, keys);
+        }
+        let lock = match dialect {
+            Dialect::Postgres => " FOR SHARE",
+            Dialect::MariaDb | Dialect::MySql => " LOCK IN SHARE MODE",
+            Dialect::Sqlite => "",
+        };
+        let stage = format!(" WHERE EXISTS (SELECT 1 FROM {STAGE_TABLE} WHERE scope = ");
+        s.sql(&stage)
+            .text(&fence.scope)
+            .sql(" AND generation = ")
+            .int(fence.generation)
+            .sql(lock)
+            .sql(")");
+        s.on_conflict();
+        // MySQL assigns left to right with the values already assigned, so
+        // each assignment reads only columns that are still unchanged.
+        let pending = format!("pending_writes = CASE WHEN {} < ", s.old("writes_until"));
+        s.sql(&pending).now();
+        let rest = format!(
+            " THEN 1 ELSE {} + 1 END, writes_until = {}, dead = 0, attempts = 0, next_attempt_at = ",
+            s.old("pending_writes"),
+            s.new_value("writes_until")
+        );
+        s.sql(&rest).now().sql(", ").marked();
+        self.execute(s).await
+    }
+
+    /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
+    async fn finish_chunk(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let dialect = self.dialect();
+        let mut s = Statement::new(dialect);
+        s.insert_into().sql("VALUES ");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                s.sql(", ");
+            }
+            s.sql("(")
+                .text(&key.target)
+                .sql(", ")
+                .text(key.subject.entity_column())
+                .sql(", ")
+                .text(&key.tenant_id)
+                .sql(", ")
+                .text(&key.subject.key_column())
+                .sql(", ")
+                .int(i64::from(key.subject.cascades()))
+                .sql(", 1, 0, ")
+                .now()
+                .sql(", ")
+                .text(token)
+                .sql(", ")
+                .now_plus(lease)
+                .sql(", 0, ")
+                .now()
+                .sql(", 0, NULL, ")
+                .now()
+                .sql(", ")
+                .now()
+                .sql(")");
+        }
+        s.on_conflict();
+        let pending = format!(
+            "pending_writes = {}, ",
+            s.greatest(&format!("{} - 1", s.old("pending_writes")), "0")
+        );
+        s.sql(&pending);
+        if dialect.is_mysql() {
+            // claimed_by first (it reads the old claim_until), then claim_until
+            // (it reads the claimed_by just assigned: ours only if we won).
+            s.sql("claimed_by = CASE WHEN claim_until < ")
+                .now()
+                .sql(" THEN VALUES(claimed_by) ELSE claimed_by END, ")
+                .sql("claim_until = CASE WHEN claimed_by = VALUES(claimed_by) THEN VALUES(claim_until) ELSE claim_until END, ");
+        } else {
+            let (old_until, new_by, old_by, new_until) = (
+                s.old("claim_until"),
+                s.new_value("claimed_by"),
+                s.old("claimed_by"),
+                s.new_value("claim_until"),
+            );
+            s.sql(&format!("claimed_by = CASE WHEN {old_until} < "))
+                .now()
+                .sql(&format!(" THEN {new_by} ELSE {old_by} END, "))
+                .sql(&format!("claim_until = CASE WHEN {old_until} < "))
+                .now()
+                .sql(&format!(" THEN {new_until} ELSE {old_until} END, "));
+        }
+        s.marked();
+        let rows = if dialect.is_mysql() {
+            self.execute(s).await?;
+            let mut read = Statement::new(dialect);
+            read.sql("SELECT ").claim_columns();
+            read.sql(&format!(
+                " FROM {JOURNAL_TABLE} WHERE (target, entity, tenant_id, record_key) IN "
+            ))
+            .key_list(keys);
+            self.fetch(read, CLAIM_COLUMNS).await?
+        } else {
+            s.sql(" RETURNING ").claim_columns();
+            self.fetch(s, CLAIM_COLUMNS).await?
+        };
+        let mut claims = Vec::new();
+        for row in &rows {
+            claims.extend(claim_of(row, token)?);
+        }
+        Ok(claims)
+    }
+
+    /// Marks `key` changed, so that it is applied again (see `settle`).
+    async fn mark(&self, key: &JournalKey) -> Result<()> {
+        let mut s = Statement::new(self.dialect());
+        s.insert_into()
+            .sql("VALUES (")
+            .text(&key.target)
+            .sql(", ")
+            .text(key.subject.entity_column())
+            .sql(", ")
+            .text(&key.tenant_id)
+            .sql(", ")
+            .text(&key.subject.key_column())
+            .sql(", ")
+            .int(i64::from(key.subject.cascades()))
+            .sql(", 1, 0, ")
+            .now()
+            .sql(", NULL, 0, 0, ")
+            .now()
+            .sql(", 0, NULL, ")
+            .now()
+            .sql(", ")
+            .now()
+            .sql(")")
+            .on_conflict()
+            .marked();
+        self.execute(s).await.map(|_| ())
+    }
+
+    /// Releases `claim` (a newer write arrived, or a write is in flight); `false` if not held.
+    async fn release(&self, claim: &Claim) -> Result<bool> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!(
+            "UPDATE {JOURNAL_TABLE} SET claim_until = 0, claimed_by = NULL WHERE "
+        ))
+        .key_is(&claim.key)
+        .sql(" AND claimed_by = ")
+        .text(&claim.token);
+        Ok(self.execute(s).await? > 0)
+    }
+
+    async fn ensure_stage_row(&self, fence: &Fence) -> Result<()> {
+        let mut s = Statement::new(self.dialect());
+        let head = if self.dialect().is_mysql() {
+            format!(
+                "INSERT IGNORE INTO {STAGE_TABLE} (scope, stage, generation, changed_at) VALUES ("
+            )
+        } else {
+            format!("INSERT INTO {STAGE_TABLE} (scope, stage, generation, changed_at) VALUES (")
+        };
+        s.sql(&head)
+            .text(&fence.scope)
+            .sql(", ")
+            .text(&fence.stage)
+            .sql(", 0, ")
+            .now()
+            .sql(")");
+        if !self.dialect().is_mysql() {
+            s.sql(" ON CONFLICT (scope) DO NOTHING");
+        }
+        self.execute(s).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
+    async fn begin(&self, fence: &Fence, keys: &[JournalKey], lease: Duration) -> Result<Begun> {
+        let keys = merged_keys(keys);
+        for (index, chunk) in keys.chunks(KEYS_PER_STATEMENT).enumerate() {
+            if self.begin_chunk(fence, chunk, lease).await? > 0 {
+                continue;
+            }
+            let stored = self.stage(&fence.scope).await?;
+            // A scope never stored counts as generation 0: store it, then try again.
+            if index == 0 && stored.is_none() && fence.generation == 0 {
+                self.ensure_stage_row(fence).await?;
+                if self.begin_chunk(fence, chunk, lease).await? > 0 {
+                    continue;
+                }
+            }
+            if index == 0 {
+                return Ok(Begun::StageMoved(self.stage(&fence.scope).await?));
+            }
+            // A switch between two chunks of one write: the first chunks are
+            // recorded, so the write must go ahead under its old routing
+            // only if the rest can be recorded too; record them unfenced
+            // (the switch waits for them, as for any write in flight).
+            let open = Fence {
+                generation: stored.map_or(0, |s| s.generation),
+                ..fence.clone()
+            };
+            self.begin_chunk(&open, chunk, lease).await?;
+        }
+        Ok(Begun::Recorded)
+    }
+
+    async fn finish(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let keys = merged_keys(keys);
+        let mut claims = Vec::new();
+        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            claims.extend(self.finish_chunk(token, chunk, lease).await?);
+        }
+        Ok(claims)
+    }
+
+    async fn claim(
+        &self,
+        token: &str,
+        target: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let dialect = self.dialect();
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let due = |s: &mut Statement| {
+            s.sql("target = ")
+                .text(target)
+                .sql(" AND dead = 0 AND next_attempt_at <= ")
+                .now()
+                .sql(" AND claim_until < ")
+                .now()
+                .sql(" AND (pending_writes = 0 OR writes_until < ")
+                .now()
+                .sql(")");
+        };
+        let mut s = Statement::new(dialect);
+        s.sql(&format!("UPDATE {JOURNAL_TABLE} SET claimed_by = "))
+            .text(token)
+            .sql(", claim_until = ")
+            .now_plus(lease)
+            .sql(" WHERE ");
+        let rows = if dialect.is_mysql() {
+            due(&mut s);
+            s.sql(" ORDER BY created_at LIMIT ").int(limit);
+            self.execute(s).await?;
+            let mut read = Statement::new(dialect);
+            read.sql("SELECT ").claim_columns();
+            read.sql(&format!(" FROM {JOURNAL_TABLE} WHERE target = "))
+                .text(target)
+                .sql(" AND claimed_by = ")
+                .text(token);
+            self.fetch(read, CLAIM_COLUMNS).await?
+        } else {
+            s.sql(&format!(
+                "(target, entity, tenant_id, record_key) IN (SELECT target, entity, tenant_id, record_key FROM {JOURNAL_TABLE} WHERE "
+            ));
+            due(&mut s);
+            s.sql(" ORDER BY created_at LIMIT ").int(limit);
+            if dialect == Dialect::Postgres {
+                s.sql(" FOR UPDATE SKIP LOCKED");
+            }
+            s.sql(") RETURNING ").claim_columns();
+            self.fetch(s, CLAIM_COLUMNS).await?
+        };
+        let mut claims = Vec::new();
+        for row in &rows {
+            claims.extend(claim_of(row, token)?);
+        }
+        claims.sort_by_key(|c| c.since);
+        Ok(claims)
+    }
+
+    async fn settle(&self, claim: &Claim) -> Result<bool> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE "))
+            .key_is(&claim.key)
+            .sql(" AND claimed_by = ")
+            .text(&claim.token)
+            .sql(" AND seq = ")
+            .int(claim.seq)
+            .sql(" AND (pending_writes = 0 OR writes_until < ")
+            .now()
+            .sql(")");
+        if self.execute(s).await? > 0 {
+            return Ok(true);
+        }
+        if !self.release(claim).await? {
+            // The claim was lost: what this holder copied may be late; copy again.
+            self.mark(&claim.key).await?;
+        }
+        Ok(false)
+    }
+
+    async fn fail(&self, claim: &Claim, failure: &Failure) -> Result<()> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!(
+            "UPDATE {JOURNAL_TABLE} SET attempts = attempts + 1, dead = CASE WHEN seq = "
+        ))
+        .int(claim.seq)
+        .sql(" THEN ")
+        .int(i64::from(failure.dead))
+        .sql(" ELSE 0 END, last_error = ")
+        .text(&failure.error)
+        .sql(", next_attempt_at = ")
+        .now_plus(failure.retry_in)
+        .sql(", claim_until = 0, claimed_by = NULL WHERE ")
+        .key_is(&claim.key)
+        .sql(" AND claimed_by = ")
+        .text(&claim.token);
+        if self.execute(s).await? == 0 {
+            self.mark(&claim.key).await?;
+        }
+        Ok(())
+    }
+
+    async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
+        let mut s = Statement::new(self.dialect());
+        s.sql("SELECT target, entity, tenant_id, record_key, ")
+            .as_text("cascades")
+            .sql(", ")
+            .as_text("attempts")
+            .sql(", ")
+            .as_text("dead")
+            .sql(", last_error, ")
+            .as_text("created_at")
+            .sql(", CAST(CASE WHEN pending_writes > 0 AND writes_until >= ");
+        let ty = if self.dialect().is_mysql() {
+            "CHAR"
+        } else {
+            "TEXT"
+        };
+        s.now()
+            .sql(&format!(" THEN 1 ELSE 0 END AS {ty})"))
+            .sql(&format!(" FROM {JOURNAL_TABLE} WHERE 1 = 1"))
+            .filter(filter)
+            .sql(" ORDER BY created_at LIMIT ")
+            .int(i64::try_from(limit).unwrap_or(i64::MAX));
+        let rows = self.fetch(s, 10).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(JournalEntry {
+                    key: key_of(row)?,
+                    attempts: u32::try_from(int_column(row, 5)?).unwrap_or(u32::MAX),
+                    dead: int_column(row, 6)? != 0,
+                    last_error: column(row, 7).map(str::to_owned),
+                    since: stamp_column(row, 8)?,
+                    in_flight: int_column(row, 9)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn revive(&self, filter: &EntryFilter) -> Result<u64> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!(
+            "UPDATE {JOURNAL_TABLE} SET dead = 0, attempts = 0, next_attempt_at = "
+        ))
+        .now()
+        .sql(", claim_until = 0, claimed_by = NULL WHERE dead = 1")
+        .filter(filter);
+        self.execute(s).await
+    }
+
+    async fn discard(&self, filter: &EntryFilter) -> Result<u64> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE 1 = 1"))
+            .filter(filter);
+        self.execute(s).await
+    }
+
+    async fn backlog(&self) -> Result<Vec<Backlog>> {
+        let mut s = Statement::new(self.dialect());
+        s.sql("SELECT target, ")
+            .as_text("SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END)")
+            .sql(", ")
+            .as_text("SUM(dead)")
+            .sql(", ")
+            .as_text("MIN(CASE WHEN dead = 0 THEN created_at END)")
+            .sql(&format!(
+                " FROM {JOURNAL_TABLE} GROUP BY target ORDER BY target"
+            ));
+        let rows = self.fetch(s, 4).await?;
+        rows.iter()
+            .map(|row| {
+                let count = |i| {
+                    column(row, i)
+                        .and_then(|v| v.split('.').next())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                Ok(Backlog {
+                    target: column(row, 0).ok_or_else(|| bad_row("target"))?.to_owned(),
+                    pending: count(1),
+                    dead: count(2),
+                    oldest_pending: column(row, 3)
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .and_then(Timestamp::from_millis),
+                })
+            })
+            .collect()
+    }
+
+    async fn stage(&self, scope: &str) -> Result<Option<StageRecord>> {
+        let mut s = Statement::new(self.dialect());
+        s.sql("SELECT scope, stage, ")
+            .as_text("generation")
+            .sql(", ")
+            .as_text("changed_at")
+            .sql(&format!(" FROM {STAGE_TABLE} WHERE scope = "))
+            .text(scope);
+        let rows = self.fetch(s, 4).await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(StageRecord {
+            scope: column(row, 0).ok_or_else(|| bad_row("scope"))?.to_owned(),
+            stage: column(row, 1).ok_or_else(|| bad_row("stage"))?.to_owned(),
+            generation: int_column(row, 2)?,
+            changed_at: stamp_column(row, 3)?,
+        }))
+    }
+
+    async fn set_stage(
+        &self,
+        scope: &str,
+        expected: i64,
+        stage: &str,
+        generation: i64,
+    ) -> Result<bool> {
+        let mut s = Statement::new(self.dialect());
+        s.sql(&format!("UPDATE {STAGE_TABLE} SET stage = "))
+            .text(stage)
+            .sql(", generation = ")
+            .int(generation)
+            .sql(", changed_at = ")
+            .now()
+            .sql(" WHERE scope = ")
+            .text(scope)
+            .sql(" AND generation = ")
+            .int(expected);
+        if self.execute(s).await? > 0 {
+            return Ok(true);
+        }
+        if expected != 0 || self.stage(scope).await?.is_some() {
+            return Ok(false);
+        }
+        let mut s = Statement::new(self.dialect());
+        let head = if self.dialect().is_mysql() {
+            format!(
+                "INSERT IGNORE INTO {STAGE_TABLE} (scope, stage, generation, changed_at) VALUES ("
+            )
+        } else {
+            format!("INSERT INTO {STAGE_TABLE} (scope, stage, generation, changed_at) VALUES (")
+        };
+        s.sql(&head)
+            .text(scope)
+            .sql(", ")
+            .text(stage)
+            .sql(", ")
+            .int(generation)
+            .sql(", ")
+            .now()
+            .sql(")");
+        if !self.dialect().is_mysql() {
+            s.sql(" ON CONFLICT (scope) DO NOTHING");
+        }
+        Ok(self.execute(s).await? > 0)
+    }
+}
+
+/// The DDL of the journal and stage tables for `dialect` (part of
+/// [`crate::schema::statements`]).
+pub fn schema_statements(dialect: Dialect) -> Vec<String> {
+    let options = match dialect {
+        Dialect::MariaDb => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin",
+        Dialect::MySql => " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_0900_bin",
+        _ => "",
+    };
+    let due_index = "switchyard_journal_due_idx";
+    let mysql_index = if dialect.is_mysql() {
+        format!(",\n  KEY {due_index} (target, dead, created_at)")
+    } else {
+        String::new()
+    };
+    let mut out = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE} (\n  target VARCHAR(64) NOT NULL,\n  \
+             entity VARCHAR(32) NOT NULL,\n  tenant_id VARCHAR(255) NOT NULL,\n  \
+             record_key VARCHAR(255) NOT NULL,\n  cascades BIGINT NOT NULL,\n  seq BIGINT NOT NULL,\n  \
+             pending_writes BIGINT NOT NULL,\n  writes_until BIGINT NOT NULL,\n  \
+             claimed_by VARCHAR(128) NULL,\n  claim_until BIGINT NOT NULL,\n  \
+             attempts BIGINT NOT NULL,\n  next_attempt_at BIGINT NOT NULL,\n  dead BIGINT NOT NULL,\n  \
+             last_error TEXT NULL,\n  created_at BIGINT NOT NULL,\n  updated_at BIGINT NOT NULL,\n  \
+             PRIMARY KEY (target, entity, tenant_id, record_key){mysql_index}\n){options}"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {STAGE_TABLE} (\n  scope VARCHAR(64) NOT NULL,\n  \
+             stage VARCHAR(32) NOT NULL,\n  generation BIGINT NOT NULL,\n  \
+             changed_at BIGINT NOT NULL,\n  PRIMARY KEY (scope)\n){options}"
+        ),
+    ];
+    if !dialect.is_mysql() {
+        out.push(format!(
+            "CREATE INDEX IF NOT EXISTS {due_index} ON {JOURNAL_TABLE} (target, dead, created_at)"
+        ));
+    }
+    out
+}

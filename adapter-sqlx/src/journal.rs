@@ -1,0 +1,124 @@
+//! The replication journal on this crate's pools: the shared statements of
+//! [`adapter_interfaces::journal::sql`], executed through sqlx.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_interfaces::journal::sql::{JournalSql, SqlValue, TextRow, split_placeholders};
+use adapter_interfaces::record::{Column, ColumnKind, Value};
+use adapter_interfaces::schema::Dialect;
+use adapter_interfaces::{AdapterError, Result, async_trait};
+use sqlx::{QueryBuilder, Row as _};
+
+use crate::backend::Backend;
+use crate::store::Db;
+
+/// How often a journal statement chosen as a deadlock victim is tried in all.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Every journal column reads back as text (the statements cast).
+const TEXT: Column = Column::text("journal", 4096).nullable();
+
+/// A pool seen as the journal's executor.
+pub(crate) struct JournalPool<DB: Backend> {
+    db: Arc<Db<DB>>,
+}
+
+impl<DB: Backend> JournalPool<DB> {
+    pub(crate) fn new(db: Arc<Db<DB>>) -> Self {
+        Self { db }
+    }
+
+    fn build(&self, sql: &str, params: &[SqlValue]) -> QueryBuilder<DB> {
+        let pieces = split_placeholders(self.db.sql.dialect, sql);
+        let mut qb = QueryBuilder::new(pieces.first().copied().unwrap_or_default());
+        for (piece, param) in pieces.iter().skip(1).zip(params) {
+            match param {
+                SqlValue::Int(i) => DB::push_value(&mut qb, ColumnKind::Int, &Value::Int(*i)),
+                SqlValue::Text(t) => DB::push_value(
+                    &mut qb,
+                    ColumnKind::Text { max_chars: 4096 },
+                    &Value::Text(t.clone()),
+                ),
+            }
+            qb.push(*piece);
+        }
+        qb
+    }
+}
+
+/// Whether a journal statement may simply run again: the database rolled it
+/// back to break a deadlock (SQLSTATE 40001 on every database, 40P01 on
+/// PostgreSQL) or gave up waiting for a lock (MySQL 1205), or SQLite was busy.
+fn is_transient(error: &sqlx::Error) -> bool {
+    let Some(db) = error.as_database_error() else {
+        return false;
+    };
+    let code = db.code();
+    matches!(
+        code.as_deref(),
+        Some("40001" | "40P01" | "HY000" | "5" | "6")
+    ) && (code.as_deref() != Some("HY000") || db.message().contains("Lock wait timeout"))
+}
+
+fn journal_error(error: sqlx::Error) -> AdapterError {
+    AdapterError::backend("writing the replication journal", error)
+}
+
+#[async_trait]
+impl<DB: Backend> JournalSql for JournalPool<DB> {
+    fn dialect(&self) -> Dialect {
+        self.db.sql.dialect
+    }
+
+    async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut qb = self.build(sql, &params);
+            let mut conn = self.db.pool.acquire().await.map_err(journal_error)?;
+            match DB::execute(&mut conn, &mut qb).await {
+                Ok(rows) => return Ok(rows),
+                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                Err(error) => return Err(journal_error(error)),
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        sql: &str,
+        params: Vec<SqlValue>,
+        columns: usize,
+    ) -> Result<Vec<TextRow>> {
+        let mut attempt = 0;
+        let rows = loop {
+            attempt += 1;
+            let mut qb = self.build(sql, &params);
+            let mut conn = self.db.pool.acquire().await.map_err(journal_error)?;
+            match DB::fetch_all(&mut conn, &mut qb).await {
+                Ok(rows) => break rows,
+                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
+                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                }
+                Err(error) => return Err(journal_error(error)),
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                (0..columns.min(row.len()))
+                    .map(|i| match DB::read_value(row, i, &TEXT) {
+                        Ok(Value::Text(text)) => Ok(Some(text)),
+                        Ok(_) => Ok(None),
+                        Err(error) => Err(AdapterError::Backend {
+                            message: "reading the replication journal".into(),
+                            source: Some(error),
+                        }),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
