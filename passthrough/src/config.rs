@@ -35,27 +35,34 @@ pub type OnError = Arc<dyn Fn(&SecondaryFailure<'_>) + Send + Sync>;
 /// How a blocking secondary's failure reaches the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFailure {
-    /// The call succeeds; `on_error` runs and the write stays queued for retry.
+    /// The call succeeds; `on_error` runs and the key stays in the journal for retry.
     Report,
     /// The call fails with [`AdapterError::SecondaryWrite`] (the primary write
-    /// is committed); the write stays queued for retry all the same.
+    /// is committed); the key stays in the journal for retry all the same.
     FailCall,
 }
 
 /// Whether the caller waits for a secondary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
-    /// The caller waits for the secondary's first attempt (at most
+    /// The caller waits for the secondary's copy (at most
     /// [`SecondaryOptions::blocking_timeout`]).
     Blocking(OnFailure),
-    /// The write is queued; the caller does not wait.
+    /// The copy runs in the background; the caller does not wait.
     NonBlocking,
 }
 
 /// Retries of a failed replicated write, with exponential backoff.
+///
+/// A **transient** failure (the secondary is unreachable, times out, or
+/// reports a backend error) is retried for as long as it takes, never
+/// dead-lettered. A **rejection** (the secondary refuses the copy: a unique
+/// conflict, invalid input, a missing parent that copying it did not cure)
+/// is retried until `max_attempts` attempts failed, then the key becomes a
+/// dead letter in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included, before the write is dead-lettered.
+    /// Attempts in all, the first included, before a rejected key is dead-lettered.
     pub max_attempts: u32,
     /// Wait after the first failure; doubled after each further one.
     pub initial_backoff: Duration,
@@ -87,17 +94,14 @@ impl RetryPolicy {
 
 /// How one secondary is written to.
 ///
-/// Every secondary has one ordered queue that carries all its writes, of all
-/// entities, in the primary's order; a worker applies them one at a time and
-/// retries a failed one (with backoff) before it moves on, so a create is
-/// never overtaken by its own update or delete and a child never arrives
-/// before its parent.
-///
-/// **When the queue is full** the caller waits for room (backpressure), at
-/// most [`SecondaryOptions::enqueue_timeout`]; after that the write is not
-/// queued but parked directly in the dead-letter list, `on_error` runs, and
-/// the status turns to `errors`. Nothing is dropped silently: a replay of the
-/// dead letter copies the primary's current record.
+/// Every write through the passthrough records the keys it touches in the
+/// primary's replication journal before it writes the primary (see
+/// [`adapter_interfaces::journal`]); the write is then copied to the
+/// secondary by the caller's own process right away (the fast path, at most
+/// [`SecondaryOptions::max_in_flight`] copies at once per secondary) or, if
+/// that process dies or is busy, by any relay. A copy always brings the key
+/// to the primary's *current* state, so copies of one key may run in any
+/// order, in any process, any number of times.
 #[derive(Clone)]
 pub struct SecondaryOptions {
     /// Blocking or not.
@@ -106,12 +110,10 @@ pub struct SecondaryOptions {
     pub on_error: Option<OnError>,
     /// Retries and backoff.
     pub retry: RetryPolicy,
-    /// Queue capacity (writes).
-    pub queue_capacity: usize,
-    /// How long a caller waits for room in a full queue.
-    pub enqueue_timeout: Duration,
-    /// How long a blocking caller waits for the secondary's first attempt;
-    /// past it the attempt counts as failed for the caller (the write stays queued).
+    /// Fast-path copies in flight at most; beyond, keys wait in the journal for a relay.
+    pub max_in_flight: usize,
+    /// How long a blocking caller waits for the secondary's copy; past it the
+    /// copy counts as failed for the caller (the key stays in the journal).
     pub blocking_timeout: Duration,
 }
 
@@ -121,8 +123,7 @@ impl fmt::Debug for SecondaryOptions {
             .field("mode", &self.mode)
             .field("on_error", &self.on_error.as_ref().map(|_| "Fn"))
             .field("retry", &self.retry)
-            .field("queue_capacity", &self.queue_capacity)
-            .field("enqueue_timeout", &self.enqueue_timeout)
+            .field("max_in_flight", &self.max_in_flight)
             .field("blocking_timeout", &self.blocking_timeout)
             .finish()
     }
@@ -135,14 +136,13 @@ impl Default for SecondaryOptions {
 }
 
 impl SecondaryOptions {
-    /// A non-blocking secondary with default retries and a queue of 10 000 writes.
+    /// A non-blocking secondary with default retries and 256 copies in flight.
     pub fn non_blocking() -> Self {
         Self {
             mode: WriteMode::NonBlocking,
             on_error: None,
             retry: RetryPolicy::default(),
-            queue_capacity: 10_000,
-            enqueue_timeout: Duration::from_secs(1),
+            max_in_flight: 256,
             blocking_timeout: Duration::from_secs(5),
         }
     }
@@ -170,22 +170,57 @@ impl SecondaryOptions {
         self
     }
 
-    /// Sets the queue capacity (at least 1).
-    pub fn queue_capacity(mut self, capacity: usize) -> Self {
-        self.queue_capacity = capacity.max(1);
+    /// Sets how many fast-path copies may be in flight (at least 1).
+    pub fn max_in_flight(mut self, copies: usize) -> Self {
+        self.max_in_flight = copies.max(1);
         self
     }
 
-    /// Sets how long a caller waits for room in a full queue.
-    pub fn enqueue_timeout(mut self, timeout: Duration) -> Self {
-        self.enqueue_timeout = timeout;
-        self
-    }
-
-    /// Sets how long a blocking caller waits for the first attempt.
+    /// Sets how long a blocking caller waits for the copy.
     pub fn blocking_timeout(mut self, timeout: Duration) -> Self {
         self.blocking_timeout = timeout;
         self
+    }
+}
+
+/// How replication runs, for the whole passthrough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicationOptions {
+    /// How long a write in flight, or a claim, holds its journal row: a
+    /// process that dies holding one delays that key's copy by at most this.
+    /// A copy that takes longer than half of it is abandoned (and retried).
+    pub lease: Duration,
+    /// Whether this process runs a relay in the background (drains the
+    /// journal of what other processes left behind). Default on.
+    pub relay: bool,
+    /// Keys a relay copies at once.
+    pub relay_concurrency: usize,
+    /// How long an idle relay waits before it looks at the journal again.
+    pub relay_poll: Duration,
+    /// Compared reads in flight at most; a sampled read beyond it is skipped.
+    pub shadow_concurrency: usize,
+    /// How long [`crate::Passthrough::flush`] waits.
+    pub flush_timeout: Duration,
+    /// How often a migration's stage is read from the journal (a switch made
+    /// by any instance is followed within this time).
+    pub follow_interval: Duration,
+    /// How long a stage switch waits for the store it promotes to catch up,
+    /// and how long a write waits for a switch in progress.
+    pub switch_timeout: Duration,
+}
+
+impl Default for ReplicationOptions {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            relay: true,
+            relay_concurrency: 16,
+            relay_poll: Duration::from_millis(200),
+            shadow_concurrency: 32,
+            flush_timeout: Duration::from_secs(60),
+            follow_interval: Duration::from_secs(1),
+            switch_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -193,8 +228,8 @@ impl SecondaryOptions {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReadPolicy {
     /// On a primary miss (`get` → `None`), ask the secondaries in order.
-    /// A secondary is skipped for a key that still has queued or
-    /// dead-lettered writes for it (it may hold a removed record).
+    /// A secondary is skipped for a key that the journal still owes it (it
+    /// may hold a removed record).
     pub fallback: bool,
     /// With `fallback`: copy a record found on a secondary into the primary
     /// (and the other secondaries).

@@ -275,6 +275,16 @@ impl ReplicationJournal for MemoryJournal {
         Ok(())
     }
 
+    async fn release(&self, claim: &Claim) -> Result<()> {
+        let mut state = self.state()?;
+        if let Some(row) = state.rows.get_mut(&row_id(&claim.key))
+            && row.claimed_by.as_deref() == Some(claim.token.as_str())
+        {
+            row.claimed_by = None;
+        }
+        Ok(())
+    }
+
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
         let state = self.state()?;
         let now = now_millis();

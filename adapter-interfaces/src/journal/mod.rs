@@ -259,6 +259,8 @@ pub struct EntryFilter {
     pub entity: Option<String>,
     /// Only this tenant.
     pub tenant_id: Option<String>,
+    /// Only this `record_key` column (a record's key, a user id, a cut-off).
+    pub record_key: Option<String>,
     /// Only dead letters (`Some(true)`) or only live rows (`Some(false)`).
     pub dead: Option<bool>,
 }
@@ -280,6 +282,10 @@ impl EntryFilter {
                 .as_deref()
                 .is_none_or(|e| e == key.subject.entity_column())
             && self.tenant_id.as_ref().is_none_or(|t| *t == key.tenant_id)
+            && self
+                .record_key
+                .as_ref()
+                .is_none_or(|k| *k == key.subject.key_column())
             && self.dead.is_none_or(|d| d == dead)
     }
 }
@@ -357,6 +363,10 @@ pub trait ReplicationJournal: Send + Sync {
     /// After a failed copy: records the error and releases the claim, for a
     /// retry later or as a dead letter.
     async fn fail(&self, claim: &Claim, failure: &Failure) -> Result<()>;
+
+    /// Gives a claim back untried (its holder has no capacity for it now), so
+    /// that a relay takes it at once.
+    async fn release(&self, claim: &Claim) -> Result<()>;
 
     /// Rows the filter selects, oldest first (at most `limit`).
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>>;

@@ -207,6 +207,9 @@ impl Statement {
         if let Some(tenant) = &filter.tenant_id {
             self.sql(" AND tenant_id = ").text(tenant);
         }
+        if let Some(key) = &filter.record_key {
+            self.sql(" AND record_key = ").text(key);
+        }
         if let Some(dead) = filter.dead {
             self.sql(" AND dead = ").int(i64::from(dead));
         }
@@ -573,7 +576,7 @@ impl<E: JournalSql> SqlJournal<E> {
     }
 
     /// Releases `claim` (a newer write arrived, or a write is in flight); `false` if not held.
-    async fn release(&self, claim: &Claim) -> Result<bool> {
+    async fn release_held(&self, claim: &Claim) -> Result<bool> {
         let mut s = Statement::new(self.dialect());
         s.sql(&format!(
             "UPDATE {JOURNAL_TABLE} SET claim_until = 0, claimed_by = NULL WHERE "
@@ -724,7 +727,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         if self.execute(s).await? > 0 {
             return Ok(true);
         }
-        if !self.release(claim).await? {
+        if !self.release_held(claim).await? {
             // The claim was lost: what this holder copied may be late; copy again.
             self.mark(&claim.key).await?;
         }
@@ -751,6 +754,10 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             self.mark(&claim.key).await?;
         }
         Ok(())
+    }
+
+    async fn release(&self, claim: &Claim) -> Result<()> {
+        self.release_held(claim).await.map(|_| ())
     }
 
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
