@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use adapter_interfaces::{EntityKind, Timestamp};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -87,4 +88,23 @@ pub fn differing_fields<R: Entity>(a: &R, b: &R) -> Vec<String> {
         .collect();
     fields.sort();
     fields
+}
+
+/// A sampled read whose primary and secondary answers differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mismatch {
+    /// The secondary compared.
+    pub secondary: String,
+    /// The entity read.
+    pub entity: EntityKind,
+    /// The read method (`get`, `list`, `get_current`).
+    pub method: &'static str,
+    /// The tenant.
+    pub tenant_id: String,
+    /// The key read, or a description of the list.
+    pub key: String,
+    /// What differs: missing or extra records, field names (never values).
+    pub differences: Vec<Difference>,
+    /// When it was seen.
+    pub at: Timestamp,
 }

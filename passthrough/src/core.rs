@@ -1,152 +1,165 @@
-//! The machinery shared by every entity of a passthrough: one ordered queue
-//! and worker per secondary, dead letters, mismatches and statistics.
+//! The machinery shared by every entity of a passthrough: copying journaled
+//! keys to the secondaries (the fast path of the writing process, and the
+//! relay that drains what any process left behind), statistics, compared
+//! reads and the status report.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, Result, Timestamp};
-use tokio::sync::{Notify, mpsc, oneshot};
+use adapter_interfaces::journal::{
+    Backlog, Claim, EntryFilter, Failure, JournalEntry, JournalKey, ReplicationJournal,
+};
+use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, ErrorKind, Result};
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
 
-use crate::config::{ReadPolicy, SecondaryFailure, SecondaryOptions, WriteMode};
+use crate::compare::Mismatch;
+use crate::config::{
+    ReadPolicy, ReplicationOptions, SecondaryFailure, SecondaryOptions, WriteMode,
+};
+use crate::copy::copy_subject;
 use crate::entity::BoxFuture;
-use crate::op::{Mismatch, Op, Outcome};
-use crate::stage::{Member, Side};
-use crate::stats::{DeadLetter, Event, Health, Role, SecondaryStatus, Stats, StatusReport};
+use crate::stage::{Member, MigrationController, Owed, Side, owed_by};
+use crate::stats::{
+    DeadLetter, Event, Health, JournalStatus, Role, SecondaryStatus, Stats, StatusReport,
+};
 
 /// How many recent mismatches are kept.
 const MISMATCH_LOG: usize = 1000;
-/// Stripes of the per-key ordering locks.
-const STRIPES: usize = 256;
+/// Keys one relay claim takes at most.
+const RELAY_BATCH: usize = 64;
 
-/// What a blocking caller is told about the first attempt.
-pub(crate) type FirstAttempt = oneshot::Receiver<Result<()>>;
-
-struct Envelope {
-    op: Box<dyn Op>,
-    done: Option<oneshot::Sender<Result<()>>>,
-}
-
-/// A key that has replicated writes not yet applied on a target.
-type SettleKey = (EntityKind, String, String);
-
-/// One store of the passthrough and, when it acts as a secondary, its queue.
+/// One store of the passthrough.
 pub(crate) struct Target {
     pub name: String,
     pub options: SecondaryOptions,
-    sender: mpsc::Sender<Envelope>,
-    state: Arc<TargetState>,
-}
-
-struct TargetState {
-    index: usize,
-    name: String,
-    options: SecondaryOptions,
-    pending: AtomicUsize,
+    fast: Arc<Semaphore>,
     retrying: AtomicBool,
-    /// Keys with writes queued or dead-lettered (kept only when reads fall back).
-    unsettled: Option<Mutex<HashMap<SettleKey, u32>>>,
 }
 
-struct DeadEntry {
-    report: DeadLetter,
-    target: usize,
-    op: Box<dyn Op>,
-}
-
-/// State the workers share with the passthrough.
-struct Shared {
-    stats: Stats,
-    dead_letters: Mutex<Vec<DeadEntry>>,
-    mismatches: Mutex<VecDeque<Mismatch>>,
-    mismatch_count: AtomicU64,
-    compared: AtomicU64,
-    errors: Mutex<BTreeMap<EntityKind, u64>>,
-    pending: AtomicUsize,
-    idle: Notify,
-    next_id: AtomicU64,
+/// Which store is primary, per entity (fixed, or as the stages say).
+pub(crate) enum Routing {
+    /// Store 0 is the primary of everything.
+    Fixed,
+    /// A migration: per entity, its controller's stage.
+    Staged(Vec<(EntityKind, Arc<MigrationController>)>),
 }
 
 /// The shared core of one passthrough.
 pub(crate) struct Core {
     pub targets: Vec<Target>,
     pub read_policy: ReadPolicy,
-    shared: Arc<Shared>,
-    stripes: Vec<tokio::sync::Mutex<()>>,
-    samples: AtomicU64,
-    /// Per-entity stages, filled for a migration passthrough (for the report).
-    pub stages: Vec<(EntityKind, Arc<crate::stage::MigrationController>)>,
-    /// Every store's bundle, by index: a reconciliation may reach entities
-    /// other than the one written (a removal's cascade).
+    pub options: ReplicationOptions,
+    /// Every store's bundle, by index (with its journal).
     pub bundles: Arc<Vec<DataAdapters>>,
+    pub routing: Routing,
+    instance: String,
+    tokens: AtomicU64,
+    stats: Stats,
+    mismatches: Mutex<VecDeque<Mismatch>>,
+    mismatch_count: AtomicU64,
+    compared: AtomicU64,
+    errors: Mutex<BTreeMap<EntityKind, u64>>,
+    shadow: Arc<Semaphore>,
+    samples: AtomicU64,
+    /// Copies this process is running (fast path, blocking waits).
+    copying: AtomicUsize,
+    idle: Notify,
+    /// Wakes the relay (a fast path gave keys back).
+    wake: Notify,
+}
+
+/// Counts one copy in progress for as long as it lives (even if its future is dropped).
+struct Copying<'a>(&'a Core);
+
+impl<'a> Copying<'a> {
+    fn new(core: &'a Core) -> Self {
+        core.copying.fetch_add(1, Ordering::AcqRel);
+        Self(core)
+    }
+}
+
+impl Drop for Copying<'_> {
+    fn drop(&mut self) {
+        if self.0.copying.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// How a failed copy is handled: retried for ever, or dead after a few tries.
+fn is_rejection(error: &AdapterError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Conflict | ErrorKind::InvalidInput | ErrorKind::NotFound
+    )
 }
 
 impl Core {
-    /// Builds the core and starts one worker per store on `runtime`.
-    pub(crate) fn start(
+    pub(crate) fn new(
         stores: Vec<(String, SecondaryOptions)>,
         bundles: Vec<DataAdapters>,
         read_policy: ReadPolicy,
-        runtime: &tokio::runtime::Handle,
+        options: ReplicationOptions,
+        routing: Routing,
     ) -> Self {
         let names = stores.iter().map(|(name, _)| name.clone()).collect();
-        let shared = Arc::new(Shared {
-            stats: Stats::new(names),
-            dead_letters: Mutex::new(Vec::new()),
-            mismatches: Mutex::new(VecDeque::new()),
-            mismatch_count: AtomicU64::new(0),
-            compared: AtomicU64::new(0),
-            errors: Mutex::new(BTreeMap::new()),
-            pending: AtomicUsize::new(0),
-            idle: Notify::new(),
-            next_id: AtomicU64::new(1),
-        });
         let targets = stores
             .into_iter()
-            .enumerate()
-            .map(|(index, (name, options))| {
-                let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
-                let state = Arc::new(TargetState {
-                    index,
-                    name: name.clone(),
-                    options: options.clone(),
-                    pending: AtomicUsize::new(0),
-                    retrying: AtomicBool::new(false),
-                    unsettled: read_policy.fallback.then(|| Mutex::new(HashMap::new())),
-                });
-                runtime.spawn(worker(receiver, state.clone(), shared.clone()));
-                Target {
-                    name,
-                    options,
-                    sender,
-                    state,
-                }
+            .map(|(name, options)| Target {
+                fast: Arc::new(Semaphore::new(options.max_in_flight.max(1))),
+                name,
+                options,
+                retrying: AtomicBool::new(false),
             })
             .collect();
         Self {
             targets,
             read_policy,
-            shared,
-            stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-            samples: AtomicU64::new(0),
-            stages: Vec::new(),
+            options,
             bundles: Arc::new(bundles),
+            routing,
+            instance: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            tokens: AtomicU64::new(0),
+            stats: Stats::new(names),
+            mismatches: Mutex::new(VecDeque::new()),
+            mismatch_count: AtomicU64::new(0),
+            compared: AtomicU64::new(0),
+            errors: Mutex::new(BTreeMap::new()),
+            shadow: Arc::new(Semaphore::new(options.shadow_concurrency.max(1))),
+            samples: AtomicU64::new(0),
+            copying: AtomicUsize::new(0),
+            idle: Notify::new(),
+            wake: Notify::new(),
         }
     }
 
-    /// The lock that orders writes of one key (primary write and enqueue happen under it).
-    pub(crate) fn stripe(
-        &self,
-        entity: EntityKind,
-        tenant_id: &str,
-        key: &str,
-    ) -> &tokio::sync::Mutex<()> {
-        let mut hasher = DefaultHasher::new();
-        (entity, tenant_id, key).hash(&mut hasher);
-        let index = usize::try_from(hasher.finish() % STRIPES as u64).unwrap_or(0);
-        &self.stripes[index]
+    /// A claim token unique to this process and call.
+    pub(crate) fn token(&self) -> String {
+        let n = self.tokens.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{n}", self.instance)
+    }
+
+    /// The journal in store `index`'s database.
+    pub(crate) fn journal(&self, index: usize) -> Arc<dyn ReplicationJournal> {
+        self.bundles[index].journal.clone()
+    }
+
+    /// The primary of `entity` right now.
+    pub(crate) fn primary_of(&self, entity: EntityKind) -> usize {
+        match &self.routing {
+            Routing::Fixed => 0,
+            Routing::Staged(stages) => stages
+                .iter()
+                .find(|(kind, _)| *kind == entity)
+                .map_or(0, |(_, c)| c.stage().primary().index()),
+        }
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.targets.iter().position(|t| t.name == name)
     }
 
     /// Whether this read is compared (deterministic sampling at the configured rate).
@@ -162,9 +175,10 @@ impl Core {
         ((n + 1.0) * rate).floor() > (n * rate).floor()
     }
 
-    pub(crate) fn record_primary(
+    pub(crate) fn record_call(
         &self,
         index: usize,
+        role: Role,
         entity: EntityKind,
         method: &'static str,
         ok: bool,
@@ -176,422 +190,398 @@ impl Core {
         } else {
             Event::Failed(latency)
         };
-        self.shared
-            .stats
-            .record(index, Role::Primary, entity, method, event);
+        self.stats.record(index, role, entity, method, event);
     }
 
-    pub(crate) fn record_fallback(
+    /// Copies one claimed key from `source` to the claim's target, then
+    /// settles it (or records the failure). The error is the copy's.
+    pub(crate) async fn apply(&self, source: usize, claim: &Claim) -> Result<()> {
+        let Some(target) = self.index_of(&claim.key.target) else {
+            return Err(AdapterError::invalid(
+                "target",
+                format!(
+                    "the journal names a store `{}` this passthrough lacks",
+                    claim.key.target
+                ),
+            ));
+        };
+        let _copying = Copying::new(self);
+        let entity = claim.key.subject.entity();
+        let started = Instant::now();
+        let budget = self.options.lease / 2;
+        let copy = copy_subject(
+            &self.bundles[source],
+            &self.bundles[target],
+            &claim.key.tenant_id,
+            &claim.key.subject,
+        );
+        let outcome = match tokio::time::timeout(budget, copy).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AdapterError::Backend {
+                message: format!("the copy took longer than {budget:?}"),
+                source: None,
+            }),
+        };
+        let journal = self.journal(source);
+        let state = &self.targets[target];
+        match outcome {
+            Ok(()) => {
+                self.stats.record(
+                    target,
+                    Role::Secondary,
+                    entity,
+                    "copy",
+                    Event::Ok(started.elapsed()),
+                );
+                state.retrying.store(false, Ordering::Release);
+                journal.settle(claim).await?;
+                Ok(())
+            }
+            Err(error) => {
+                self.stats.record(
+                    target,
+                    Role::Secondary,
+                    entity,
+                    "copy",
+                    Event::Failed(started.elapsed()),
+                );
+                let attempt = claim.attempts + 1;
+                let retry = state.options.retry;
+                let dead = is_rejection(&error) && attempt >= retry.max_attempts.max(1);
+                self.report_failure(state, claim, &error, attempt, dead);
+                state.retrying.store(!dead, Ordering::Release);
+                let failure = Failure {
+                    error: error.to_string(),
+                    dead,
+                    retry_in: retry.backoff(attempt),
+                };
+                if let Err(journal_error) = journal.fail(claim, &failure).await {
+                    tracing::warn!(error = %journal_error, "recording a failed copy in the journal failed; its lease will expire");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    fn report_failure(
         &self,
-        index: usize,
-        entity: EntityKind,
-        method: &'static str,
-        ok: bool,
-        started: Instant,
+        target: &Target,
+        claim: &Claim,
+        error: &AdapterError,
+        attempt: u32,
+        dead: bool,
     ) {
-        let latency = started.elapsed();
-        let event = if ok {
-            Event::Ok(latency)
+        let entity = claim.key.subject.entity();
+        if let Ok(mut errors) = self.errors.lock() {
+            *errors.entry(entity).or_default() += 1;
+        }
+        let key = claim.key.subject.display_key();
+        if dead {
+            self.stats.record(
+                self.index_of(&target.name).unwrap_or(0),
+                Role::Secondary,
+                entity,
+                "copy",
+                Event::DeadLettered,
+            );
         } else {
-            Event::Failed(latency)
-        };
-        self.shared
-            .stats
-            .record(index, Role::Secondary, entity, method, event);
+            self.stats.record(
+                self.index_of(&target.name).unwrap_or(0),
+                Role::Secondary,
+                entity,
+                "copy",
+                Event::Retried,
+            );
+        }
+        tracing::warn!(
+            secondary = %target.name,
+            %entity,
+            tenant_id = %claim.key.tenant_id,
+            key = %key,
+            attempt,
+            dead_lettered = dead,
+            %error,
+            "replicated copy failed"
+        );
+        if let Some(on_error) = &target.options.on_error {
+            on_error(&SecondaryFailure {
+                secondary: &target.name,
+                entity,
+                method: "copy",
+                tenant_id: &claim.key.tenant_id,
+                key: &key,
+                error,
+                attempt,
+                dead_lettered: dead,
+            });
+        }
     }
 
-    /// Queues a write for target `index`. With `wait`, returns the receiver of
-    /// the first attempt's outcome. A full queue makes the caller wait up to
-    /// the enqueue timeout, then the write is dead-lettered.
-    pub(crate) async fn enqueue(
-        &self,
-        index: usize,
-        op: Box<dyn Op>,
-        wait: bool,
-    ) -> Option<FirstAttempt> {
-        let target = &self.targets[index];
-        let (done, receiver) = if wait {
-            let (tx, rx) = oneshot::channel();
-            (Some(tx), Some(rx))
-        } else {
-            (None, None)
-        };
-        self.shared.track(&target.state, op.as_ref());
-        let envelope = Envelope { op, done };
-        let rejected = match target.sender.try_send(envelope) {
-            Ok(()) => None,
-            Err(mpsc::error::TrySendError::Full(envelope)) => {
-                match target
-                    .sender
-                    .send_timeout(envelope, target.options.enqueue_timeout)
-                    .await
-                {
-                    Ok(()) => None,
-                    Err(mpsc::error::SendTimeoutError::Timeout(envelope))
-                    | Err(mpsc::error::SendTimeoutError::Closed(envelope)) => Some(envelope),
+    /// The fast path of a non-blocking secondary: copies the claims in the
+    /// background, as far as the secondary's in-flight bound allows; the
+    /// rest go back to the journal for the relay.
+    pub(crate) fn copy_in_background(self: &Arc<Self>, source: usize, claims: Vec<Claim>) {
+        for claim in claims {
+            let Some(target) = self.index_of(&claim.key.target) else {
+                continue;
+            };
+            let permit = self.targets[target].fast.clone().try_acquire_owned();
+            let core = self.clone();
+            match permit {
+                Ok(permit) => {
+                    self.copying.fetch_add(1, Ordering::AcqRel);
+                    tokio::spawn(async move {
+                        let _ = core.apply(source, &claim).await;
+                        drop(permit);
+                        if core.copying.fetch_sub(1, Ordering::AcqRel) == 1 {
+                            core.idle.notify_waiters();
+                        }
+                    });
+                }
+                Err(_) => {
+                    tokio::spawn(async move {
+                        let _ = core.journal(source).release(&claim).await;
+                        core.wake.notify_one();
+                    });
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(envelope)) => Some(envelope),
-        };
-        if let Some(envelope) = rejected {
-            let error = AdapterError::Backend {
-                message: format!(
-                    "the replication queue of `{}` stayed full for {:?}",
-                    target.name, target.options.enqueue_timeout
-                ),
-                source: None,
+        }
+    }
+
+    /// The (journal store, target) pairs this passthrough drains.
+    fn relay_pairs(&self) -> Vec<(usize, usize)> {
+        match &self.routing {
+            Routing::Fixed => (1..self.targets.len()).map(|t| (0, t)).collect(),
+            Routing::Staged(_) => vec![(0, 1), (1, 0)],
+        }
+    }
+
+    /// One relay pass over every journal this passthrough drains: claims
+    /// due keys and copies them (at most `relay_concurrency` at once).
+    /// Returns how many keys it copied or tried.
+    pub(crate) async fn relay_pass(&self) -> usize {
+        let mut done = 0;
+        for (source, target) in self.relay_pairs() {
+            let journal = self.journal(source);
+            let token = self.token();
+            let claims = match journal
+                .claim(
+                    &token,
+                    &self.targets[target].name,
+                    RELAY_BATCH,
+                    self.options.lease,
+                )
+                .await
+            {
+                Ok(claims) => claims,
+                Err(error) => {
+                    tracing::debug!(%error, store = %self.targets[source].name, "relay could not read the journal");
+                    continue;
+                }
             };
-            self.shared
-                .fail(&target.state, envelope.op.as_ref(), &error, 0, true);
-            self.shared
-                .dead_letter(&target.state, envelope.op, error.to_string(), 0);
-            if let Some(done) = envelope.done {
-                let _ = done.send(Err(error));
+            let mut copy = Vec::new();
+            for claim in claims {
+                // A key journaled by a store that is no longer the entity's
+                // primary is not copied from it (it would overwrite newer
+                // writes); a switch drains such keys before it promotes.
+                if self.primary_of(claim.key.subject.entity()) == source {
+                    copy.push(claim);
+                } else {
+                    let _ = journal.release(&claim).await;
+                }
+            }
+            done += copy.len();
+            futures::stream::iter(copy)
+                .for_each_concurrent(self.options.relay_concurrency.max(1), |claim| async move {
+                    let _ = self.apply(source, &claim).await;
+                })
+                .await;
+        }
+        done
+    }
+
+    /// Runs relay passes until `stop` is dropped, resting when the journal is idle.
+    pub(crate) async fn relay_loop(core: Weak<Core>) {
+        loop {
+            let Some(this) = core.upgrade() else {
+                return;
+            };
+            let copied = this.relay_pass().await;
+            if copied == 0 {
+                // Holding the core for one poll at most: a dropped
+                // passthrough's relay ends within that time.
+                let poll = this.options.relay_poll;
+                let _ = tokio::time::timeout(poll, this.wake.notified()).await;
             }
         }
-        receiver
     }
 
-    /// Queues a compared read if there is room (reads never wait, never dead-letter).
-    pub(crate) fn enqueue_read(&self, index: usize, op: Box<dyn Op>) {
-        let target = &self.targets[index];
-        self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        if target.sender.try_send(Envelope { op, done: None }).is_err() {
-            self.shared.settle_pending();
-            metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "skipped")
-                .increment(1);
-        }
-    }
-
-    /// Whether target `index` has writes of this key queued or dead-lettered.
-    pub(crate) fn is_unsettled(
-        &self,
-        index: usize,
-        entity: EntityKind,
-        tenant_id: &str,
-        key: &str,
-    ) -> bool {
-        let Some(unsettled) = &self.targets[index].state.unsettled else {
-            return false;
-        };
-        unsettled
-            .lock()
-            .map(|map| map.contains_key(&(entity, tenant_id.to_owned(), key.to_owned())))
-            .unwrap_or(true)
-    }
-
-    /// Waits until every queued operation is applied or dead-lettered.
-    pub(crate) async fn flush(&self) {
+    /// Waits until nothing this process copies is in flight.
+    async fn quiesce(&self) {
         loop {
-            let idle = self.shared.idle.notified();
+            let idle = self.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            if self.shared.pending.load(Ordering::Acquire) == 0 {
+            if self.copying.load(Ordering::Acquire) == 0 {
                 return;
             }
             idle.await;
         }
     }
 
-    pub(crate) fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.shared
-            .dead_letters
-            .lock()
-            .map(|list| list.iter().map(|e| e.report.clone()).collect())
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn dead_letter_count(&self, target: Option<usize>) -> usize {
-        self.shared
-            .dead_letters
-            .lock()
-            .map(|list| {
-                list.iter()
-                    .filter(|e| target.is_none_or(|t| t == e.target))
-                    .count()
-            })
-            .unwrap_or(0)
-    }
-
-    /// Queues a resync of every dead letter (oldest first) that `select`
-    /// accepts: each copies the source's current version of its keys, so a
-    /// replay never brings back a stale record. Returns how many were queued.
-    pub(crate) async fn replay(&self, select: impl Fn(&DeadLetter) -> bool) -> usize {
-        let taken: Vec<DeadEntry> = match self.shared.dead_letters.lock() {
-            Ok(mut list) => {
-                let (take, keep): (Vec<_>, Vec<_>) =
-                    list.drain(..).partition(|e| select(&e.report));
-                *list = keep;
-                take
+    /// What the journals this passthrough drains still owe its secondaries.
+    pub(crate) async fn owed(&self) -> Result<Owed> {
+        let mut total = Owed::default();
+        let mut seen = Vec::new();
+        for (source, target) in self.relay_pairs() {
+            if !seen.contains(&source) {
+                seen.push(source);
             }
-            Err(_) => Vec::new(),
-        };
-        let mut queued = 0;
-        for entry in taken {
-            let state = &self.targets[entry.target].state;
-            self.shared.unsettle(state, entry.op.as_ref());
-            if let Some(op) = entry.op.resync() {
-                self.enqueue(entry.target, op, false).await;
-                queued += 1;
-            }
-        }
-        queued
-    }
-
-    /// Drops the dead letters `select` accepts; returns how many.
-    pub(crate) fn discard(&self, select: impl Fn(&DeadLetter) -> bool) -> usize {
-        let Ok(mut list) = self.shared.dead_letters.lock() else {
-            return 0;
-        };
-        let before = list.len();
-        let mut dropped = Vec::new();
-        list.retain_mut(|e| {
-            let keep = !select(&e.report);
-            if !keep {
-                dropped.push((
-                    e.target,
-                    e.op.keys(),
-                    e.op.info().entity,
-                    e.op.info().tenant_id.clone(),
-                ));
-            }
-            keep
-        });
-        let count = before - list.len();
-        drop(list);
-        for (target, keys, entity, tenant) in dropped {
-            self.shared
-                .unsettle_keys(&self.targets[target].state, entity, &tenant, keys);
-        }
-        count
-    }
-
-    pub(crate) fn mismatches(&self) -> Vec<Mismatch> {
-        self.shared
-            .mismatches
-            .lock()
-            .map(|m| m.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn status(&self, secondaries: &[usize]) -> StatusReport {
-        let dead_letters = self.dead_letter_count(None);
-        let secondary_status: Vec<SecondaryStatus> = secondaries
-            .iter()
-            .map(|&i| {
-                let t = &self.targets[i];
-                SecondaryStatus {
-                    name: t.name.clone(),
-                    mode: match t.options.mode {
-                        WriteMode::Blocking(_) => "blocking",
-                        WriteMode::NonBlocking => "non_blocking",
-                    },
-                    pending: t.state.pending.load(Ordering::Acquire),
-                    dead_letters: self.dead_letter_count(Some(i)),
-                    retrying: t.state.retrying.load(Ordering::Acquire),
-                }
-            })
-            .collect();
-        let retrying = self
-            .targets
-            .iter()
-            .any(|t| t.state.retrying.load(Ordering::Acquire));
-        let errors_by_entity = self
-            .shared
-            .errors
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default();
-        let mut recent_mismatches = self.mismatches();
-        let skip = recent_mismatches.len().saturating_sub(20);
-        recent_mismatches.drain(..skip);
-        StatusReport {
-            status: if dead_letters > 0 || retrying {
-                Health::Errors
-            } else {
-                Health::Healthy
-            },
-            stages: self
-                .stages
+            let backlog = self.journal(source).backlog().await?;
+            for b in backlog
                 .iter()
-                .map(|(kind, c)| (*kind, c.stage()))
-                .collect(),
-            total_errors: errors_by_entity.values().sum(),
-            errors_by_entity,
-            pending: self
-                .targets
-                .iter()
-                .map(|t| t.state.pending.load(Ordering::Acquire))
-                .sum(),
-            dead_letters,
-            mismatches: self.shared.mismatch_count.load(Ordering::Acquire),
-            compared_reads: self.shared.compared.load(Ordering::Acquire),
-            secondaries: secondary_status,
-            operations: self.shared.stats.operations(),
-            dead_letter_sample: self.dead_letters().into_iter().take(20).collect(),
-            recent_mismatches,
+                .filter(|b| b.target == self.targets[target].name)
+            {
+                total.pending += b.pending;
+                total.dead += b.dead;
+            }
         }
-    }
-}
-
-impl Member for Core {
-    fn flush(&self) -> BoxFuture<'_, ()> {
-        Box::pin(Core::flush(self))
+        Ok(total)
     }
 
-    fn dead_letters_for(&self, side: Side) -> usize {
-        self.dead_letter_count(Some(side.index()))
-    }
-}
-
-impl Shared {
-    fn track(&self, target: &TargetState, op: &dyn Op) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        target.pending.fetch_add(1, Ordering::AcqRel);
-        let info = op.info();
-        self.stats.record(
-            target.index,
-            Role::Secondary,
-            info.entity,
-            info.method,
-            Event::Queued,
-        );
-        if let Some(unsettled) = &target.unsettled
-            && let Ok(mut map) = unsettled.lock()
-        {
-            for key in op.keys() {
-                *map.entry((info.entity, info.tenant_id.clone(), key))
-                    .or_default() += 1;
+    /// Copies until nothing is owed (dead letters aside) or `timeout` passes.
+    pub(crate) async fn flush(&self, timeout: Duration) -> Result<Owed> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let _ = tokio::time::timeout_at(deadline.into(), self.quiesce()).await;
+            let owed = self.owed().await?;
+            if owed.pending == 0 || Instant::now() >= deadline {
+                return Ok(owed);
+            }
+            if self.relay_pass().await == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
     }
 
-    /// One queued operation is done (applied, or dead-lettered).
-    fn settle(&self, target: &TargetState, op: &dyn Op) {
-        self.unsettle(target, op);
-        let info = op.info();
-        self.settle_counts(target, info.entity, info.method);
-    }
-
-    fn settle_counts(&self, target: &TargetState, entity: EntityKind, method: &'static str) {
-        self.stats.record(
-            target.index,
-            Role::Secondary,
-            entity,
-            method,
-            Event::Settled,
-        );
-        target.pending.fetch_sub(1, Ordering::AcqRel);
-        self.settle_pending();
-    }
-
-    fn settle_pending(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.idle.notify_waiters();
+    /// Dead letters of every journal this passthrough drains, oldest first (at most `limit`).
+    pub(crate) async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let mut all = Vec::new();
+        for source in self.journal_stores() {
+            let filter = EntryFilter::dead_letters();
+            let entries = self.journal(source).entries(&filter, limit).await?;
+            all.extend(entries.into_iter().map(|e| dead_letter(&e)));
         }
+        all.sort_by_key(|d| d.since);
+        all.truncate(limit);
+        Ok(all)
     }
 
-    fn unsettle(&self, target: &TargetState, op: &dyn Op) {
-        let info = op.info();
-        self.unsettle_keys(target, info.entity, &info.tenant_id, op.keys());
+    fn journal_stores(&self) -> Vec<usize> {
+        let mut stores: Vec<usize> = self.relay_pairs().into_iter().map(|(s, _)| s).collect();
+        stores.dedup();
+        stores
     }
 
-    fn unsettle_keys(
+    /// Makes the dead letters `select` accepts due again; returns how many.
+    pub(crate) async fn replay(&self, select: impl Fn(&DeadLetter) -> bool) -> Result<u64> {
+        self.for_dead_letters(select, |journal, filter| {
+            Box::pin(async move { journal.revive(&filter).await })
+        })
+        .await
+    }
+
+    /// Deletes the dead letters `select` accepts; returns how many.
+    pub(crate) async fn discard(&self, select: impl Fn(&DeadLetter) -> bool) -> Result<u64> {
+        self.for_dead_letters(select, |journal, filter| {
+            Box::pin(async move { journal.discard(&filter).await })
+        })
+        .await
+    }
+
+    async fn for_dead_letters(
         &self,
-        target: &TargetState,
+        select: impl Fn(&DeadLetter) -> bool,
+        act: impl Fn(Arc<dyn ReplicationJournal>, EntryFilter) -> BoxFuture<'static, Result<u64>>,
+    ) -> Result<u64> {
+        let mut count = 0;
+        for source in self.journal_stores() {
+            let journal = self.journal(source);
+            let entries = journal
+                .entries(&EntryFilter::dead_letters(), usize::MAX >> 1)
+                .await?;
+            for entry in entries.iter().filter(|e| select(&dead_letter(e))) {
+                let filter = exact(&entry.key, true);
+                count += act(journal.clone(), filter).await?;
+            }
+        }
+        self.wake.notify_one();
+        Ok(count)
+    }
+
+    /// Whether the journal still owes target `index` this key (reads must not fall back to it).
+    pub(crate) async fn owes(
+        &self,
+        index: usize,
         entity: EntityKind,
-        tenant_id: &str,
-        keys: Vec<String>,
-    ) {
-        let Some(unsettled) = &target.unsettled else {
-            return;
-        };
-        let Ok(mut map) = unsettled.lock() else {
-            return;
-        };
-        for key in keys {
-            let slot = (entity, tenant_id.to_owned(), key);
-            if let Some(count) = map.get_mut(&slot) {
-                *count -= 1;
-                if *count == 0 {
-                    map.remove(&slot);
-                }
+        tenant: &str,
+        key: &str,
+    ) -> bool {
+        for source in self.journal_stores() {
+            let filter = EntryFilter {
+                target: Some(self.targets[index].name.clone()),
+                entity: Some(entity.singular().to_owned()),
+                tenant_id: Some(tenant.to_owned()),
+                record_key: Some(key.to_owned()),
+                dead: None,
+            };
+            match self.journal(source).entries(&filter, 1).await {
+                Ok(entries) if entries.is_empty() => {}
+                // Unknown counts as owed: a fallback must never serve a removed record.
+                _ => return true,
             }
         }
+        false
     }
 
-    /// Reports a failed attempt: statistics, log, `on_error`.
-    fn fail(
-        &self,
-        target: &TargetState,
-        op: &dyn Op,
-        error: &AdapterError,
-        attempt: u32,
-        dead_lettered: bool,
+    /// Runs a compared read in the background if there is room (never on the write path).
+    pub(crate) fn compare(
+        self: &Arc<Self>,
+        compare: BoxFuture<'static, Result<Option<Mismatch>>>,
+        secondary: usize,
+        entity: EntityKind,
+        method: &'static str,
     ) {
-        let info = op.info();
-        if let Ok(mut errors) = self.errors.lock() {
-            *errors.entry(info.entity).or_default() += 1;
-        }
-        tracing::warn!(
-            secondary = %target.name,
-            entity = %info.entity,
-            method = info.method,
-            tenant_id = %info.tenant_id,
-            key = %info.key,
-            attempt,
-            dead_lettered,
-            %error,
-            "replicated write failed"
-        );
-        if let Some(on_error) = &target.options.on_error {
-            on_error(&SecondaryFailure {
-                secondary: &target.name,
-                entity: info.entity,
-                method: info.method,
-                tenant_id: &info.tenant_id,
-                key: &info.key,
-                error,
-                attempt,
-                dead_lettered,
-            });
-        }
-    }
-
-    fn dead_letter(&self, target: &TargetState, op: Box<dyn Op>, error: String, attempts: u32) {
-        let info = op.info().clone();
-        self.stats.record(
-            target.index,
-            Role::Secondary,
-            info.entity,
-            info.method,
-            Event::DeadLettered,
-        );
-        let report = DeadLetter {
-            id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            secondary: target.name.clone(),
-            entity: info.entity,
-            method: info.method,
-            tenant_id: info.tenant_id,
-            key: info.key,
-            error,
-            attempts,
-            at: Timestamp::now(),
+        let Ok(permit) = self.shadow.clone().try_acquire_owned() else {
+            metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "skipped")
+                .increment(1);
+            return;
         };
-        if let Ok(mut list) = self.dead_letters.lock() {
-            list.push(DeadEntry {
-                report,
-                target: target.index,
-                op,
-            });
-        }
-        // Settled after parking, so a flush that wakes up sees the dead letter.
-        self.settle_counts(target, info.entity, info.method);
+        let core = self.clone();
+        tokio::spawn(async move {
+            let outcome = compare.await;
+            drop(permit);
+            core.record_comparison(outcome, secondary, entity, method);
+        });
     }
 
-    fn record_mismatch(&self, mismatch: Option<Mismatch>, target: &TargetState, op: &dyn Op) {
+    fn record_comparison(
+        &self,
+        outcome: Result<Option<Mismatch>>,
+        secondary: usize,
+        entity: EntityKind,
+        method: &'static str,
+    ) {
+        let name = self.targets[secondary].name.clone();
+        let mismatch = match outcome {
+            Ok(mismatch) => mismatch,
+            Err(error) => {
+                tracing::warn!(secondary = %name, %entity, %error, "shadow read failed");
+                metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "error").increment(1);
+                return;
+            }
+        };
         self.compared.fetch_add(1, Ordering::Relaxed);
-        let info = op.info();
         let outcome = if mismatch.is_some() {
             "mismatch"
         } else {
@@ -599,15 +589,15 @@ impl Shared {
         };
         metrics::counter!(
             "switchyard_passthrough_shadow_reads_total",
-            "secondary" => target.name.clone(),
-            "entity" => info.entity.singular(),
-            "method" => info.method,
+            "secondary" => name.clone(),
+            "entity" => entity.singular(),
+            "method" => method,
             "outcome" => outcome
         )
         .increment(1);
         if let Some(mismatch) = mismatch {
-            tracing::warn!(secondary = %target.name, entity = %info.entity, method = info.method,
-                key = %info.key, differences = mismatch.differences.len(), "shadow read mismatch");
+            tracing::warn!(secondary = %name, %entity, method, key = %mismatch.key,
+                differences = mismatch.differences.len(), "shadow read mismatch");
             self.mismatch_count.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut log) = self.mismatches.lock() {
                 if log.len() == MISMATCH_LOG {
@@ -617,99 +607,151 @@ impl Shared {
             }
         }
     }
+
+    pub(crate) fn mismatches(&self) -> Vec<Mismatch> {
+        self.mismatches
+            .lock()
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The status report: this process's counters, and the fleet's backlog read from the journals.
+    pub(crate) async fn status(&self, secondaries: &[usize]) -> StatusReport {
+        let mut journals = Vec::new();
+        let mut journal_errors = Vec::new();
+        for source in self.journal_stores() {
+            match self.journal(source).backlog().await {
+                Ok(backlog) => journals.push((source, backlog)),
+                Err(error) => {
+                    journal_errors.push(format!("{}: {error}", self.targets[source].name))
+                }
+            }
+        }
+        let owed_to = |name: &str| -> (u64, u64, Option<adapter_interfaces::Timestamp>) {
+            let mut acc = (0, 0, None);
+            for (_, backlog) in &journals {
+                for b in backlog.iter().filter(|b: &&Backlog| b.target == name) {
+                    acc.0 += b.pending;
+                    acc.1 += b.dead;
+                    acc.2 = match (acc.2, b.oldest_pending) {
+                        (Some(a), Some(b)) => Some(std::cmp::min(a, b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+            }
+            acc
+        };
+        let secondary_status: Vec<SecondaryStatus> = secondaries
+            .iter()
+            .map(|&i| {
+                let t = &self.targets[i];
+                let (pending, dead, oldest) = owed_to(&t.name);
+                SecondaryStatus {
+                    name: t.name.clone(),
+                    mode: match t.options.mode {
+                        WriteMode::Blocking(_) => "blocking",
+                        WriteMode::NonBlocking => "non_blocking",
+                    },
+                    pending,
+                    dead_letters: dead,
+                    oldest_pending: oldest,
+                    retrying: t.retrying.load(Ordering::Acquire),
+                }
+            })
+            .collect();
+        let pending = secondary_status.iter().map(|s| s.pending).sum();
+        let dead_letters = secondary_status.iter().map(|s| s.dead_letters).sum();
+        let oldest = secondary_status
+            .iter()
+            .filter_map(|s| s.oldest_pending)
+            .min();
+        let retrying = secondary_status.iter().any(|s| s.retrying);
+        let errors_by_entity = self.errors.lock().map(|e| e.clone()).unwrap_or_default();
+        let mut recent_mismatches = self.mismatches();
+        let skip = recent_mismatches.len().saturating_sub(20);
+        recent_mismatches.drain(..skip);
+        let (stages, generations) = match &self.routing {
+            Routing::Fixed => (BTreeMap::new(), BTreeMap::new()),
+            Routing::Staged(stages) => (
+                stages.iter().map(|(k, c)| (*k, c.stage())).collect(),
+                stages.iter().map(|(k, c)| (*k, c.generation())).collect(),
+            ),
+        };
+        metrics::gauge!("switchyard_journal_pending").set(pending as f64);
+        metrics::gauge!("switchyard_journal_dead_letters").set(dead_letters as f64);
+        let age = oldest.map(|o| {
+            (adapter_interfaces::Timestamp::now().as_millis() - o.as_millis()).max(0) as u64
+        });
+        metrics::gauge!("switchyard_journal_oldest_pending_seconds")
+            .set(age.map_or(0.0, |ms| ms as f64 / 1000.0));
+        StatusReport {
+            status: if dead_letters > 0 || retrying || !journal_errors.is_empty() {
+                Health::Errors
+            } else {
+                Health::Healthy
+            },
+            stages,
+            stage_generations: generations,
+            total_errors: errors_by_entity.values().sum(),
+            errors_by_entity,
+            pending,
+            dead_letters,
+            journal: JournalStatus {
+                oldest_pending_age_ms: age,
+                errors: journal_errors,
+            },
+            mismatches: self.mismatch_count.load(Ordering::Acquire),
+            compared_reads: self.compared.load(Ordering::Acquire),
+            secondaries: secondary_status,
+            operations: self.stats.operations(),
+            dead_letter_sample: self.dead_letters(20).await.unwrap_or_default(),
+            recent_mismatches,
+        }
+    }
 }
 
-/// Applies a secondary's queue in order; a failed write is retried with
-/// backoff before the next one starts, so order holds (head-of-line).
-///
-/// The first attempt applies the write as queued (the primary's record at
-/// that point of its order). Every later attempt applies the write's
-/// reconciliation instead ([`Op::resync`]): by then the primary may have
-/// moved on (the record changed, was removed, or its tenant was removed
-/// with it), and a snapshot that can no longer be written (a log under a
-/// tenant that is gone) would fail until it is dead-lettered. Copying the
-/// primary's current state of the keys ahead of the queue is safe: every
-/// later primary write of them is queued behind this one and is an exact
-/// copy of a later state, so the target still ends at the primary's.
-async fn worker(
-    mut receiver: mpsc::Receiver<Envelope>,
-    state: Arc<TargetState>,
-    shared: Arc<Shared>,
-) {
-    while let Some(Envelope { op, mut done }) = receiver.recv().await {
-        let info = op.info().clone();
-        if op.is_read() {
-            match op.apply().await {
-                Ok(Outcome::Compared(mismatch)) => {
-                    shared.record_mismatch(mismatch, &state, op.as_ref())
+impl Member for Core {
+    fn drain(&self, side: Side, timeout: Duration) -> BoxFuture<'_, Result<Owed>> {
+        Box::pin(async move {
+            let source = match side {
+                Side::New => 0,
+                Side::Old => 1,
+            };
+            let deadline = Instant::now() + timeout;
+            loop {
+                let owed = owed_by(self.journal(source).as_ref(), side).await?;
+                if owed.pending == 0 || Instant::now() >= deadline {
+                    return Ok(owed);
                 }
-                Ok(Outcome::Applied) => {}
-                Err(error) => {
-                    tracing::warn!(secondary = %state.name, entity = %info.entity, %error, "shadow read failed");
-                    metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "error").increment(1);
+                if self.relay_pass().await == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
-            shared.settle_pending();
-            continue;
-        }
-        let retry = state.options.retry;
-        let mut attempt = 0;
-        // Built on the first failure; the dead letter keeps the original
-        // write (a replay derives its own reconciliation from it).
-        let mut reconcile: Option<Box<dyn Op>> = None;
-        loop {
-            attempt += 1;
-            let started = Instant::now();
-            if attempt == 2 {
-                reconcile = op.resync();
-            }
-            let applying = reconcile.as_deref().unwrap_or(op.as_ref());
-            match applying.apply().await {
-                Ok(_) => {
-                    shared.stats.record(
-                        state.index,
-                        Role::Secondary,
-                        info.entity,
-                        info.method,
-                        Event::Ok(started.elapsed()),
-                    );
-                    if let Some(done) = done.take() {
-                        let _ = done.send(Ok(()));
-                    }
-                    state.retrying.store(false, Ordering::Release);
-                    shared.settle(&state, op.as_ref());
-                    break;
-                }
-                Err(error) => {
-                    shared.stats.record(
-                        state.index,
-                        Role::Secondary,
-                        info.entity,
-                        info.method,
-                        Event::Failed(started.elapsed()),
-                    );
-                    let give_up = attempt >= retry.max_attempts.max(1);
-                    shared.fail(&state, op.as_ref(), &error, attempt, give_up);
-                    let message = error.to_string();
-                    if let Some(done) = done.take() {
-                        let _ = done.send(Err(error));
-                    }
-                    if give_up {
-                        state.retrying.store(false, Ordering::Release);
-                        shared.dead_letter(&state, op, message, attempt);
-                        break;
-                    }
-                    state.retrying.store(true, Ordering::Release);
-                    shared.stats.record(
-                        state.index,
-                        Role::Secondary,
-                        info.entity,
-                        info.method,
-                        Event::Retried,
-                    );
-                    tokio::time::sleep(retry.backoff(attempt)).await;
-                }
-            }
-        }
+        })
+    }
+}
+
+/// An operator's view of a dead journal row.
+fn dead_letter(entry: &JournalEntry) -> DeadLetter {
+    DeadLetter {
+        secondary: entry.key.target.clone(),
+        entity: entry.key.subject.entity(),
+        subject: entry.key.subject.entity_column(),
+        tenant_id: entry.key.tenant_id.clone(),
+        key: entry.key.subject.display_key(),
+        error: entry.last_error.clone().unwrap_or_default(),
+        attempts: entry.attempts,
+        since: entry.since,
+    }
+}
+
+/// The filter that selects exactly one row.
+fn exact(key: &JournalKey, dead: bool) -> EntryFilter {
+    EntryFilter {
+        target: Some(key.target.clone()),
+        entity: Some(key.subject.entity_column().to_owned()),
+        tenant_id: Some(key.tenant_id.clone()),
+        record_key: Some(key.subject.key_column()),
+        dead: Some(dead),
     }
 }

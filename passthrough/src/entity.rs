@@ -4,10 +4,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use adapter_interfaces::journal::Subject;
 use adapter_interfaces::{
-    AdapterError, Application, Code, CodesAdapter, Connection, DataAdapters, EntityStore,
-    ErrorKind, ListParams, Log, MutableStore, Page, Password, PasswordsAdapter, Record, Result,
-    Session, Tenant, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    AdapterError, Application, Code, CodesAdapter, Connection, DataAdapters, EntityKind,
+    EntityStore, ErrorKind, ListParams, Log, MutableStore, Page, Password, PasswordsAdapter,
+    Record, Result, Session, Tenant, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
 };
 
 /// A boxed, sendable future (the glue returns these so the trait stays object-free and simple).
@@ -77,6 +78,54 @@ pub trait Entity: Record {
     fn record_order_key(record: &Self) -> &str {
         record.key()
     }
+
+    /// What a write of the record with this key and ordering key must copy:
+    /// the record, or for a password every password of its user (a current
+    /// password demotes the others).
+    fn write_subject(key: &str, order_key: &str) -> Subject {
+        match Self::KIND {
+            EntityKind::Password => Subject::UserPasswords {
+                user_id: order_key.to_owned(),
+            },
+            kind => Subject::Record {
+                entity: kind,
+                key: key.to_owned(),
+            },
+        }
+    }
+
+    /// What the removal of `key` must copy: tenants and users cascade.
+    fn removal_subject(key: &str) -> Subject {
+        match Self::KIND {
+            kind @ (EntityKind::Tenant | EntityKind::User) => Subject::Cascade {
+                entity: kind,
+                key: key.to_owned(),
+            },
+            kind => Subject::Record {
+                entity: kind,
+                key: key.to_owned(),
+            },
+        }
+    }
+}
+
+/// Gives an insert without a key the key the adapter would have generated,
+/// so that the write's key is journaled before the primary write.
+pub(crate) fn with_key<R: Record>(insert: R::Insert) -> Result<(R::Insert, String)> {
+    let invalid = |e: serde_json::Error| AdapterError::invalid(R::KIND.singular(), e.to_string());
+    let mut json = serde_json::to_value(&insert).map_err(invalid)?;
+    let column = R::key_column().name;
+    if let Some(key) = json.get(column).and_then(|v| v.as_str()) {
+        let key = key.to_owned();
+        return Ok((insert, key));
+    }
+    let record = R::from_insert(insert, Timestamp::now())?;
+    let key = record.key().to_owned();
+    if let serde_json::Value::Object(object) = &mut json {
+        object.insert(column.into(), serde_json::Value::String(key.clone()));
+    }
+    let insert = serde_json::from_value(json).map_err(invalid)?;
+    Ok((insert, key))
 }
 
 /// A [`TenantsAdapter`] seen as an [`EntityStore`]/[`MutableStore`] of

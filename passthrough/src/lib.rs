@@ -70,50 +70,69 @@
 
 mod compare;
 mod config;
+mod copy;
 mod core;
 mod entity;
 mod fault;
-mod op;
 mod reconcile;
 mod stage;
 mod stats;
 mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_interfaces::{
     Application, Code, Connection, DataAdapters, EntityKind, Log, Password, Session, Tenant, User,
 };
 
 pub use adapter_interfaces::AdapterError;
-pub use compare::{Difference, diff_records, differing_fields};
+pub use compare::{Difference, Mismatch, diff_records, differing_fields};
 pub use config::{
-    OnError, OnFailure, ReadPolicy, RetryPolicy, SecondaryFailure, SecondaryOptions, WriteMode,
+    OnError, OnFailure, ReadPolicy, ReplicationOptions, RetryPolicy, SecondaryFailure,
+    SecondaryOptions, WriteMode,
 };
 pub use entity::{BoxFuture, Entity, TenantStore};
 pub use fault::{FaultSwitch, Faulty, with_faults};
-pub use op::Mismatch;
-pub use stage::{MigrationController, Side, Stage, StageChange, SwitchError};
-pub use stats::{DeadLetter, Health, OperationStats, Role, SecondaryStatus, StatusReport};
+pub use stage::{
+    DEFAULT_SCOPE, MigrationController, Owed, Side, Stage, StageChange, SwitchError, UnknownStage,
+};
+pub use stats::{
+    DeadLetter, Health, JournalStatus, OperationStats, Role, SecondaryStatus, StatusReport,
+};
 pub use store::PassthroughStore;
 
-use crate::core::Core;
+use crate::core::{Core, Routing};
 use crate::stage::Member;
 use crate::store::Route;
 
 /// Why a passthrough could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    /// The replication workers are Tokio tasks: build inside a runtime.
+    /// The relay and the stage follower are Tokio tasks: build inside a runtime.
     #[error("a passthrough must be built inside a Tokio runtime")]
     NoRuntime,
+}
+
+/// [`Passthrough::flush`] ran out of time with keys still owed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{pending} keys are still owed to the secondaries after {waited:?} ({dead} dead letters); is every secondary reachable? `switchyard journal status` shows them"
+)]
+pub struct PendingError {
+    /// Keys still owed (dead letters excluded).
+    pub pending: u64,
+    /// Dead letters.
+    pub dead: u64,
+    /// How long the flush waited.
+    pub waited: Duration,
 }
 
 /// A running passthrough: its [`DataAdapters`], and the operator's handles
 /// (flush, status, dead letters, mismatches).
 ///
-/// Dropping every clone of it and of its adapters stops the workers once
-/// their queues are empty; call [`Passthrough::flush`] first on shutdown.
+/// Dropping every clone of it and of its adapters stops its relay; the
+/// journal keeps whatever is still owed for the next process.
 #[derive(Clone)]
 pub struct Passthrough {
     core: Arc<Core>,
@@ -136,10 +155,12 @@ impl Passthrough {
         PassthroughBuilder {
             stores: vec![(name.into(), primary, SecondaryOptions::non_blocking())],
             read_policy: ReadPolicy::default(),
+            options: ReplicationOptions::default(),
         }
     }
 
-    /// A migration passthrough between `old` and `new`, routed by `controller`'s stage.
+    /// A migration passthrough between `old` and `new`, routed by `controller`'s
+    /// stage, which every instance shares through the two stores' journals.
     pub fn migration(
         old: DataAdapters,
         new: DataAdapters,
@@ -153,6 +174,7 @@ impl Passthrough {
             controller,
             per_entity: Vec::new(),
             read_policy: ReadPolicy::default().with_shadow_reads(1.0),
+            options: ReplicationOptions::default(),
         }
     }
 
@@ -161,39 +183,75 @@ impl Passthrough {
         self.adapters.clone()
     }
 
-    /// Waits until every queued write (and compared read) is applied or dead-lettered.
-    pub async fn flush(&self) {
-        self.core.flush().await;
+    /// Copies until the journals owe the secondaries nothing (dead letters
+    /// aside), at most [`ReplicationOptions::flush_timeout`].
+    pub async fn flush(&self) -> Result<(), PendingError> {
+        self.flush_within(self.core.options.flush_timeout).await
     }
 
-    /// The status report (serialise it for a `/migration-status` endpoint).
-    pub fn status(&self) -> StatusReport {
-        self.core.status(&self.secondaries)
+    /// [`Passthrough::flush`], waiting at most `timeout`.
+    pub async fn flush_within(&self, timeout: Duration) -> Result<(), PendingError> {
+        let started = std::time::Instant::now();
+        let owed = self.core.flush(timeout).await.map_err(|_| PendingError {
+            pending: u64::MAX,
+            dead: 0,
+            waited: started.elapsed(),
+        })?;
+        if owed.pending == 0 {
+            Ok(())
+        } else {
+            Err(PendingError {
+                pending: owed.pending,
+                dead: owed.dead,
+                waited: started.elapsed(),
+            })
+        }
     }
 
-    /// The writes parked in the dead-letter list, oldest first.
-    pub fn dead_letters(&self) -> Vec<DeadLetter> {
-        self.core.dead_letters()
+    /// One relay pass: claims the keys that are due (whoever wrote them) and
+    /// copies them; returns how many it took. The background relay runs this
+    /// in a loop; `switchyard relay` and tests may drive it by hand.
+    pub async fn relay_once(&self) -> usize {
+        self.core.relay_pass().await
     }
 
-    /// Replays every dead letter, oldest first, through its secondary's queue.
-    /// A replay reconciles each key the write touched with the primary's
-    /// *current* state (see the crate docs: upsert, removal, cascades,
-    /// cleanups key by key), so it never brings back a stale value.
-    /// Returns how many were queued; [`Passthrough::flush`] waits for them,
-    /// and any that fail again return to the list.
-    pub async fn replay_dead_letters(&self) -> usize {
+    /// What the journals owe the secondaries (the whole fleet's).
+    pub async fn owed(&self) -> Result<Owed, AdapterError> {
+        self.core.owed().await
+    }
+
+    /// The status report (serialise it for a `/migration-status` endpoint):
+    /// this process's counters, and the fleet's backlog from the journals.
+    pub async fn status(&self) -> StatusReport {
+        self.core.status(&self.secondaries).await
+    }
+
+    /// The dead letters, oldest first (at most `limit`).
+    pub async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, AdapterError> {
+        self.core.dead_letters(limit).await
+    }
+
+    /// Makes every dead letter due again: the next copy brings the key to the
+    /// primary's *current* state, so a replay never brings back a stale value.
+    /// Returns how many; [`Passthrough::flush`] waits for them.
+    pub async fn replay_dead_letters(&self) -> Result<u64, AdapterError> {
         self.core.replay(|_| true).await
     }
 
     /// Replays the dead letters `select` accepts (see [`Passthrough::replay_dead_letters`]).
-    pub async fn replay_dead_letters_where(&self, select: impl Fn(&DeadLetter) -> bool) -> usize {
+    pub async fn replay_dead_letters_where(
+        &self,
+        select: impl Fn(&DeadLetter) -> bool,
+    ) -> Result<u64, AdapterError> {
         self.core.replay(select).await
     }
 
     /// Drops the dead letters `select` accepts (after a manual fix); returns how many.
-    pub fn discard_dead_letters(&self, select: impl Fn(&DeadLetter) -> bool) -> usize {
-        self.core.discard(select)
+    pub async fn discard_dead_letters(
+        &self,
+        select: impl Fn(&DeadLetter) -> bool,
+    ) -> Result<u64, AdapterError> {
+        self.core.discard(select).await
     }
 
     /// The latest compared reads that differed (at most 1000).
@@ -206,6 +264,7 @@ impl Passthrough {
 pub struct PassthroughBuilder {
     stores: Vec<(String, DataAdapters, SecondaryOptions)>,
     read_policy: ReadPolicy,
+    options: ReplicationOptions,
 }
 
 impl PassthroughBuilder {
@@ -226,15 +285,22 @@ impl PassthroughBuilder {
         self
     }
 
-    /// Starts the workers and composes the adapters (inside a Tokio runtime).
+    /// Sets how replication runs (lease, relay, timeouts).
+    pub fn options(mut self, options: ReplicationOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Starts the relay and composes the adapters (inside a Tokio runtime).
     pub fn build(self) -> Result<Passthrough, BuildError> {
         let secondaries = (1..self.stores.len()).collect();
         assemble(
             self.stores,
             self.read_policy,
+            self.options,
             secondaries,
             |_| Route::Fixed,
-            Vec::new(),
+            Routing::Fixed,
         )
     }
 }
@@ -248,6 +314,7 @@ pub struct MigrationBuilder {
     controller: Arc<MigrationController>,
     per_entity: Vec<(EntityKind, Arc<MigrationController>)>,
     read_policy: ReadPolicy,
+    options: ReplicationOptions,
 }
 
 impl MigrationBuilder {
@@ -266,8 +333,9 @@ impl MigrationBuilder {
     }
 
     /// Gives one entity its own controller, so entities move through the
-    /// stages separately (logs first, users last). Replication order across
-    /// entities still holds: each store has one queue for all of them.
+    /// stages separately (logs first, users last). A controller made with
+    /// [`MigrationController::new`] is stored under the entity's own scope
+    /// (`entity:user`, …).
     pub fn entity_controller(
         mut self,
         entity: EntityKind,
@@ -285,8 +353,21 @@ impl MigrationBuilder {
         self
     }
 
-    /// Starts the workers and composes the adapters (inside a Tokio runtime).
+    /// Sets how replication runs (lease, relay, follow interval, timeouts).
+    pub fn options(mut self, options: ReplicationOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Starts the relay and the stage follower, and composes the adapters
+    /// (inside a Tokio runtime).
     pub fn build(self) -> Result<Passthrough, BuildError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        for (kind, controller) in &self.per_entity {
+            if !Arc::ptr_eq(controller, &self.controller) {
+                controller.set_scope_if_default(&stage::entity_scope(*kind));
+            }
+        }
         let controller_of = |kind: EntityKind| {
             self.per_entity
                 .iter()
@@ -297,23 +378,42 @@ impl MigrationBuilder {
             .iter()
             .map(|&kind| (kind, controller_of(kind)))
             .collect();
+        let mut distinct: Vec<Arc<MigrationController>> = Vec::new();
+        for (_, controller) in &stages {
+            if !distinct.iter().any(|c| Arc::ptr_eq(c, controller)) {
+                distinct.push(controller.clone());
+            }
+        }
+        for controller in &distinct {
+            controller.attach(
+                self.old.journal.clone(),
+                self.new.journal.clone(),
+                self.options,
+            );
+        }
         let passthrough = assemble(
             vec![
-                ("old".into(), self.old, self.old_options),
-                ("new".into(), self.new, self.new_options),
+                (Side::Old.name().into(), self.old, self.old_options),
+                (Side::New.name().into(), self.new, self.new_options),
             ],
             self.read_policy,
+            self.options,
             vec![0, 1],
             |kind| Route::Staged(controller_of(kind)),
-            stages.clone(),
+            Routing::Staged(stages),
         )?;
         let member: Arc<dyn Member> = passthrough.core.clone();
-        let mut registered: Vec<*const MigrationController> = Vec::new();
-        for (_, controller) in &stages {
-            if !registered.contains(&Arc::as_ptr(controller)) {
-                registered.push(Arc::as_ptr(controller));
-                controller.register(Arc::downgrade(&member));
-            }
+        for controller in distinct {
+            controller.register(Arc::downgrade(&member));
+            let weak = Arc::downgrade(&controller);
+            let interval = self.options.follow_interval;
+            runtime.spawn(async move {
+                while let Some(controller) = weak.upgrade() {
+                    controller.refresh().await;
+                    drop(controller);
+                    tokio::time::sleep(interval).await;
+                }
+            });
         }
         Ok(passthrough)
     }
@@ -322,18 +422,26 @@ impl MigrationBuilder {
 fn assemble(
     stores: Vec<(String, DataAdapters, SecondaryOptions)>,
     read_policy: ReadPolicy,
+    options: ReplicationOptions,
     secondaries: Vec<usize>,
     route: impl Fn(EntityKind) -> Route,
-    stages: Vec<(EntityKind, Arc<MigrationController>)>,
+    routing: Routing,
 ) -> Result<Passthrough, BuildError> {
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
     let (configs, bundles): (Vec<_>, Vec<_>) = stores
         .into_iter()
         .map(|(name, adapters, options)| ((name, options), adapters))
         .unzip();
-    let mut core = Core::start(configs, bundles.clone(), read_policy, &runtime);
-    core.stages = stages;
-    let core = Arc::new(core);
+    let core = Arc::new(Core::new(
+        configs,
+        bundles.clone(),
+        read_policy,
+        options,
+        routing,
+    ));
+    if options.relay {
+        runtime.spawn(Core::relay_loop(Arc::downgrade(&core)));
+    }
     fn part<R: Entity>(
         core: &Arc<Core>,
         bundles: &[DataAdapters],

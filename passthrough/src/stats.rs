@@ -7,7 +7,7 @@ use std::time::Duration;
 use adapter_interfaces::{EntityKind, Timestamp};
 use serde::Serialize;
 
-use crate::op::Mismatch;
+use crate::compare::Mismatch;
 use crate::stage::Stage;
 
 /// The part a store plays in a call.
@@ -35,7 +35,6 @@ struct Counters {
     failed: u64,
     retried: u64,
     dead_lettered: u64,
-    pending: u64,
     latency_total: Duration,
     latency_max: Duration,
 }
@@ -50,7 +49,6 @@ struct Handles {
     latency: metrics::Histogram,
     retried: metrics::Counter,
     dead_lettered: metrics::Counter,
-    pending: metrics::Gauge,
 }
 
 impl Handles {
@@ -75,7 +73,6 @@ impl Handles {
             latency: metrics::histogram!("switchyard_passthrough_latency_seconds", &labels),
             retried: metrics::counter!("switchyard_passthrough_retries_total", &labels),
             dead_lettered: metrics::counter!("switchyard_passthrough_dead_letters_total", &labels),
-            pending: metrics::gauge!("switchyard_passthrough_pending", &labels),
         }
     }
 }
@@ -93,8 +90,6 @@ pub(crate) enum Event {
     Failed(Duration),
     Retried,
     DeadLettered,
-    Queued,
-    Settled,
 }
 
 impl Stats {
@@ -144,14 +139,6 @@ impl Stats {
                 c.dead_lettered += 1;
                 h.dead_lettered.increment(1);
             }
-            Event::Queued => {
-                c.pending += 1;
-                h.pending.increment(1.0);
-            }
-            Event::Settled => {
-                c.pending = c.pending.saturating_sub(1);
-                h.pending.decrement(1.0);
-            }
         }
     }
 
@@ -171,7 +158,6 @@ impl Stats {
                     ok: c.ok,
                     failed: c.failed,
                     retried: c.retried,
-                    pending: c.pending,
                     dead_lettered: c.dead_lettered,
                     latency_avg_us: if calls == 0 {
                         0
@@ -205,11 +191,9 @@ pub struct OperationStats {
     pub ok: u64,
     /// Attempts that failed.
     pub failed: u64,
-    /// Retries scheduled after a failure.
+    /// Copies that failed and are retried later.
     pub retried: u64,
-    /// Writes queued and not yet applied or dead-lettered.
-    pub pending: u64,
-    /// Writes given up and parked in the dead-letter list.
+    /// Copies given up and parked as dead letters.
     pub dead_lettered: u64,
     /// Mean latency of an attempt, in microseconds.
     pub latency_avg_us: u64,
@@ -217,38 +201,36 @@ pub struct OperationStats {
     pub latency_max_us: u64,
 }
 
-/// A replicated write that failed every attempt (or found its queue full).
-/// It names the write; the record stays inside the passthrough for replay
-/// and is never serialised.
+/// A key that a secondary rejected on every attempt, parked in the journal
+/// (durable, shared by the fleet) until it is replayed or discarded. It
+/// names the key, never a record's values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeadLetter {
-    /// Its id in the list (for [`crate::Passthrough::replay_dead_letters`] order).
-    pub id: u64,
-    /// The secondary that misses the write.
+    /// The secondary that misses the key.
     pub secondary: String,
     /// The entity.
     pub entity: EntityKind,
-    /// The method replicated.
-    pub method: &'static str,
+    /// The journal's subject (`user`, `user_passwords`, `expired_codes`, …).
+    pub subject: &'static str,
     /// The tenant.
     pub tenant_id: String,
     /// The key (codes show only a prefix).
     pub key: String,
     /// The last error's message.
     pub error: String,
-    /// Attempts made (0 when the queue was full).
+    /// Attempts made.
     pub attempts: u32,
-    /// When it was parked.
-    pub at: Timestamp,
+    /// When its oldest uncopied write was recorded.
+    pub since: Timestamp,
 }
 
 /// Health, as the seed's `/migration-status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Nothing dead-lettered, no secondary stuck retrying.
+    /// No dead letters, no secondary failing, every journal readable.
     Healthy,
-    /// Some secondary misses writes (dead letters) or is retrying a failed one.
+    /// Some secondary misses keys (dead letters), is failing, or a journal is unreadable.
     Errors,
 }
 
@@ -259,11 +241,13 @@ pub struct SecondaryStatus {
     pub name: String,
     /// `blocking` or `non_blocking`.
     pub mode: &'static str,
-    /// Writes queued for it.
-    pub pending: usize,
-    /// Writes it misses, parked in the dead-letter list.
-    pub dead_letters: usize,
-    /// Whether its worker is retrying a failed write right now.
+    /// Keys the journal owes it (the whole fleet's).
+    pub pending: u64,
+    /// Keys it rejected, parked as dead letters.
+    pub dead_letters: u64,
+    /// When the oldest key it is owed was recorded.
+    pub oldest_pending: Option<Timestamp>,
+    /// Whether this process's last copy to it failed and is being retried.
     pub retrying: bool,
 }
 
@@ -275,14 +259,19 @@ pub struct StatusReport {
     /// The stage of each entity, for a migration passthrough.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub stages: BTreeMap<EntityKind, Stage>,
+    /// The generation of each entity's stage (0: never stored).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub stage_generations: BTreeMap<EntityKind, i64>,
     /// Failed attempts at secondaries since start (retried or not).
     pub total_errors: u64,
     /// The same, by entity.
     pub errors_by_entity: BTreeMap<EntityKind, u64>,
-    /// Writes queued and not yet applied.
-    pub pending: usize,
-    /// Writes parked in the dead-letter list.
-    pub dead_letters: usize,
+    /// Keys the journals owe the secondaries (the whole fleet's).
+    pub pending: u64,
+    /// Keys parked as dead letters (the whole fleet's).
+    pub dead_letters: u64,
+    /// The journals' state.
+    pub journal: JournalStatus,
     /// Compared reads whose answers differed, since start.
     pub mismatches: u64,
     /// Compared reads, since start.
@@ -295,4 +284,13 @@ pub struct StatusReport {
     pub dead_letter_sample: Vec<DeadLetter>,
     /// The latest mismatches (at most 20).
     pub recent_mismatches: Vec<Mismatch>,
+}
+
+/// What the journals hold, beyond the counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JournalStatus {
+    /// How long the oldest pending key has waited, in milliseconds.
+    pub oldest_pending_age_ms: Option<u64>,
+    /// Journals that could not be read (the store is down).
+    pub errors: Vec<String>,
 }

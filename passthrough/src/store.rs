@@ -5,17 +5,22 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
+use adapter_interfaces::journal::{Begun, Claim, Fence, JournalKey, Subject};
 use adapter_interfaces::{
-    AdapterError, Code, CodesAdapter, EntityStore, ListParams, MutableStore, Page, Password,
-    PasswordsAdapter, Result, Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp,
-    async_trait,
+    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, MutableStore, Page,
+    Password, PasswordsAdapter, Result, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
+    Timestamp, async_trait,
 };
 
+use crate::compare::{Mismatch, diff_records};
 use crate::config::{OnFailure, WriteMode};
 use crate::core::Core;
-use crate::entity::{BoxFuture, Entity, display_key};
-use crate::op::{Action, CompareOp, Link, OpInfo, Query, WriteOp};
+use crate::entity::{BoxFuture, Entity, display_key, with_key};
 use crate::stage::MigrationController;
+use crate::stats::Role;
+
+/// The fence of a passthrough with a fixed primary (its stage never moves).
+const FIXED_SCOPE: &str = "fixed";
 
 /// How an entity passthrough picks its primary and secondaries.
 #[derive(Clone)]
@@ -26,20 +31,29 @@ pub(crate) enum Route {
     Staged(Arc<MigrationController>),
 }
 
-/// The stores a call uses.
+/// The stores a call uses, and the fence its writes carry.
 struct Plan {
     primary: usize,
     secondaries: Range<usize>,
     compare: bool,
+    fence: Fence,
 }
 
-/// The passthrough of one entity: reads from the primary, writes to the
-/// primary first and replicates the resulting records to the secondaries.
-/// Built by [`crate::Passthrough`]; implements the entity's trait.
+/// The passthrough of one entity: reads from the primary; writes journal
+/// their keys in the primary's journal, write the primary, and copy the
+/// keys' current state to the secondaries. Built by [`crate::Passthrough`];
+/// implements the entity's trait.
 pub struct PassthroughStore<R: Entity> {
     core: Arc<Core>,
     stores: Vec<Arc<R::Store>>,
     route: Route,
+}
+
+fn backend(message: String) -> AdapterError {
+    AdapterError::Backend {
+        message,
+        source: None,
+    }
 }
 
 impl<R: Entity> PassthroughStore<R> {
@@ -57,201 +71,152 @@ impl<R: Entity> PassthroughStore<R> {
                 primary: 0,
                 secondaries: 1..self.stores.len(),
                 compare: true,
+                fence: Fence {
+                    scope: FIXED_SCOPE.into(),
+                    generation: 0,
+                    stage: FIXED_SCOPE.into(),
+                },
             },
             Route::Staged(controller) => {
-                let stage = controller.stage();
+                let (stage, fence) = controller.fence();
                 let secondaries = stage.secondary().map_or(0..0, |s| s.index()..s.index() + 1);
                 Plan {
                     primary: stage.primary().index(),
                     secondaries,
                     compare: stage.compares_reads(),
+                    fence,
                 }
             }
         }
     }
 
-    /// Writes to the primary, then replicates what `actions` derives from its
-    /// result. The primary write and the enqueueing happen under the key's
-    /// ordering lock, so the queues see writes of a key in the primary's order.
+    /// Records the write's keys in the primary's journal under the current
+    /// routing, following a stage that moved and waiting out a switch in
+    /// progress (at most the switch timeout).
+    async fn begin(
+        &self,
+        tenant_id: &str,
+        subjects: &[Subject],
+    ) -> Result<(Plan, Vec<JournalKey>)> {
+        let started = Instant::now();
+        loop {
+            let plan = self.plan();
+            let keys: Vec<JournalKey> = plan
+                .secondaries
+                .clone()
+                .flat_map(|index| {
+                    subjects.iter().map(move |subject| {
+                        JournalKey::new(
+                            self.core.targets[index].name.clone(),
+                            tenant_id,
+                            subject.clone(),
+                        )
+                    })
+                })
+                .collect();
+            if keys.is_empty() {
+                return Ok((plan, keys));
+            }
+            let journal = self.core.journal(plan.primary);
+            let lease = self.core.options.lease;
+            let record = match journal.begin(&plan.fence, &keys, lease).await? {
+                Begun::Recorded => return Ok((plan, keys)),
+                Begun::StageMoved(record) => record,
+            };
+            let Route::Staged(controller) = &self.route else {
+                return Err(backend(format!(
+                    "the journal's `{FIXED_SCOPE}` stage row was changed by hand; a passthrough with a fixed primary cannot write"
+                )));
+            };
+            let behind = record
+                .as_ref()
+                .is_some_and(|r| r.generation < plan.fence.generation);
+            controller.observe(record.as_ref());
+            if started.elapsed() > controller.options().switch_timeout {
+                return Err(backend(format!(
+                    "a stage switch has been in progress for {:?}; the write was not made, retry it",
+                    started.elapsed()
+                )));
+            }
+            if behind {
+                // The store this routing promotes is not open yet: a switch is
+                // copying what it still misses.
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                controller.refresh().await;
+            }
+        }
+    }
+
+    /// A write: journal the keys `subjects` names, write the primary, copy to
+    /// the secondaries. Everything after the journal's first step runs in a
+    /// task of its own, so a caller that gives up (a request timeout) never
+    /// leaves a committed primary write unjournaled or a copy half-done.
     async fn write<T, F, Fut>(
         &self,
         method: &'static str,
         tenant_id: &str,
-        order_key: Option<&str>,
+        subjects: Vec<Subject>,
         call: F,
-        actions: impl FnOnce(&T) -> Vec<Action<R>> + Send,
     ) -> Result<T>
     where
-        T: Send,
-        F: FnOnce(Arc<R::Store>) -> Fut + Send,
-        Fut: Future<Output = Result<T>> + Send,
+        T: Send + 'static,
+        F: FnOnce(Arc<R::Store>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
     {
-        let _stage = match &self.route {
-            Route::Staged(controller) => Some(controller.enter().await),
-            Route::Fixed => None,
-        };
-        let plan = self.plan();
-        let order = match order_key {
-            Some(key) => Some(self.core.stripe(R::KIND, tenant_id, key).lock().await),
-            None => None,
-        };
+        let (plan, keys) = self.begin(tenant_id, &subjects).await?;
+        let core = self.core.clone();
         let primary = self.stores[plan.primary].clone();
-        let started = Instant::now();
-        let result = call(primary).await;
-        self.core
-            .record_primary(plan.primary, R::KIND, method, result.is_ok(), started);
-        let value = result?;
-        if plan.secondaries.is_empty() {
-            return Ok(value);
-        }
-        let mut waits = Vec::new();
-        for action in actions(&value) {
-            for index in plan.secondaries.clone() {
-                let blocking = matches!(
-                    self.core.targets[index].options.mode,
-                    WriteMode::Blocking(_)
-                );
-                let op = WriteOp::<R>::new(
-                    method,
-                    tenant_id,
-                    (
-                        self.stores[index].clone(),
-                        self.stores[plan.primary].clone(),
-                    ),
-                    Link {
-                        bundles: self.core.bundles.clone(),
-                        target: index,
-                        source: plan.primary,
-                    },
-                    action.clone(),
-                );
-                if let Some(first) = self.core.enqueue(index, Box::new(op), blocking).await {
-                    waits.push((index, first));
-                }
-            }
-        }
-        drop(order);
-        let mut failure = None;
-        for (index, first) in waits {
-            let target = &self.core.targets[index];
-            let outcome = match tokio::time::timeout(target.options.blocking_timeout, first).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(backend("the replication worker stopped".into())),
-                Err(_) => Err(backend(format!(
-                    "no answer within {:?}; the write stays queued",
-                    target.options.blocking_timeout
-                ))),
-            };
-            if let Err(error) = outcome
-                && target.options.mode == WriteMode::Blocking(OnFailure::FailCall)
-                && failure.is_none()
-            {
-                failure = Some(AdapterError::SecondaryWrite {
-                    secondary: target.name.clone(),
-                    source: Box::new(error),
-                });
-            }
-        }
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(value),
-        }
-    }
-
-    /// After a primary read of one record: falls back on a miss, queues the
-    /// sampled comparisons.
-    async fn after_read(
-        &self,
-        plan: Plan,
-        method: &'static str,
-        tenant_id: &str,
-        key: &str,
-        found: Option<R>,
-        query: BoundReadOne<R>,
-    ) -> Result<Option<R>> {
-        if plan.compare && self.core.sample() {
-            let expected: Vec<R> = found.iter().cloned().collect();
-            let list_query = query.clone();
-            let as_list: Query<R> = Arc::new(move |store| {
-                let query = list_query.clone();
-                Box::pin(async move { query(store).await.map(|r| r.into_iter().collect()) })
-            });
-            self.compare(
-                &plan,
-                method,
-                tenant_id,
-                display_key::<R>(key),
-                expected,
-                as_list,
-            );
-        }
-        if found.is_some() || !self.core.read_policy.fallback {
-            return Ok(found);
-        }
-        for index in plan.secondaries.clone() {
+        let task = tokio::spawn(async move {
             let started = Instant::now();
-            let answer = query(self.stores[index].clone()).await;
-            self.core
-                .record_fallback(index, R::KIND, method, answer.is_ok(), started);
-            let record = match answer {
-                Ok(Some(record)) => record,
-                Ok(None) => continue,
+            let result = call(primary).await;
+            core.record_call(
+                plan.primary,
+                Role::Primary,
+                R::KIND,
+                method,
+                result.is_ok(),
+                started,
+            );
+            if keys.is_empty() {
+                return result;
+            }
+            let journal = core.journal(plan.primary);
+            let token = core.token();
+            let claims = match journal.finish(&token, &keys, core.options.lease).await {
+                Ok(claims) => claims,
                 Err(error) => {
-                    tracing::warn!(entity = %R::KIND, method, %error, "fallback read failed");
-                    continue;
+                    // The keys stay marked in flight; when their lease runs
+                    // out a relay copies them.
+                    tracing::warn!(%error, entity = %R::KIND, method, "the journal could not record the end of a write");
+                    Vec::new()
                 }
             };
-            // A secondary still waiting for writes of this key may hold a record the primary removed.
-            if self
-                .core
-                .is_unsettled(index, R::KIND, tenant_id, record.key())
-            {
-                continue;
-            }
-            if self.core.read_policy.read_repair {
-                let copy = record.clone();
-                let repaired = self
-                    .write(
-                        "read_repair",
-                        tenant_id,
-                        Some(R::record_order_key(&record)),
-                        |store| async move { store.upsert(tenant_id, copy).await },
-                        |_| vec![Action::Upsert(record.clone())],
-                    )
-                    .await;
-                if let Err(error) = repaired {
-                    tracing::warn!(entity = %R::KIND, %error, "read repair failed");
+            let value = match result {
+                Ok(value) => value,
+                Err(error) => {
+                    // Nothing to copy unless the write half-happened: let a relay check.
+                    for claim in &claims {
+                        let _ = journal.release(claim).await;
+                    }
+                    return Err(error);
                 }
-            }
-            return Ok(Some(record));
-        }
-        Ok(None)
-    }
-
-    fn compare(
-        &self,
-        plan: &Plan,
-        method: &'static str,
-        tenant_id: &str,
-        key: String,
-        expected: Vec<R>,
-        query: Query<R>,
-    ) {
-        for index in plan.secondaries.clone() {
-            let op = CompareOp::<R> {
-                info: OpInfo {
-                    entity: R::KIND,
-                    method,
-                    tenant_id: tenant_id.to_owned(),
-                    key: key.clone(),
-                },
-                secondary: self.core.targets[index].name.clone(),
-                target: self.stores[index].clone(),
-                expected: expected.clone(),
-                query: query.clone(),
             };
-            self.core.enqueue_read(index, Box::new(op));
-        }
+            let (blocking, background): (Vec<Claim>, Vec<Claim>) =
+                claims.into_iter().partition(|claim| {
+                    core.targets
+                        .iter()
+                        .find(|t| t.name == claim.key.target)
+                        .is_some_and(|t| matches!(t.options.mode, WriteMode::Blocking(_)))
+                });
+            core.copy_in_background(plan.primary, background);
+            let failure = copy_blocking(&core, plan.primary, blocking).await;
+            match failure {
+                Some(error) => Err(error),
+                None => Ok(value),
+            }
+        });
+        task.await
+            .unwrap_or_else(|join| Err(backend(format!("the write's task failed: {join}"))))
     }
 
     /// `get`, or any read of one record, through the read policy.
@@ -265,42 +230,180 @@ impl<R: Entity> PassthroughStore<R> {
         let plan = self.plan();
         let started = Instant::now();
         let found = query(self.stores[plan.primary].clone(), tenant_id, key).await;
-        self.core
-            .record_primary(plan.primary, R::KIND, method, found.is_ok(), started);
+        self.core.record_call(
+            plan.primary,
+            Role::Primary,
+            R::KIND,
+            method,
+            found.is_ok(),
+            started,
+        );
         let found = found?;
-        let wants_fallback = found.is_none() && self.core.read_policy.fallback;
-        if plan.secondaries.is_empty() || !(wants_fallback || plan.compare) {
+        if plan.compare && self.core.sample() {
+            for index in plan.secondaries.clone() {
+                let (store, tenant, owned_key) = (
+                    self.stores[index].clone(),
+                    tenant_id.to_owned(),
+                    key.to_owned(),
+                );
+                let expected: Vec<R> = found.iter().cloned().collect();
+                let secondary = self.core.targets[index].name.clone();
+                let shown = display_key::<R>(key);
+                let compare = Box::pin(async move {
+                    let actual: Vec<R> = query(store, &tenant, &owned_key)
+                        .await?
+                        .into_iter()
+                        .collect();
+                    Ok(mismatch(
+                        &secondary, method, &tenant, shown, &expected, &actual,
+                    ))
+                });
+                self.core.compare(compare, index, R::KIND, method);
+            }
+        }
+        if found.is_some() || !self.core.read_policy.fallback {
             return Ok(found);
         }
-        let (tenant, owned_key) = (tenant_id.to_owned(), key.to_owned());
-        let bound = Arc::new(move |store| {
-            let (tenant, key) = (tenant.clone(), owned_key.clone());
-            Box::pin(async move { query(store, &tenant, &key).await }) as BoxFuture<'static, _>
-        });
-        self.after_read(plan, method, tenant_id, key, found, bound)
-            .await
+        for index in plan.secondaries.clone() {
+            let started = Instant::now();
+            let answer = query(self.stores[index].clone(), tenant_id, key).await;
+            self.core.record_call(
+                index,
+                Role::Secondary,
+                R::KIND,
+                method,
+                answer.is_ok(),
+                started,
+            );
+            let record = match answer {
+                Ok(Some(record)) => record,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(entity = %R::KIND, method, %error, "fallback read failed");
+                    continue;
+                }
+            };
+            // A secondary the journal still owes this key may hold a record the primary removed.
+            let subject = R::write_subject(record.key(), R::record_order_key(&record));
+            if self
+                .core
+                .owes(index, subject.entity(), tenant_id, &subject.key_column())
+                .await
+            {
+                continue;
+            }
+            if self.core.read_policy.read_repair {
+                let copy = record.clone();
+                let tenant = tenant_id.to_owned();
+                let repaired = self
+                    .write(
+                        "read_repair",
+                        tenant_id,
+                        vec![subject],
+                        move |store| async move { store.upsert(&tenant, copy).await },
+                    )
+                    .await;
+                if let Err(error) = repaired {
+                    tracing::warn!(entity = %R::KIND, %error, "read repair failed");
+                }
+            }
+            return Ok(Some(record));
+        }
+        Ok(None)
     }
 
     async fn remove_key(&self, tenant_id: &str, key: &str) -> Result<bool> {
+        let subject = if R::KIND == EntityKind::Password {
+            // A password removal changes what its user's passwords are:
+            // journal the user (the primary says whose it is).
+            let plan = self.plan();
+            match self.stores[plan.primary].get(tenant_id, key).await? {
+                Some(record) => R::write_subject(key, R::record_order_key(&record)),
+                None => Subject::Record {
+                    entity: EntityKind::Password,
+                    key: key.to_owned(),
+                },
+            }
+        } else {
+            R::removal_subject(key)
+        };
+        let (tenant, owned) = (tenant_id.to_owned(), key.to_owned());
+        // Replicated even when the primary had nothing: it costs little and heals a stray copy.
         self.write(
             "remove",
             tenant_id,
-            Some(key),
-            |store| async move { R::remove(&store, tenant_id, key).await },
-            // Replicated even when the primary had nothing: it costs little and heals a stray copy.
-            |_| vec![Action::Remove(key.to_owned())],
+            vec![subject],
+            move |store| async move { R::remove(&store, &tenant, &owned).await },
         )
         .await
     }
 }
 
+/// Copies the claims of blocking secondaries and waits (each at most its
+/// blocking timeout); the error a `FailCall` secondary gives the caller.
+async fn copy_blocking(
+    core: &Arc<Core>,
+    source: usize,
+    claims: Vec<Claim>,
+) -> Option<AdapterError> {
+    let mut waits = Vec::new();
+    for claim in claims {
+        let core2 = core.clone();
+        let target = claim.key.target.clone();
+        // In a task: a timeout here must not cut the copy (and its settle) short.
+        let copy = tokio::spawn(async move { core2.apply(source, &claim).await });
+        waits.push((target, copy));
+    }
+    let mut failure = None;
+    for (name, copy) in waits {
+        let Some(target) = core.targets.iter().find(|t| t.name == name) else {
+            continue;
+        };
+        let outcome = match tokio::time::timeout(target.options.blocking_timeout, copy).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(join)) => Err(backend(format!("the copy's task failed: {join}"))),
+            Err(_) => Err(backend(format!(
+                "no answer within {:?}; the key stays in the journal",
+                target.options.blocking_timeout
+            ))),
+        };
+        if let Err(error) = outcome
+            && target.options.mode == WriteMode::Blocking(OnFailure::FailCall)
+            && failure.is_none()
+        {
+            failure = Some(AdapterError::SecondaryWrite {
+                secondary: target.name.clone(),
+                source: Box::new(error),
+            });
+        }
+    }
+    failure
+}
+
+/// The mismatch between what the primary and a secondary answered, if any.
+fn mismatch<R: Entity>(
+    secondary: &str,
+    method: &'static str,
+    tenant_id: &str,
+    key: String,
+    expected: &[R],
+    actual: &[R],
+) -> Option<Mismatch> {
+    let differences = diff_records(expected, actual);
+    (!differences.is_empty()).then(|| Mismatch {
+        secondary: secondary.to_owned(),
+        entity: R::KIND,
+        method,
+        tenant_id: tenant_id.to_owned(),
+        key,
+        differences,
+        at: Timestamp::now(),
+    })
+}
+
 /// A read of one record by (tenant, key), as a plain function so it can be re-run on a secondary.
 type ReadOne<R> =
     for<'a> fn(Arc<<R as Entity>::Store>, &'a str, &'a str) -> BoxFuture<'a, Result<Option<R>>>;
-
-/// A [`ReadOne`] bound to its arguments, to re-run on any store.
-type BoundReadOne<R> =
-    Arc<dyn Fn(Arc<<R as Entity>::Store>) -> BoxFuture<'static, Result<Option<R>>> + Send + Sync>;
 
 fn get_one<'a, R: Entity>(
     store: Arc<R::Store>,
@@ -318,29 +421,32 @@ fn get_current<'a>(
     Box::pin(async move { store.get_current(tenant_id, user_id).await })
 }
 
-fn backend(message: String) -> AdapterError {
-    AdapterError::Backend {
-        message,
-        source: None,
-    }
-}
-
 #[async_trait]
 impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
     async fn create(&self, tenant_id: &str, insert: R::Insert) -> Result<R> {
-        let order = R::order_key(&insert).map(str::to_owned);
+        // The key is journaled before the primary write, so a create without
+        // one gets the key the adapter would have generated.
+        let (insert, subject) = match R::order_key(&insert).map(str::to_owned) {
+            Some(order) if R::KIND == EntityKind::Password => {
+                (insert, R::write_subject("", &order))
+            }
+            _ => {
+                let (insert, key) = with_key::<R>(insert)?;
+                let subject = R::write_subject(&key, &key);
+                (insert, subject)
+            }
+        };
+        let tenant = tenant_id.to_owned();
         self.write(
             "create",
             tenant_id,
-            order.as_deref(),
-            |store| async move { store.create(tenant_id, insert).await },
-            |record| vec![Action::Upsert(record.clone())],
+            vec![subject],
+            move |store| async move { store.create(&tenant, insert).await },
         )
         .await
     }
 
     async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<R>> {
-        // The fast path (no fallback, no comparison) costs one boxed future more than a direct call.
         self.read_one("get", tenant_id, id, get_one::<R>).await
     }
 
@@ -348,48 +454,64 @@ impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
         let plan = self.plan();
         let started = Instant::now();
         let page = self.stores[plan.primary].list(tenant_id, params).await;
-        self.core
-            .record_primary(plan.primary, R::KIND, "list", page.is_ok(), started);
+        self.core.record_call(
+            plan.primary,
+            Role::Primary,
+            R::KIND,
+            "list",
+            page.is_ok(),
+            started,
+        );
         let page = page?;
-        if !plan.secondaries.is_empty() && plan.compare && self.core.sample() {
-            let (tenant, params) = (tenant_id.to_owned(), params.clone());
-            let query: Query<R> = Arc::new(move |store| {
-                let (tenant, params) = (tenant.clone(), params.clone());
-                Box::pin(async move { store.list(&tenant, &params).await.map(|page| page.items) })
-            });
-            self.compare(
-                &plan,
-                "list",
-                tenant_id,
-                "list".to_owned(),
-                page.items.clone(),
-                query,
-            );
+        if plan.compare && self.core.sample() {
+            for index in plan.secondaries.clone() {
+                let (store, tenant, params) = (
+                    self.stores[index].clone(),
+                    tenant_id.to_owned(),
+                    params.clone(),
+                );
+                let expected = page.items.clone();
+                let secondary = self.core.targets[index].name.clone();
+                let compare = Box::pin(async move {
+                    let actual = store.list(&tenant, &params).await?.items;
+                    Ok(mismatch(
+                        &secondary,
+                        "list",
+                        &tenant,
+                        "list".into(),
+                        &expected,
+                        &actual,
+                    ))
+                });
+                self.core.compare(compare, index, R::KIND, "list");
+            }
         }
         Ok(page)
     }
 
     async fn upsert(&self, tenant_id: &str, record: R) -> Result<()> {
-        let order = R::record_order_key(&record).to_owned();
-        let copy = record.clone();
+        let subject = R::write_subject(record.key(), R::record_order_key(&record));
+        let tenant = tenant_id.to_owned();
         self.write(
             "upsert",
             tenant_id,
-            Some(&order),
-            |store| async move { store.upsert(tenant_id, copy).await },
-            |_| vec![Action::Upsert(record)],
+            vec![subject],
+            move |store| async move { store.upsert(&tenant, record).await },
         )
         .await
     }
 
     async fn upsert_many(&self, tenant_id: &str, records: Vec<R>) -> Result<()> {
-        let copy = records.clone();
+        let subjects = records
+            .iter()
+            .map(|r| R::write_subject(r.key(), R::record_order_key(r)))
+            .collect();
+        let tenant = tenant_id.to_owned();
         self.write(
             "upsert_many",
             tenant_id,
-            None,
-            |store| async move { store.upsert_many(tenant_id, copy).await },
-            |_| vec![Action::UpsertMany(records)],
+            subjects,
+            move |store| async move { store.upsert_many(&tenant, records).await },
         )
         .await
     }
@@ -401,12 +523,13 @@ where
     R::Store: MutableStore<R>,
 {
     async fn update(&self, tenant_id: &str, id: &str, patch: R::Patch) -> Result<R> {
+        let subject = R::write_subject(id, id);
+        let (tenant, id) = (tenant_id.to_owned(), id.to_owned());
         self.write(
             "update",
             tenant_id,
-            Some(id),
-            |store| async move { store.update(tenant_id, id, patch).await },
-            |record| vec![Action::Upsert(record.clone())],
+            vec![subject],
+            move |store| async move { store.update(&tenant, &id, patch).await },
         )
         .await
     }
@@ -423,24 +546,25 @@ impl CodesAdapter for PassthroughStore<Code> {
     }
 
     async fn consume(&self, tenant_id: &str, code_id: &str) -> Result<Option<Code>> {
+        let subject = Code::write_subject(code_id, code_id);
+        let (tenant, code) = (tenant_id.to_owned(), code_id.to_owned());
         self.write(
             "consume",
             tenant_id,
-            Some(code_id),
-            |store| async move { store.consume(tenant_id, code_id).await },
-            // The secondary gets the used code as the primary stored it (same used_at).
-            |used| used.iter().cloned().map(Action::Upsert).collect(),
+            vec![subject],
+            move |store| async move { store.consume(&tenant, &code).await },
         )
         .await
     }
 
     async fn cleanup(&self, tenant_id: &str, older_than: Timestamp) -> Result<u64> {
+        let subject = Subject::ExpiredCodes { before: older_than };
+        let tenant = tenant_id.to_owned();
         self.write(
             "cleanup",
             tenant_id,
-            None,
-            |store| async move { store.cleanup(tenant_id, older_than).await },
-            |_| vec![Action::Cleanup(older_than)],
+            vec![subject],
+            move |store| async move { store.cleanup(&tenant, older_than).await },
         )
         .await
     }

@@ -1,0 +1,56 @@
+//! What applying one journal row means: bring one subject of the target to
+//! the source's current state (the rules are in [`crate::reconcile`]).
+
+use adapter_interfaces::journal::Subject;
+use adapter_interfaces::{DataAdapters, EntityKind, Result};
+
+use crate::entity::Entity;
+use crate::reconcile::{self, Pair};
+
+/// Copies `subject` of `tenant_id` from `source` to `target`.
+pub(crate) async fn copy_subject(
+    source: &DataAdapters,
+    target: &DataAdapters,
+    tenant_id: &str,
+    subject: &Subject,
+) -> Result<()> {
+    let pair = Pair { target, source };
+    match subject {
+        Subject::Record { entity, key } => resync(pair, *entity, tenant_id, key).await,
+        Subject::Cascade {
+            entity: EntityKind::Tenant,
+            key,
+        } => reconcile::tenant_removal(pair, key).await,
+        Subject::Cascade {
+            entity: EntityKind::User,
+            key,
+        } => reconcile::user_removal(pair, tenant_id, key).await,
+        Subject::Cascade { entity, key } => resync(pair, *entity, tenant_id, key).await,
+        Subject::UserPasswords { user_id } => {
+            reconcile::user_passwords(pair, tenant_id, user_id).await
+        }
+        Subject::ExpiredCodes { before } => {
+            reconcile::expired_codes(pair, tenant_id, *before).await
+        }
+    }
+}
+
+/// Brings one record of `entity` to the source's current state.
+async fn resync(pair: Pair<'_>, entity: EntityKind, tenant_id: &str, key: &str) -> Result<()> {
+    async fn one<R: Entity>(pair: Pair<'_>, tenant_id: &str, key: &str) -> Result<()> {
+        let (target, source) = (R::store(pair.target), R::store(pair.source));
+        reconcile::resync_key::<R>(pair, (&*target, &*source), tenant_id, key).await
+    }
+    use adapter_interfaces::{Application, Code, Connection, Log, Password, Session, Tenant, User};
+    match entity {
+        // Tenants are keyed by id alone (their journal rows have no tenant).
+        EntityKind::Tenant => one::<Tenant>(pair, "", key).await,
+        EntityKind::User => one::<User>(pair, tenant_id, key).await,
+        EntityKind::Application => one::<Application>(pair, tenant_id, key).await,
+        EntityKind::Connection => one::<Connection>(pair, tenant_id, key).await,
+        EntityKind::Session => one::<Session>(pair, tenant_id, key).await,
+        EntityKind::Code => one::<Code>(pair, tenant_id, key).await,
+        EntityKind::Password => one::<Password>(pair, tenant_id, key).await,
+        EntityKind::Log => one::<Log>(pair, tenant_id, key).await,
+    }
+}
