@@ -41,6 +41,9 @@ pub enum CommandError {
     /// The demo went wrong.
     #[error("demo: {0}")]
     Demo(String),
+    /// A command on a running migration (stage, journal, relay, traffic) failed.
+    #[error("{0}")]
+    Operate(String),
 }
 
 /// Parses a store URL.
@@ -58,6 +61,12 @@ pub async fn migrate(target: &str) -> Result<String, CommandError> {
             store.migrate().await?;
             Ok(format!(
                 "{url}: schema version {SCHEMA_VERSION} is already applied"
+            ))
+        }
+        Some(found) if found < SCHEMA_VERSION => {
+            store.migrate().await?;
+            Ok(format!(
+                "{url}: upgraded the schema from version {found} to {SCHEMA_VERSION} (the replication journal and the shared stage)"
             ))
         }
         Some(found) => Err(StoreError::SchemaVersion {

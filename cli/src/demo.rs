@@ -241,14 +241,15 @@ pub async fn migrate_between(
     let writes = traffic(&app, &tenants, Some("tenant-dual-write"), 1)
         .await
         .map_err(demo_error)?;
-    passthrough.flush().await;
-    let parked = passthrough.dead_letters().len();
+    let flushed = passthrough.flush().await;
+    let status = passthrough.status().await;
     report.phases.push(timer.phase(
         "dual-write",
-        true,
+        flushed.is_ok(),
         format!(
-            "{writes} writes through the passthrough (old primary, new secondary); \
-             {parked} could not be replicated yet (their tenant is not in the new store) and wait as dead letters"
+            "{writes} writes through the passthrough (old primary, new secondary), each journaled \
+             and copied to the new store with its parents ({} pending, {} dead letters)",
+            status.pending, status.dead_letters
         ),
     ));
 
@@ -267,9 +268,16 @@ pub async fn migrate_between(
 
     // 5. Replay the dead letters.
     let timer = Timer::start();
-    let replayed = passthrough.replay_dead_letters().await;
-    passthrough.flush().await;
-    let left = passthrough.dead_letters().len();
+    let replayed = passthrough
+        .replay_dead_letters()
+        .await
+        .map_err(demo_error)?;
+    passthrough.flush().await.map_err(demo_error)?;
+    let left = passthrough
+        .dead_letters(1000)
+        .await
+        .map_err(demo_error)?
+        .len();
     report.phases.push(timer.phase(
         "replay",
         left == 0,
@@ -285,20 +293,21 @@ pub async fn migrate_between(
 
     // 7. Switch-over.
     let timer = Timer::start();
-    let errors_before = passthrough.status().total_errors;
+    let errors_before = passthrough.status().await.total_errors;
     let change = controller.set_stage(Stage::Live).await;
     let switched = change.is_ok();
     let writes = traffic(&app, &tenants, None, 2).await.map_err(demo_error)?;
-    passthrough.flush().await;
-    let status = passthrough.status();
+    passthrough.flush().await.map_err(demo_error)?;
+    let status = passthrough.status().await;
     report.phases.push(timer.phase(
         "switch-over",
-        switched && passthrough.dead_letters().is_empty(),
+        switched && status.dead_letters == 0,
         match change {
             Ok(change) => format!(
-                "stage {:?} -> {:?}: the new store is primary; {writes} more writes, replicated to the old store ({} replication errors)",
+                "stage {} -> {} (generation {}): the new store is primary; {writes} more writes, replicated to the old store ({} replication errors)",
                 change.from,
                 change.to,
+                change.generation,
                 status.total_errors.saturating_sub(errors_before)
             ),
             Err(e) => format!("refused: {e}"),

@@ -7,7 +7,10 @@
 //! - [`backfill`]: an exact, idempotent, resumable copy, streaming in keyset
 //!   pages with batched writes;
 //! - [`verify`]: a streaming comparison of counts, ids and every field;
-//! - [`demo`]: the whole migration on SQLite files, through a passthrough.
+//! - [`demo`]: the whole migration on SQLite files, through a passthrough;
+//! - [`operate`]: the running migration's shared stage, replication journal
+//!   and relay (`switchyard stage`, `journal`, `relay`);
+//! - [`traffic`]: an application instance in a box, for rehearsals and tests.
 //!
 //! The engines take [`adapter_interfaces::DataAdapters`], so they run on any
 //! adapter, the in-memory one included:
@@ -32,9 +35,11 @@ pub mod checkpoint;
 pub mod commands;
 pub mod demo;
 pub mod entity;
+pub mod operate;
 pub mod progress;
 pub mod report;
 pub mod seed;
 pub mod store;
+pub mod traffic;
 pub mod url;
 pub mod verify;

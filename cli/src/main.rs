@@ -5,10 +5,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use adapter_interfaces::journal::EntryFilter;
+use clap::{Args, Parser, Subcommand};
+use passthrough::{ReplicationOptions, Stage};
 use switchyard_cli::commands::{self, BackfillArgs};
+use switchyard_cli::operate::{self, parse_duration};
 use switchyard_cli::progress::{self, Progress, Silent};
 use switchyard_cli::seed::SeedOptions;
+use switchyard_cli::traffic::{self, TrafficOptions};
 use switchyard_cli::verify::VerifyOptions;
 
 /// Offline steps of a zero-downtime migration between Switchyard stores.
@@ -99,6 +105,58 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         max_differences: usize,
     },
+    /// Show or switch the migration's stage, shared by every instance.
+    Stage {
+        #[command(subcommand)]
+        command: StageCommand,
+    },
+    /// Inspect the replication journal: what the stores still owe each other.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// Drain the replication journal (any number of relays may run at once).
+    /// With --until-empty: exit 0 once nothing is pending, 1 if dead letters remain.
+    Relay {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        /// Stop once nothing is pending (dead letters aside).
+        #[arg(long)]
+        until_empty: bool,
+        /// Keys copied at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Play an application instance: write and read traffic (every entity and
+    /// method) through a migration passthrough that follows the shared stage.
+    Traffic {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+        /// Operations per second for the whole process (default: unlimited).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// How long to run (30s, 2m, or plain seconds).
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Tenants written (traffic-0, traffic-1, …; created when missing).
+        #[arg(long, default_value_t = 2)]
+        tenants: usize,
+        /// Users per tenant in the key pool every instance shares.
+        #[arg(long, default_value_t = 200)]
+        users: usize,
+        /// Random seed (give each instance its own).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a whole migration on SQLite files with no set-up, and report each phase.
     Demo {
         /// Where to put the SQLite files (default: a new temporary directory).
@@ -107,6 +165,102 @@ enum Command {
         /// Users per tenant in the old store.
         #[arg(long, default_value_t = 200)]
         users_per_tenant: u32,
+    },
+}
+
+/// The two stores of a migration.
+#[derive(Debug, Args)]
+struct MigrationArgs {
+    /// The store being migrated from.
+    #[arg(long, env = "SWITCHYARD_OLD")]
+    old: String,
+    /// The store being migrated to.
+    #[arg(long, env = "SWITCHYARD_NEW")]
+    new: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum StageCommand {
+    /// Print the stage in force, with its generation, and each store's copy.
+    Show {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Switch to STAGE: off, dual-write, shadow, live, ramp-down or complete.
+    /// A switch that promotes a store waits (at most --timeout) until it has
+    /// every write; it fails, leaving the stage as it was, if it does not.
+    Set {
+        /// The stage.
+        stage: Stage,
+        #[command(flatten)]
+        stores: MigrationArgs,
+        /// How long to wait for the promoted store to catch up.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        timeout: Duration,
+        /// Promote even if the promoted store has dead letters.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Which journal rows an operator command touches.
+#[derive(Debug, Args)]
+struct JournalFilterArgs {
+    /// Only keys owed to this store (old or new).
+    #[arg(long)]
+    target: Option<String>,
+    /// Only this subject (user, session, …, user_passwords, expired_codes).
+    #[arg(long)]
+    entity: Option<String>,
+    /// Only this tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+impl JournalFilterArgs {
+    fn filter(self, dead: Option<bool>) -> EntryFilter {
+        EntryFilter {
+            target: self.target,
+            entity: self.entity,
+            tenant_id: self.tenant,
+            record_key: None,
+            dead,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Keys pending and dead letters, per store, with the oldest pending age.
+    Status {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        /// How many dead letters to list.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make dead letters due again (the relay copies the primary's current state).
+    Replay {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        #[command(flatten)]
+        filter: JournalFilterArgs,
+    },
+    /// Delete dead letters (after fixing the records by hand).
+    Discard {
+        #[command(flatten)]
+        stores: MigrationArgs,
+        #[command(flatten)]
+        filter: JournalFilterArgs,
+        /// Also delete keys still pending (their copies are then lost: verify afterwards).
+        #[arg(long)]
+        include_pending: bool,
     },
 }
 
@@ -203,6 +357,114 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{report}");
             }
             Ok(ExitCode::from(if report.identical { 0 } else { 1 }))
+        }
+        Command::Stage { command } => match command {
+            StageCommand::Show { stores, json } => {
+                let pair = operate::open(&stores.old, &stores.new).await?;
+                let report = operate::stage_show(&pair).await;
+                if json {
+                    print_json(&report)?;
+                } else {
+                    print!("{report}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            StageCommand::Set {
+                stage,
+                stores,
+                timeout,
+                force,
+            } => {
+                let pair = operate::open(&stores.old, &stores.new).await?;
+                let change = operate::stage_set(&pair, stage, timeout, force).await?;
+                println!(
+                    "stage {} -> {} (generation {})",
+                    change.from, change.to, change.generation
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Journal { command } => match command {
+            JournalCommand::Status {
+                stores,
+                limit,
+                json,
+            } => {
+                let pair = operate::open(&stores.old, &stores.new).await?;
+                let report = operate::journal_status(&pair, limit).await;
+                if json {
+                    print_json(&report)?;
+                } else {
+                    print!("{report}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            JournalCommand::Replay { stores, filter } => {
+                let pair = operate::open(&stores.old, &stores.new).await?;
+                let count = operate::journal_replay(&pair, &filter.filter(Some(true))).await?;
+                println!("{count} dead letters are due again; a relay copies them");
+                Ok(ExitCode::SUCCESS)
+            }
+            JournalCommand::Discard {
+                stores,
+                filter,
+                include_pending,
+            } => {
+                let pair = operate::open(&stores.old, &stores.new).await?;
+                let dead = if include_pending { None } else { Some(true) };
+                let count = operate::journal_discard(&pair, &filter.filter(dead)).await?;
+                println!("{count} journal rows discarded");
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Command::Relay {
+            stores,
+            until_empty,
+            concurrency,
+            json,
+        } => {
+            let pair = operate::open(&stores.old, &stores.new).await?;
+            let options = ReplicationOptions {
+                relay_concurrency: concurrency.max(1),
+                ..ReplicationOptions::default()
+            };
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let report = operate::relay(&pair, options, until_empty, stop).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{report}");
+            }
+            Ok(ExitCode::from(if report.dead > 0 { 1 } else { 0 }))
+        }
+        Command::Traffic {
+            stores,
+            writers,
+            rate,
+            duration,
+            tenants,
+            users,
+            seed,
+            json,
+        } => {
+            let pair = operate::open(&stores.old, &stores.new).await?;
+            let options = TrafficOptions {
+                writers,
+                rate,
+                duration,
+                tenants,
+                users,
+                seed,
+            };
+            let report = traffic::run(&pair, &options).await?;
+            if json {
+                print_json(&report)?;
+            } else {
+                print!("{report}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
             dir,
