@@ -233,6 +233,47 @@ pub async fn connect(url: &str) -> Result<SqlxStore> {
     }
 }
 
+/// As [`connect`], but opens no connection until the first query: for a
+/// store that may be down when the process starts (a migration's secondary:
+/// its replication waits in the journal until it is back). A MySQL-family
+/// URL's flavour is taken from its scheme (`mariadb://` or `mysql://`); it
+/// only matters to [`SqlxStore::migrate`], so migrate through [`connect`].
+pub fn connect_lazy(url: &str) -> Result<SqlxStore> {
+    use std::str::FromStr;
+    let scheme = url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => {
+            let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)?;
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .connect_lazy_with(options);
+            Ok(SqlxStore::from_postgres_pool(pool))
+        }
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => {
+            let dialect = if scheme == "mariadb" {
+                Dialect::MariaDb
+            } else {
+                Dialect::MySql
+            };
+            let options = mysql_options(url)?;
+            let pool = sqlx::mysql::MySqlPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(std::time::Duration::from_secs(5))
+                .connect_lazy_with(options);
+            Ok(SqlxStore::from_mysql_pool_with_dialect(pool, dialect))
+        }
+        _ => Err(url_error(
+            "a lazy connection needs postgres:// or mysql:// (with its feature on); open SQLite with connect",
+        )),
+    }
+}
+
 #[cfg(not(feature = "postgres"))]
 async fn connect_postgres(_url: &str) -> Result<SqlxStore> {
     Err(url_error(
@@ -280,17 +321,22 @@ async fn connect_postgres(url: &str) -> Result<SqlxStore> {
 }
 
 #[cfg(feature = "mysql")]
-async fn connect_mysql(url: &str) -> Result<SqlxStore> {
+fn mysql_options(url: &str) -> Result<sqlx::mysql::MySqlConnectOptions> {
     use std::str::FromStr;
     let url = match url.split_once("://") {
         Some((_, rest)) => format!("mysql://{rest}"),
         None => url.to_owned(),
     };
-    let options = sqlx::mysql::MySqlConnectOptions::from_str(&url)
+    Ok(sqlx::mysql::MySqlConnectOptions::from_str(&url)
         .map_err(parse_error)?
         .charset("utf8mb4")
         // Only TIMESTAMP would be converted; DATETIME(3) columns hold UTC anyway.
-        .timezone(Some("+00:00".to_owned()));
+        .timezone(Some("+00:00".to_owned())))
+}
+
+#[cfg(feature = "mysql")]
+async fn connect_mysql(url: &str) -> Result<SqlxStore> {
+    let options = mysql_options(url)?;
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(8)
         .connect_with(options)

@@ -68,6 +68,7 @@ pub mod checks;
 /// in-memory reference, differential and cross-backend runs.
 pub mod model;
 pub mod provision;
+pub mod proxy;
 mod store;
 
 pub use store::TestStore;
