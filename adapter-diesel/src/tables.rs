@@ -436,12 +436,12 @@ macro_rules! special_op {
         .execute($c)
         .await
     }};
-    ($d:ident, $c:ident, cleanup, $tenant:ident, $older_than:ident) => {{
+    ($d:ident, $c:ident, cleanup, $tenant:ident, $bound:ident) => {{
         use schema::codes::dsl as t;
         diesel::delete(
             t::codes
                 .filter(t::tenant_id.eq(Val::text($tenant)))
-                .filter(t::expires_at.lt(Val(Value::Timestamp($older_than)))),
+                .filter(t::expires_at.le(Val(Value::Timestamp($bound)))),
         )
         .execute($c)
         .await
@@ -475,13 +475,14 @@ pub(crate) async fn consume_code(
     on_conn!(conn, special_op!(consume, tenant, code_id, now))
 }
 
-/// Deletes the tenant's codes that expired before `older_than`.
+/// Deletes the tenant's codes that expired at or before `bound` (a storable
+/// instant: see [`Timestamp::last_storable_before`]).
 pub(crate) async fn cleanup_codes(
     conn: &mut Conn,
     tenant: &str,
-    older_than: Timestamp,
+    bound: Timestamp,
 ) -> QueryResult<usize> {
-    on_conn!(conn, special_op!(cleanup, tenant, older_than))
+    on_conn!(conn, special_op!(cleanup, tenant, bound))
 }
 
 /// Makes the user's current passwords other than `keep` not current, with `updated_at = at`.

@@ -243,6 +243,14 @@ impl ListPlan {
             },
         };
         let filter = match params.q.as_deref() {
+            // Checked before parsing: no stored value holds a NUL (validation
+            // rejects it), and PostgreSQL cannot bind one.
+            Some(q) if q.contains('\0') => {
+                return Err(AdapterError::invalid(
+                    "q",
+                    "must not contain NUL characters (no stored value holds one)",
+                ));
+            }
             Some(q) => parse_q::<R>(q)?,
             None => None,
         };
@@ -337,7 +345,14 @@ fn keyset_filter(
         | (Value::Timestamp(_), ColumnKind::Timestamp) => true,
         _ => false,
     };
-    if !kind_matches {
+    // A page's cursor holds a stored record's values: storable timestamps,
+    // texts without NUL. Any other one was made up, and no database is asked.
+    let storable = match &cursor.v {
+        Value::Text(text) => !text.contains('\0'),
+        Value::Timestamp(t) => t.is_storable(),
+        _ => true,
+    };
+    if !kind_matches || !storable || cursor.k.contains('\0') {
         return Err(cursor_error("is not a cursor returned by a previous page"));
     }
     let cmp = |column: &'static Column, op, value: Value| Filter::Compare {

@@ -31,7 +31,7 @@ use crate::entities::{
 };
 use crate::error::{AdapterError, EntityKind, Result};
 use crate::list::{ListParams, ListPlan, Page, SortOrder};
-use crate::record::{self, Record, Value};
+use crate::record::{self, Record, UniqueIndex, Value};
 use crate::timestamp::Timestamp;
 use crate::traits::{
     CodesAdapter, DataAdapters, EntityStore, MutableStore, PasswordsAdapter, TenantsAdapter,
@@ -275,6 +275,16 @@ fn check_write<R: MemoryRecord>(
     record: &R,
     replacing: bool,
 ) -> Result<()> {
+    check_parents(state, tenant_id, record)?;
+    let table = R::table(state);
+    if !replacing && table.contains_key(&(tenant_id.to_owned(), record.key().to_owned())) {
+        return Err(AdapterError::conflict(R::KIND, R::key_column().name));
+    }
+    check_unique(table, tenant_id, record)
+}
+
+/// The first checks of a write: the tenant exists, then the parent.
+fn check_parents<R: MemoryRecord>(state: &State, tenant_id: &str, record: &R) -> Result<()> {
     if !state.tenants.contains_key(tenant_id) {
         return Err(AdapterError::not_found(EntityKind::Tenant, tenant_id));
     }
@@ -291,11 +301,7 @@ fn check_write<R: MemoryRecord>(
             return Err(AdapterError::not_found(parent.parent, parent_id));
         }
     }
-    let table = R::table(state);
-    if !replacing && table.contains_key(&(tenant_id.to_owned(), record.key().to_owned())) {
-        return Err(AdapterError::conflict(R::KIND, R::key_column().name));
-    }
-    check_unique(table, tenant_id, record)
+    Ok(())
 }
 
 fn check_unique<R: Record>(table: &Table<R>, tenant_id: &str, record: &R) -> Result<()> {
@@ -378,8 +384,21 @@ impl<R: MemoryRecord> EntityStore<R> for MemoryTable<R> {
         let mut state = self.store.write();
         // All or nothing: apply to a copy and keep it only if every record passes.
         let mut scratch = state.clone();
+        // The tenant's unique keys, kept up to date as the batch is written:
+        // checking each record against the whole table would be quadratic.
+        let mut unique = UniqueIndex::new(
+            false,
+            R::table(&scratch)
+                .range((tenant_id.to_owned(), String::new())..)
+                .take_while(|((t, _), _)| t == tenant_id)
+                .map(|(_, r)| r),
+        );
         for record in records {
-            check_write(&scratch, tenant_id, &record, true)?;
+            check_parents(&scratch, tenant_id, &record)?;
+            if let Some(field) = unique.clash(&record) {
+                return Err(AdapterError::conflict(R::KIND, field));
+            }
+            unique.place(&record);
             store_record(&mut scratch, tenant_id, record);
         }
         *state = scratch;

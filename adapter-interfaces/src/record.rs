@@ -5,6 +5,7 @@
 //! backends all work from that description, so the rules live in one place.
 
 use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::de::DeserializeOwned;
@@ -299,9 +300,10 @@ fn json_to_value(column: &Column, json: Json) -> Value {
         (ColumnKind::Text { .. }, Json::String(s)) => Value::Text(s),
         (ColumnKind::Int, Json::Number(n)) => n.as_i64().map(Value::Int).unwrap_or(Value::Null),
         (ColumnKind::Bool, Json::Bool(b)) => Value::Bool(b),
-        (ColumnKind::Timestamp, Json::String(s)) => {
-            s.parse().map(Value::Timestamp).unwrap_or(Value::Null)
-        }
+        // Any year, so that an unstorable instant reaches validation as itself.
+        (ColumnKind::Timestamp, Json::String(s)) => Timestamp::parse_any_year(&s)
+            .map(Value::Timestamp)
+            .unwrap_or(Value::Null),
         _ => Value::Null,
     }
 }
@@ -451,6 +453,32 @@ pub fn canonicalize_json_object(object: &mut Map<String, Json>) {
 /// The largest JSON document a column accepts, serialised.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// The deepest JSON document a column accepts: arrays and objects nested at
+/// most this many levels (`{}` and `[1]` are one level, `{"a": []}` two).
+///
+/// MariaDB's JSON check rejects documents of 32 levels or more, and
+/// serde_json stops reading text at 128; 20 stays below both with room for
+/// a document that is itself stored inside another one.
+pub const MAX_JSON_DEPTH: usize = 20;
+
+/// How deeply `json` nests arrays and objects (a scalar is 0), counted no
+/// further than `limit + 1`: the recursion stays that shallow whatever the
+/// document.
+pub fn json_depth(json: &Json, limit: usize) -> usize {
+    fn depth(json: &Json, budget: usize) -> usize {
+        let children: Box<dyn Iterator<Item = &Json>> = match json {
+            Json::Array(items) => Box::new(items.iter()),
+            Json::Object(map) => Box::new(map.values()),
+            _ => return 0,
+        };
+        if budget == 0 {
+            return 1;
+        }
+        1 + children.map(|c| depth(c, budget - 1)).max().unwrap_or(0)
+    }
+    depth(json, limit)
+}
+
 /// Checks a record against its column metadata and entity rules.
 pub fn validate<R: Record>(record: &R) -> Result<()> {
     for (column, value) in R::COLUMNS.iter().zip(to_values(record)) {
@@ -504,6 +532,16 @@ fn validate_json(field: &str, json: &Json) -> Result<()> {
             _ => false,
         }
     }
+    // First, so that the recursive checks below never go deeper than the limit.
+    let depth = json_depth(json, MAX_JSON_DEPTH);
+    if depth > MAX_JSON_DEPTH {
+        return Err(AdapterError::invalid(
+            field,
+            format!(
+                "nests more than {MAX_JSON_DEPTH} levels of arrays and objects; the maximum is {MAX_JSON_DEPTH}"
+            ),
+        ));
+    }
     if has_nul(json) {
         // PostgreSQL's jsonb cannot store \u0000; reject it everywhere alike.
         return Err(AdapterError::invalid(
@@ -552,4 +590,251 @@ pub fn generate_id() -> String {
 /// A fresh id with 122 random bits (UUID v4), for values that must not be guessable (codes).
 pub fn generate_secret_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Whether no stored record can hold `text` in a text column: it contains a
+/// NUL, which validation rejects in every text field (PostgreSQL could not
+/// even store it).
+///
+/// A look-up by such an id or tenant id therefore finds nothing, and every
+/// adapter answers it as for any id that does not exist (`None`, `false`,
+/// `NotFound`, an empty page, 0) without sending it to a database: a
+/// PostgreSQL driver fails to bind it.
+///
+/// ```
+/// use adapter_interfaces::record::unstorable_text;
+/// assert!(unstorable_text("auth0|a\0b"));
+/// assert!(!unstorable_text("auth0|ab"));
+/// ```
+pub fn unstorable_text(text: &str) -> bool {
+    text.contains('\0')
+}
+
+/// One unique key's values that a batch write takes: what a backend looks
+/// up (the stored records holding them) before [`first_clash`] names the key
+/// a failed write clashes on. See [`clash_probes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClashProbe {
+    /// The field a conflict on this key names.
+    pub field: &'static str,
+    /// The key's columns.
+    pub columns: Vec<&'static str>,
+    /// Their values, in the same order (none of them NULL).
+    pub values: Vec<Value>,
+}
+
+/// A unique key as positions in [`Record::COLUMNS`].
+struct KeyColumns {
+    field: &'static str,
+    primary: bool,
+    names: Vec<&'static str>,
+    positions: Vec<usize>,
+}
+
+fn key_columns<R: Record>(with_primary: bool) -> Vec<KeyColumns> {
+    let position = |name: &str| R::COLUMNS.iter().position(|c| c.name == name);
+    let mut keys = Vec::with_capacity(R::UNIQUE.len() + 1);
+    if with_primary {
+        keys.push(KeyColumns {
+            field: R::key_column().name,
+            primary: true,
+            names: vec![R::key_column().name],
+            positions: vec![0],
+        });
+    }
+    for unique in R::UNIQUE {
+        let positions: Vec<usize> = unique.columns.iter().filter_map(|c| position(c)).collect();
+        if positions.len() == unique.columns.len() {
+            keys.push(KeyColumns {
+                field: unique.field,
+                primary: false,
+                names: unique.columns.to_vec(),
+                positions,
+            });
+        }
+    }
+    keys
+}
+
+/// The values of each key of `keys` in a record's column values (`None`
+/// where one of them is NULL: the row is exempt, as in SQL).
+fn key_values(values: &[Value], keys: &[KeyColumns]) -> Vec<Option<Vec<Value>>> {
+    keys.iter()
+        .map(|key| {
+            let taken: Vec<Value> = key.positions.iter().map(|&i| values[i].clone()).collect();
+            (!taken.iter().any(Value::is_null)).then_some(taken)
+        })
+        .collect()
+}
+
+/// A hashable form of key values.
+fn key_text(values: &[Value]) -> String {
+    serde_json::to_string(values).unwrap_or_default()
+}
+
+/// Every distinct unique-key value that writing `records` takes (the
+/// primary key too when `with_primary`, as for a `create`), in the order
+/// [`first_clash`] considers them: a backend reads the stored records that
+/// hold any of them (`WHERE (c1 = ? AND c2 = ?) OR …`, in as many statements
+/// as its bind limit needs) and passes them to [`first_clash`]. Linear in
+/// the batch.
+pub fn clash_probes<R: Record>(records: &[R], with_primary: bool) -> Vec<ClashProbe> {
+    let keys = key_columns::<R>(with_primary);
+    let mut seen = HashSet::new();
+    let mut probes = Vec::new();
+    for record in records {
+        let values = to_values(record);
+        for (key, taken) in keys.iter().zip(key_values(&values, &keys)) {
+            let Some(taken) = taken else { continue };
+            if seen.insert((key.field, key_text(&taken))) {
+                probes.push(ClashProbe {
+                    field: key.field,
+                    columns: key.names.clone(),
+                    values: taken,
+                });
+            }
+        }
+    }
+    probes
+}
+
+/// The unique keys held by a set of records (one tenant's), kept up to date
+/// as records are written: what names the key a write clashes on, in time
+/// proportional to the records instead of their square.
+///
+/// Built from the stored records (at least those that may clash), it
+/// answers [`UniqueIndex::clash`] for a record about to be written and
+/// learns it with [`UniqueIndex::place`]; a record that replaces another of
+/// the same key replaces its values. The in-memory adapter checks batches
+/// with it, and [`first_clash`] (what the SQL backends run after a failed
+/// write) is built on it.
+pub struct UniqueIndex<R> {
+    keys: Vec<KeyColumns>,
+    /// For each key: its values (as text) -> the records holding them.
+    holders: Vec<HashMap<String, HashSet<String>>>,
+    /// For each record: the values (as text) of each key it holds.
+    current: HashMap<String, Vec<Option<String>>>,
+    _record: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Record> fmt::Debug for UniqueIndex<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UniqueIndex")
+            .field("entity", &R::KIND)
+            .field("records", &self.current.len())
+            .finish()
+    }
+}
+
+impl<R: Record> UniqueIndex<R> {
+    /// The index of `stored`, over [`Record::UNIQUE`] and, when
+    /// `with_primary`, the primary key too (a `create`'s first check).
+    pub fn new<'a>(with_primary: bool, stored: impl IntoIterator<Item = &'a R>) -> Self {
+        let keys = key_columns::<R>(with_primary);
+        let mut index = Self {
+            holders: vec![HashMap::new(); keys.len()],
+            keys,
+            current: HashMap::new(),
+            _record: std::marker::PhantomData,
+        };
+        for record in stored {
+            index.place(record);
+        }
+        index
+    }
+
+    fn texts(&self, record: &R) -> Vec<Option<String>> {
+        key_values(&to_values(record), &self.keys)
+            .into_iter()
+            .map(|taken| taken.map(|v| key_text(&v)))
+            .collect()
+    }
+
+    /// The first key (the primary key when the index has it, then
+    /// [`Record::UNIQUE`] in order) whose values `record` would take from
+    /// another record; `None` when it takes none.
+    pub fn clash(&self, record: &R) -> Option<&'static str> {
+        let texts = self.texts(record);
+        for ((key, held), text) in self.keys.iter().zip(&self.holders).zip(&texts) {
+            let Some(text) = text else { continue };
+            let taken = held.get(text).is_some_and(|set| {
+                if key.primary {
+                    !set.is_empty()
+                } else {
+                    set.iter().any(|other| other != record.key())
+                }
+            });
+            if taken {
+                return Some(key.field);
+            }
+        }
+        None
+    }
+
+    /// Records `record` as written (replacing the values of its key).
+    pub fn place(&mut self, record: &R) {
+        let texts = self.texts(record);
+        let key = record.key();
+        if let Some(old) = self.current.insert(key.to_owned(), texts.clone()) {
+            for (held, text) in self.holders.iter_mut().zip(old) {
+                if let Some(set) = text.and_then(|t| held.get_mut(&t)) {
+                    set.remove(key);
+                }
+            }
+        }
+        for (held, text) in self.holders.iter_mut().zip(texts) {
+            if let Some(text) = text {
+                held.entry(text).or_default().insert(key.to_owned());
+            }
+        }
+    }
+}
+
+/// The first unique key that `records`, written in order over `stored`,
+/// would take from another record: the field the reference names in its
+/// `Conflict` (record by record; for each, the primary key when
+/// `with_primary`, then [`Record::UNIQUE`] in order). `None`: no clash.
+///
+/// `stored` must hold at least every stored record (of the tenant) that
+/// holds one of the [`clash_probes`] of `records`; any others are ignored.
+/// A stored record that an earlier record of the batch overwrites counts
+/// with its new values, as when writing one record at a time. Linear in the
+/// batch and in `stored`: one pure computation for every backend, each of
+/// which only runs its look-up.
+///
+/// ```
+/// use adapter_interfaces::record::{clash_probes, first_clash};
+/// use adapter_interfaces::{Connection, ConnectionInsert, Record, Timestamp};
+///
+/// let now = Timestamp::now();
+/// let connection = |id: &str, name: &str| {
+///     let insert = ConnectionInsert {
+///         id: Some(id.into()),
+///         name: name.into(),
+///         strategy: "auth0".into(),
+///         ..Default::default()
+///     };
+///     Connection::from_insert(insert, now).unwrap()
+/// };
+/// let stored = vec![connection("con_1", "db")];
+/// let batch = vec![connection("con_2", "google"), connection("con_3", "db")];
+/// assert_eq!(clash_probes(&batch, false).len(), 2);
+/// assert_eq!(first_clash(&batch, false, &stored), Some("name"));
+/// // Renaming the stored one first frees its name.
+/// let batch = vec![connection("con_1", "google"), connection("con_3", "db")];
+/// assert_eq!(first_clash(&batch, false, &stored), None);
+/// ```
+pub fn first_clash<R: Record>(
+    records: &[R],
+    with_primary: bool,
+    stored: &[R],
+) -> Option<&'static str> {
+    let mut index = UniqueIndex::new(with_primary, stored);
+    for record in records {
+        if let Some(field) = index.clash(record) {
+            return Some(field);
+        }
+        index.place(record);
+    }
+    None
 }

@@ -30,6 +30,23 @@ impl Timestamp {
     /// The latest year any backend stores (four-digit years keep text timestamps sortable).
     pub const MAX_YEAR: i32 = 9999;
 
+    /// The earliest instant the type holds (`chrono`'s minimum, in the year -262143).
+    pub const MIN: Timestamp = Timestamp(DateTime::<Utc>::MIN_UTC);
+    /// The latest instant the type holds (`chrono`'s maximum, in the year 262142,
+    /// truncated to milliseconds).
+    pub const MAX: Timestamp = Self::from_millis_const(DateTime::<Utc>::MAX_UTC.timestamp_millis());
+    /// The earliest storable instant, `1000-01-01T00:00:00.000Z`.
+    pub const FIRST_STORABLE: Timestamp = Self::from_millis_const(-30_610_224_000_000);
+    /// The latest storable instant, `9999-12-31T23:59:59.999Z`.
+    pub const LAST_STORABLE: Timestamp = Self::from_millis_const(253_402_300_799_999);
+
+    const fn from_millis_const(millis: i64) -> Self {
+        match DateTime::from_timestamp_millis(millis) {
+            Some(instant) => Self(instant),
+            None => panic!("a millisecond count outside chrono's range"),
+        }
+    }
+
     /// The current time, truncated to milliseconds.
     pub fn now() -> Self {
         Self::from_datetime(Utc::now())
@@ -55,9 +72,36 @@ impl Timestamp {
         self.0
     }
 
-    /// Whether every backend can store this instant (years 1000 to 9999).
+    /// Whether every backend can store this instant (years 1000 to 9999, from
+    /// [`Timestamp::FIRST_STORABLE`] to [`Timestamp::LAST_STORABLE`]). Writes
+    /// reject the others with `InvalidInput` on the field.
     pub fn is_storable(&self) -> bool {
         (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&self.0.year())
+    }
+
+    /// The latest storable instant strictly before this one, `None` when no
+    /// storable instant precedes it (this one is at or before
+    /// [`Timestamp::FIRST_STORABLE`]).
+    ///
+    /// Stored timestamps are storable, so `stored < self` holds exactly when
+    /// `stored <= self.last_storable_before()`: what lets a backend answer a
+    /// comparison with any cut-off (`codes.cleanup(Timestamp::MAX)`) by
+    /// binding only values its database accepts.
+    ///
+    /// ```
+    /// use adapter_interfaces::Timestamp;
+    /// assert_eq!(Timestamp::MAX.last_storable_before(), Some(Timestamp::LAST_STORABLE));
+    /// assert_eq!(Timestamp::MIN.last_storable_before(), None);
+    /// assert_eq!(Timestamp::FIRST_STORABLE.last_storable_before(), None);
+    /// let t: Timestamp = "2024-01-01T00:00:00.000Z".parse().unwrap();
+    /// assert_eq!(t.last_storable_before().unwrap().to_string(), "2023-12-31T23:59:59.999Z");
+    /// ```
+    pub fn last_storable_before(&self) -> Option<Timestamp> {
+        if *self <= Self::FIRST_STORABLE {
+            None
+        } else {
+            Some(self.plus_millis(-1).min(Self::LAST_STORABLE))
+        }
     }
 
     /// The canonical text form, `YYYY-MM-DDTHH:MM:SS.mmmZ`: what SQLite columns hold,
@@ -122,10 +166,37 @@ impl Serialize for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Parses what [`Timestamp::from_str`] does, and also the canonical form
+    /// of the instants outside the years 0 to 9999, which carry a sign and
+    /// may have more than four digits (`+10000-01-01T00:00:00.000Z`,
+    /// `-0001-12-31T23:59:59.999Z`): every `Timestamp` serialises to text
+    /// that deserialises back to it, so that a record holding an unstorable
+    /// instant reaches validation (and its `InvalidInput` on that field)
+    /// instead of failing to deserialise or losing the value.
+    pub fn parse_any_year(text: &str) -> Result<Self, AdapterError> {
+        if let Ok(t) = text.parse() {
+            return Ok(t);
+        }
+        let with_offset = text.strip_suffix('Z').map(|rest| format!("{rest}+00:00"));
+        DateTime::parse_from_str(
+            with_offset.as_deref().unwrap_or(text),
+            "%Y-%m-%dT%H:%M:%S%.f%:z",
+        )
+        .map(|instant| Self::from_datetime(instant.with_timezone(&Utc)))
+        .map_err(|_| {
+            AdapterError::invalid(
+                "timestamp",
+                format!("`{text}` is not an RFC 3339 timestamp or a YYYY-MM-DD date"),
+            )
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        Self::parse_any_year(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -154,6 +225,61 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert_eq!(json, "\"2023-11-14T22:13:20.123Z\"");
         assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn every_instant_round_trips_through_serde() {
+        for t in [
+            Timestamp::MIN,
+            Timestamp::MAX,
+            Timestamp::FIRST_STORABLE,
+            Timestamp::LAST_STORABLE,
+            Timestamp::FIRST_STORABLE.plus_millis(-1),
+            Timestamp::LAST_STORABLE.plus_millis(1),
+            Timestamp::from_millis(-62_167_219_200_001).unwrap(), // just before year 0
+        ] {
+            let json = serde_json::to_string(&t).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Timestamp>(&json).unwrap(),
+                t,
+                "{json}"
+            );
+        }
+        assert_eq!(
+            Timestamp::LAST_STORABLE.plus_millis(1).to_string(),
+            "+10000-01-01T00:00:00.000Z"
+        );
+        // The text form of `q` values stays four-digit.
+        assert!("+10000-01-01T00:00:00.000Z".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn storable_bounds() {
+        assert_eq!(
+            Timestamp::FIRST_STORABLE.to_string(),
+            "1000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            Timestamp::LAST_STORABLE.to_string(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert!(Timestamp::FIRST_STORABLE.is_storable());
+        assert!(Timestamp::LAST_STORABLE.is_storable());
+        assert!(!Timestamp::FIRST_STORABLE.plus_millis(-1).is_storable());
+        assert!(!Timestamp::LAST_STORABLE.plus_millis(1).is_storable());
+        assert!(!Timestamp::MIN.is_storable() && !Timestamp::MAX.is_storable());
+        assert_eq!(
+            Timestamp::LAST_STORABLE
+                .plus_millis(1)
+                .last_storable_before(),
+            Some(Timestamp::LAST_STORABLE)
+        );
+        assert_eq!(
+            Timestamp::FIRST_STORABLE
+                .plus_millis(1)
+                .last_storable_before(),
+            Some(Timestamp::FIRST_STORABLE)
+        );
     }
 
     #[test]

@@ -388,6 +388,9 @@ impl<R: Mapped> Table<R> {
         if records.is_empty() {
             return Ok(());
         }
+        if let Some(tenant) = tenant.filter(|t| record::unstorable_text(t)) {
+            return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
+        }
         let txn = self.begin().await?;
         let outcome = self.write_in(&txn, tenant, &records, mode, &[]).await;
         self.finish(txn, tenant, &records, mode, outcome).await
@@ -407,6 +410,9 @@ impl<R: Mapped> Table<R> {
     }
 
     pub(crate) async fn get_record(&self, tenant: Option<&str>, key: &str) -> Result<Option<R>> {
+        if unstorable(tenant, key) {
+            return Ok(None);
+        }
         let cols = record_cols::<R>()?;
         let model = R::Entity::find()
             .filter(key_condition::<R>(tenant, key)?)
@@ -422,6 +428,9 @@ impl<R: Mapped> Table<R> {
         params: &ListParams,
     ) -> Result<Page<R>> {
         let plan = ListPlan::new::<R>(params)?;
+        if unstorable(tenant, "") {
+            return Ok(plan.finish(Vec::new(), Some(0)));
+        }
         let backend = self.backend();
         let cols = record_cols::<R>()?;
         let scope = tenant_condition::<R>(tenant)?;
@@ -480,6 +489,9 @@ impl<R: Mapped> Table<R> {
         key: &str,
         patch: &R::Patch,
     ) -> Result<R> {
+        if unstorable(tenant, key) {
+            return Err(AdapterError::not_found(R::KIND, key));
+        }
         let backend = self.backend();
         let cols = record_cols::<R>()?;
         let txn = self.begin().await?;
@@ -513,6 +525,9 @@ impl<R: Mapped> Table<R> {
     }
 
     pub(crate) async fn remove_record(&self, tenant: Option<&str>, key: &str) -> Result<bool> {
+        if unstorable(tenant, key) {
+            return Ok(false);
+        }
         let result = R::Entity::delete_many()
             .filter(key_condition::<R>(tenant, key)?)
             .exec(self.db.as_ref())
@@ -557,6 +572,12 @@ async fn lock_users_of_current_passwords<R: Record>(
             .await?;
     }
     Ok(())
+}
+
+/// Whether no stored record has this tenant and key (one of them holds a
+/// NUL): a look-up finds nothing, and PostgreSQL could not bind it.
+fn unstorable(tenant: Option<&str>, key: &str) -> bool {
+    tenant.is_some_and(record::unstorable_text) || record::unstorable_text(key)
 }
 
 /// Whether a row of `R` matches `condition`.
@@ -697,6 +718,9 @@ impl CodesAdapter for Table<Code> {
     }
 
     async fn consume(&self, tenant_id: &str, code_id: &str) -> Result<Option<Code>> {
+        if unstorable(Some(tenant_id), code_id) {
+            return Ok(None);
+        }
         let backend = self.backend();
         let now = Timestamp::now();
         let cols = record_cols::<Code>()?;
@@ -734,18 +758,26 @@ impl CodesAdapter for Table<Code> {
     }
 
     async fn cleanup(&self, tenant_id: &str, older_than: Timestamp) -> Result<u64> {
+        // Only storable instants are bound: databases reject the others.
+        let Some(bound) = older_than.last_storable_before() else {
+            return Ok(0);
+        };
+        if unstorable(Some(tenant_id), "") {
+            return Ok(0);
+        }
         let backend = self.backend();
         let meta = Code::column("expires_at").ok_or_else(|| AdapterError::Backend {
             message: "codes have no expires_at".into(),
             source: None,
         })?;
-        let result = <Code as Mapped>::Entity::delete_many()
-            .filter(tenant_condition::<Code>(Some(tenant_id))?.add(
-                col::<Code>("expires_at")?.lt(to_db(backend, meta, Value::Timestamp(older_than))),
-            ))
-            .exec(self.db.as_ref())
-            .await
-            .map_err(|e| backend_error("deleting expired codes", e))?;
+        let result =
+            <Code as Mapped>::Entity::delete_many()
+                .filter(tenant_condition::<Code>(Some(tenant_id))?.add(
+                    col::<Code>("expires_at")?.lte(to_db(backend, meta, Value::Timestamp(bound))),
+                ))
+                .exec(self.db.as_ref())
+                .await
+                .map_err(|e| backend_error("deleting expired codes", e))?;
         Ok(result.rows_affected)
     }
 }
@@ -753,6 +785,9 @@ impl CodesAdapter for Table<Code> {
 #[async_trait]
 impl PasswordsAdapter for Table<Password> {
     async fn get_current(&self, tenant_id: &str, user_id: &str) -> Result<Option<Password>> {
+        if unstorable(Some(tenant_id), user_id) {
+            return Ok(None);
+        }
         let cols = record_cols::<Password>()?;
         let model = <Password as Mapped>::Entity::find()
             .filter(

@@ -4,7 +4,7 @@
 
 use adapter_interfaces::list::OrderBy;
 use adapter_interfaces::query::{CompareOp, Filter};
-use adapter_interfaces::record::{Column, ColumnKind, Record, Value, to_values};
+use adapter_interfaces::record::{ClashProbe, Column, ColumnKind, Record, Value, to_values};
 use adapter_interfaces::schema::{Dialect, is_tenant_scoped};
 use adapter_interfaces::{ListPlan, SortOrder};
 use sqlx::QueryBuilder;
@@ -119,25 +119,31 @@ impl Sql {
         qb
     }
 
-    /// A record other than `except` whose `columns` hold `values`.
-    pub(crate) fn clash<DB: Backend, R: Record>(
+    /// The tenant's records that hold the values of any of `probes`:
+    /// `SELECT <columns> … WHERE <scope> AND ((c1 = ? AND c2 = ?) OR …)`.
+    pub(crate) fn holders<DB: Backend, R: Record>(
         self,
         tenant: &str,
-        columns: &[&Column],
-        values: &[Value],
-        except: Option<&str>,
+        probes: &[ClashProbe],
     ) -> QueryBuilder<DB> {
-        let mut qb = QueryBuilder::new(format!("SELECT 1 FROM {} WHERE ", self.table::<R>()));
-        self.push_scope::<DB, R>(&mut qb, tenant);
-        for (column, value) in columns.iter().zip(values) {
-            qb.push(format!(" AND {} = ", self.q(column.name)));
-            DB::push_value(&mut qb, column.kind, value);
+        let mut qb = self.select::<DB, R>(tenant);
+        qb.push(" AND (");
+        for (i, probe) in probes.iter().enumerate() {
+            qb.push(if i == 0 { "(" } else { " OR (" });
+            let columns = probe.columns.iter().filter_map(|name| R::column(name));
+            for (j, (column, value)) in columns.zip(&probe.values).enumerate() {
+                if j > 0 {
+                    qb.push(" AND ");
+                }
+                qb.push(format!("{} = ", self.q(column.name)));
+                DB::push_value(&mut qb, column.kind, value);
+            }
+            qb.push(")");
         }
-        if let Some(key) = except {
-            let column = R::key_column();
-            qb.push(format!(" AND {} <> ", self.q(column.name)));
-            DB::push_value(&mut qb, column.kind, &Value::Text(key.to_owned()));
+        if probes.is_empty() {
+            qb.push("1 = 0");
         }
+        qb.push(")");
         qb
     }
 

@@ -71,6 +71,10 @@ fn is_retryable(error: &sqlx::Error) -> bool {
 
 const COUNT: Column = Column::int("count").nullable();
 
+/// Unique-key values looked up per statement when naming a conflict (at most
+/// two columns each: well under every database's bind limit).
+const CLASH_PROBES_PER_STATEMENT: usize = 400;
+
 /// A pool and its dialect; implements every adapter trait.
 pub(crate) struct Db<DB: Backend> {
     pub(crate) pool: Pool<DB>,
@@ -183,6 +187,9 @@ impl<DB: Backend> Db<DB> {
     }
 
     pub(crate) async fn get<R: Record>(&self, tenant: &str, key: &str) -> Result<Option<R>> {
+        if record::unstorable_text(tenant) || record::unstorable_text(key) {
+            return Ok(None);
+        }
         let mut qb = self.sql.select_key::<DB, R>(tenant, key, false);
         let mut conn = self.acquire().await?;
         Ok(Self::fetch::<R>(&mut conn, &mut qb).await?.pop())
@@ -194,6 +201,9 @@ impl<DB: Backend> Db<DB> {
         params: &ListParams,
     ) -> Result<Page<R>> {
         let plan = ListPlan::new::<R>(params)?;
+        if record::unstorable_text(tenant) {
+            return Ok(plan.finish(Vec::new(), Some(0)));
+        }
         let mut qb = self.sql.list::<DB, R>(tenant, &plan);
         let rows = {
             let mut conn = self.acquire().await?;
@@ -234,6 +244,9 @@ impl<DB: Backend> Db<DB> {
     /// Writes validated records in one transaction; maps a failure to the
     /// error the reference reports.
     async fn write<R: Entity>(&self, tenant: &str, records: &[R], mode: Mode) -> Result<()> {
+        if is_tenant_scoped(R::KIND) && record::unstorable_text(tenant) {
+            return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
+        }
         let mut attempt = 1;
         loop {
             let mut tx = self.begin().await?;
@@ -448,60 +461,24 @@ impl<DB: Backend> Db<DB> {
     }
 
     /// The first unique key that `records`, written in order, would take
-    /// from a stored record or from an earlier one of them.
+    /// from a stored record or from an earlier one of them: the stored
+    /// records holding any of their keys are read (a few statements per
+    /// thousand records), then [`record::first_clash`] decides.
     async fn first_clash<R: Record>(
         &self,
         tenant: &str,
         records: &[R],
         mode: Mode,
     ) -> Result<Option<&'static str>> {
+        let with_primary = mode == Mode::Create;
+        let probes = record::clash_probes(records, with_primary);
+        let mut stored = Vec::new();
         let mut conn = self.acquire().await?;
-        for (i, record) in records.iter().enumerate() {
-            let mut keys: Vec<(&'static str, Vec<Value>)> = Vec::new();
-            if mode == Mode::Create {
-                keys.push((
-                    R::key_column().name,
-                    vec![Value::Text(record.key().to_owned())],
-                ));
-            }
-            for unique in R::UNIQUE {
-                let values: Vec<Value> = unique
-                    .columns
-                    .iter()
-                    .map(|c| record::column_value(record, c))
-                    .collect();
-                if !values.iter().any(Value::is_null) {
-                    keys.push((unique.field, values));
-                }
-            }
-            for (field, values) in keys {
-                let columns: Vec<&'static Column> = if field == R::key_column().name {
-                    vec![R::key_column()]
-                } else {
-                    R::UNIQUE
-                        .iter()
-                        .find(|u| u.field == field)
-                        .map(|u| u.columns.iter().filter_map(|c| R::column(c)).collect())
-                        .unwrap_or_default()
-                };
-                let earlier = records[..i].iter().any(|other| {
-                    other.key() != record.key()
-                        && columns
-                            .iter()
-                            .zip(&values)
-                            .all(|(c, v)| record::column_value(other, c.name) == *v)
-                });
-                let except = (field != R::key_column().name).then(|| record.key());
-                let mut qb = self.sql.clash::<DB, R>(tenant, &columns, &values, except);
-                let rows = DB::fetch_all(&mut conn, &mut qb)
-                    .await
-                    .map_err(|e| backend_error("looking for the conflicting key", e))?;
-                if earlier || !rows.is_empty() {
-                    return Ok(Some(field));
-                }
-            }
+        for part in probes.chunks(CLASH_PROBES_PER_STATEMENT) {
+            let mut qb = self.sql.holders::<DB, R>(tenant, part);
+            stored.extend(Self::fetch::<R>(&mut conn, &mut qb).await?);
         }
-        Ok(None)
+        Ok(record::first_clash(records, with_primary, &stored))
     }
 
     /// The first parent (user) id referenced by `records` that does not exist.
@@ -545,6 +522,9 @@ impl<DB: Backend> Db<DB> {
         key: &str,
         patch: &R::Patch,
     ) -> Result<R> {
+        if record::unstorable_text(tenant) || record::unstorable_text(key) {
+            return Err(AdapterError::not_found(R::KIND, key));
+        }
         let mut tx = self.begin().await?;
         let mut qb = self.sql.select_key::<DB, R>(tenant, key, true);
         let existing = match Self::fetch::<R>(&mut tx, &mut qb).await {
@@ -582,6 +562,9 @@ impl<DB: Backend> Db<DB> {
     }
 
     pub(crate) async fn remove<R: Record>(&self, tenant: &str, key: &str) -> Result<bool> {
+        if record::unstorable_text(tenant) || record::unstorable_text(key) {
+            return Ok(false);
+        }
         let mut qb = self.sql.delete_key::<DB, R>(tenant, key);
         let mut conn = self.acquire().await?;
         let deleted = DB::execute(&mut conn, &mut qb)
@@ -591,6 +574,9 @@ impl<DB: Backend> Db<DB> {
     }
 
     async fn consume(&self, tenant: &str, code_id: &str) -> Result<Option<Code>> {
+        if record::unstorable_text(tenant) || record::unstorable_text(code_id) {
+            return Ok(None);
+        }
         let now = Timestamp::now();
         let mut tx = self.begin().await?;
         let mut qb = self.sql.consume::<DB>(tenant, code_id, now);
@@ -619,7 +605,14 @@ impl<DB: Backend> Db<DB> {
     }
 
     async fn cleanup(&self, tenant: &str, older_than: Timestamp) -> Result<u64> {
-        let mut qb = self.sql.cleanup::<DB>(tenant, older_than);
+        // Only storable instants are bound (MySQL's driver panics on others).
+        let Some(bound) = older_than.last_storable_before() else {
+            return Ok(0);
+        };
+        if record::unstorable_text(tenant) {
+            return Ok(0);
+        }
+        let mut qb = self.sql.cleanup::<DB>(tenant, bound);
         let mut conn = self.acquire().await?;
         DB::execute(&mut conn, &mut qb)
             .await
@@ -627,6 +620,9 @@ impl<DB: Backend> Db<DB> {
     }
 
     async fn current_password(&self, tenant: &str, user_id: &str) -> Result<Option<Password>> {
+        if record::unstorable_text(tenant) || record::unstorable_text(user_id) {
+            return Ok(None);
+        }
         let mut qb = self.sql.current_password::<DB>(tenant, user_id);
         let mut conn = self.acquire().await?;
         Ok(Self::fetch::<Password>(&mut conn, &mut qb).await?.pop())
@@ -726,12 +722,9 @@ impl Sql {
         qb
     }
 
-    /// Deletes the tenant's codes that expired before `older_than`.
-    pub(crate) fn cleanup<DB: Backend>(
-        self,
-        tenant: &str,
-        older_than: Timestamp,
-    ) -> QueryBuilder<DB> {
+    /// Deletes the tenant's codes that expired at or before `bound` (a
+    /// storable instant: see [`Timestamp::last_storable_before`]).
+    pub(crate) fn cleanup<DB: Backend>(self, tenant: &str, bound: Timestamp) -> QueryBuilder<DB> {
         let q = |i: &str| self.q(i);
         let mut qb = QueryBuilder::new(format!(
             "DELETE FROM {} WHERE {} = ",
@@ -743,12 +736,8 @@ impl Sql {
             ColumnKind::Text { max_chars: 0 },
             &Value::Text(tenant.to_owned()),
         );
-        qb.push(format!(" AND {} < ", q("expires_at")));
-        DB::push_value(
-            &mut qb,
-            ColumnKind::Timestamp,
-            &Value::Timestamp(older_than),
-        );
+        qb.push(format!(" AND {} <= ", q("expires_at")));
+        DB::push_value(&mut qb, ColumnKind::Timestamp, &Value::Timestamp(bound));
         qb
     }
 

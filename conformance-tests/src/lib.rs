@@ -109,6 +109,8 @@ macro_rules! __for_each_check {
                 tenants_list_q_forms: list_q_forms,
                 tenants_list_bad_params: list_bad_params,
                 tenants_bad_input_writes_nothing,
+                tenants_timestamps_at_the_limits,
+                tenants_nul_lookups,
             }
             // users
             User {
@@ -148,6 +150,10 @@ macro_rules! __for_each_check {
                 users_list_bad_params: list_bad_params,
                 users_bad_strings_write_nothing: bad_strings_write_nothing,
                 users_max_lengths_round_trip: max_lengths_round_trip,
+                users_timestamps_at_the_limits: timestamps_at_the_limits,
+                users_json_depth_limit: json_depth_limit,
+                users_nul_lookups: nul_lookups,
+                users_upsert_many_names_a_clash_in_linear_time,
                 users_invalid_email_writes_nothing,
                 users_invalid_user_id_writes_nothing,
             }
@@ -177,6 +183,8 @@ macro_rules! __for_each_check {
                 applications_list_bad_params: list_bad_params,
                 applications_bad_strings_write_nothing: bad_strings_write_nothing,
                 applications_max_lengths_round_trip: max_lengths_round_trip,
+                applications_timestamps_at_the_limits: timestamps_at_the_limits,
+                applications_nul_lookups: nul_lookups,
                 applications_errors_hide_secret,
             }
             // connections
@@ -208,6 +216,9 @@ macro_rules! __for_each_check {
                 connections_list_bad_params: list_bad_params,
                 connections_bad_strings_write_nothing: bad_strings_write_nothing,
                 connections_max_lengths_round_trip: max_lengths_round_trip,
+                connections_timestamps_at_the_limits: timestamps_at_the_limits,
+                connections_json_depth_limit: json_depth_limit,
+                connections_nul_lookups: nul_lookups,
             }
             // sessions
             Session {
@@ -237,6 +248,9 @@ macro_rules! __for_each_check {
                 sessions_list_bad_params: list_bad_params,
                 sessions_bad_strings_write_nothing: bad_strings_write_nothing,
                 sessions_max_lengths_round_trip: max_lengths_round_trip,
+                sessions_timestamps_at_the_limits: timestamps_at_the_limits,
+                sessions_json_depth_limit: json_depth_limit,
+                sessions_nul_lookups: nul_lookups,
             }
             // codes
             Code {
@@ -264,6 +278,10 @@ macro_rules! __for_each_check {
                 codes_list_bad_params: list_bad_params,
                 codes_bad_strings_write_nothing: bad_strings_write_nothing,
                 codes_max_lengths_round_trip: max_lengths_round_trip,
+                codes_timestamps_at_the_limits: timestamps_at_the_limits,
+                codes_nul_lookups: nul_lookups,
+                codes_cleanup_extreme_cutoffs,
+                codes_and_passwords_nul_lookups,
             }
             // passwords
             Password {
@@ -293,6 +311,8 @@ macro_rules! __for_each_check {
                 passwords_list_bad_params: list_bad_params,
                 passwords_bad_strings_write_nothing: bad_strings_write_nothing,
                 passwords_max_lengths_round_trip: max_lengths_round_trip,
+                passwords_timestamps_at_the_limits: timestamps_at_the_limits,
+                passwords_nul_lookups: nul_lookups,
                 passwords_errors_hide_secret,
             }
             // logs
@@ -316,6 +336,9 @@ macro_rules! __for_each_check {
                 logs_list_bad_params: list_bad_params,
                 logs_bad_strings_write_nothing: bad_strings_write_nothing,
                 logs_max_lengths_round_trip: max_lengths_round_trip,
+                logs_timestamps_at_the_limits: timestamps_at_the_limits,
+                logs_json_depth_limit: json_depth_limit,
+                logs_nul_lookups: nul_lookups,
             }
         }
     };

@@ -12,6 +12,9 @@ use serde_json::{Value as Json, json};
 
 use super::support::*;
 
+// The generic checks of bad input at the edges, instantiated per entity like these.
+pub(crate) use super::limits::{json_depth_limit, nul_lookups, timestamps_at_the_limits};
+
 /// What the generic checks need to know about an entity.
 pub(crate) trait Fixture: Record {
     /// The entity's adapter, as its generic store.
@@ -135,10 +138,10 @@ pub(crate) async fn setup<R: Fixture>(db: &DataAdapters) {
 
 /// Everything a rejected call could have touched: the records of both
 /// tenants, and the tenants.
-type Snapshot<R> = (Vec<R>, Vec<R>, Vec<adapter_interfaces::Tenant>);
+pub(crate) type Snapshot<R> = (Vec<R>, Vec<R>, Vec<adapter_interfaces::Tenant>);
 
 /// Takes a [`Snapshot`].
-async fn snapshot<R: Fixture>(db: &DataAdapters) -> Snapshot<R> {
+pub(crate) async fn snapshot<R: Fixture>(db: &DataAdapters) -> Snapshot<R> {
     (
         all_in(R::store(db), T1).await,
         all_in(R::store(db), T2).await,
@@ -147,7 +150,11 @@ async fn snapshot<R: Fixture>(db: &DataAdapters) -> Snapshot<R> {
 }
 
 /// Panics with `failure` unless the store is still as in `before`.
-async fn assert_unchanged<R: Fixture>(db: &DataAdapters, before: &Snapshot<R>, failure: &str) {
+pub(crate) async fn assert_unchanged<R: Fixture>(
+    db: &DataAdapters,
+    before: &Snapshot<R>,
+    failure: &str,
+) {
     assert!(snapshot::<R>(db).await == *before, "{failure}");
 }
 

@@ -10,6 +10,7 @@ mod applications;
 mod codes;
 mod connections;
 pub(crate) mod generic;
+pub(crate) mod limits;
 mod logs;
 mod passwords;
 mod sessions;
@@ -20,6 +21,10 @@ mod users;
 pub use applications::*;
 pub use codes::*;
 pub use connections::*;
+pub use limits::{
+    codes_and_passwords_nul_lookups, codes_cleanup_extreme_cutoffs, tenants_nul_lookups,
+    tenants_timestamps_at_the_limits, users_upsert_many_names_a_clash_in_linear_time,
+};
 pub use logs::*;
 pub use passwords::*;
 pub use sessions::*;

@@ -97,6 +97,7 @@ use crate::TestStore;
 
 mod case;
 mod exec;
+pub mod limits;
 pub mod op;
 pub mod strategy;
 pub mod values;
