@@ -15,6 +15,8 @@
 //!   backend runs the same plan, so all of them filter, sort and page alike.
 //! - [`record`]: column metadata and validation shared by all backends.
 //! - [`schema`]: the DDL of the one shared schema, for each dialect.
+//! - [`retry`]: the bounded, jittered retry of writes a database aborted
+//!   for concurrency (deadlocks, lock waits, busy SQLite), shared by the backends.
 //! - [`memory`]: the in-memory adapter, the reference of the conformance suite.
 //!
 //! ## Canonical values
@@ -49,6 +51,7 @@ pub mod memory;
 pub mod patch;
 pub mod query;
 pub mod record;
+pub mod retry;
 pub mod schema;
 pub mod secret;
 pub mod timestamp;

@@ -316,6 +316,13 @@ macro_rules! __for_each_check {
                 logs_bad_strings_write_nothing: bad_strings_write_nothing,
                 logs_max_lengths_round_trip: max_lengths_round_trip,
             }
+            // concurrency: many writers at once (the group's record is not used)
+            User {
+                concurrency_upserts_of_new_users,
+                concurrency_creates_and_updates,
+                concurrency_upserts_of_children,
+                concurrency_upserts_of_one_key,
+            }
         }
     };
 }

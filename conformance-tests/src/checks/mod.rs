@@ -8,6 +8,7 @@
 
 mod applications;
 mod codes;
+mod concurrency;
 mod connections;
 pub(crate) mod generic;
 mod logs;
@@ -19,6 +20,7 @@ mod users;
 
 pub use applications::*;
 pub use codes::*;
+pub use concurrency::*;
 pub use connections::*;
 pub use logs::*;
 pub use passwords::*;
