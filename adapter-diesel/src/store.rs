@@ -481,9 +481,13 @@ impl DieselStore {
                     Self::check_parents(&mut conn, tenant, records).await?;
                     if distinct {
                         for chunk in sorted.chunks(batch) {
-                            R::upsert(&mut conn, tenant, chunk.iter().map(|r| to_values(*r)).collect())
-                                .await
-                                .map_err(write_error::<R>("upserting"))?;
+                            R::upsert(
+                                &mut conn,
+                                tenant,
+                                chunk.iter().map(|r| to_values(*r)).collect(),
+                            )
+                            .await
+                            .map_err(write_error::<R>("upserting"))?;
                         }
                         Self::after_write(&mut conn, tenant, records).await
                     } else {

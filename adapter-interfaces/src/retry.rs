@@ -73,7 +73,11 @@ mod tests {
             "test",
             || async {
                 let n = calls.fetch_add(1, Ordering::SeqCst);
-                if n < 3 { Err("deadlock".to_owned()) } else { Ok(7) }
+                if n < 3 {
+                    Err("deadlock".to_owned())
+                } else {
+                    Ok(7)
+                }
             },
             |e| e == "deadlock",
         )
@@ -92,7 +96,11 @@ mod tests {
         )
         .await;
         assert_eq!(outcome, Err("conflict".to_owned()));
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "a final error is not retried");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a final error is not retried"
+        );
 
         calls.store(0, Ordering::SeqCst);
         let outcome: Result<u32, String> = transient(
@@ -105,6 +113,10 @@ mod tests {
         )
         .await;
         assert_eq!(outcome, Err("deadlock".to_owned()));
-        assert_eq!(calls.load(Ordering::SeqCst), MAX_RETRIES + 1, "retries are bounded");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            MAX_RETRIES + 1,
+            "retries are bounded"
+        );
     }
 }

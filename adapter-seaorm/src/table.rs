@@ -84,9 +84,9 @@ fn is_transient(err: &DbErr, backend: DbBackend) -> bool {
     match backend {
         DbBackend::Postgres => code == "40001" || code == "40P01",
         // 1205 has no SQLSTATE of its own (HY000): look at the error number.
-        DbBackend::MySql => mysql_number(db).is_some_and(|n| {
-            matches!(n, ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT)
-        }),
+        DbBackend::MySql => {
+            mysql_number(db).is_some_and(|n| matches!(n, ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
+        }
         // The extended result code, whose low byte is the primary one.
         _ => code
             .parse::<i64>()
@@ -505,7 +505,11 @@ impl<R: Mapped> Table<R> {
     /// then commits; runs it all again when the database aborted it for
     /// concurrency's sake, with [`retry::transient`]'s backoff; rolls back a
     /// failure.
-    async fn retried<T, F, Fut>(&self, mode: Mode, mut attempt: F) -> std::result::Result<T, Failure>
+    async fn retried<T, F, Fut>(
+        &self,
+        mode: Mode,
+        mut attempt: F,
+    ) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<
@@ -669,11 +673,21 @@ impl<R: Mapped> Table<R> {
     }
 
     pub(crate) async fn remove_record(&self, tenant: Option<&str>, key: &str) -> Result<bool> {
-        let result = R::Entity::delete_many()
-            .filter(key_condition::<R>(tenant, key)?)
-            .exec(self.db.as_ref())
-            .await
-            .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
+        // A removal cascades to the user's children, and can be a deadlock victim
+        // of writers adding to them.
+        let condition = key_condition::<R>(tenant, key)?;
+        let backend = self.backend();
+        let result = retry::transient(
+            Self::table(),
+            || {
+                R::Entity::delete_many()
+                    .filter(condition.clone())
+                    .exec(self.db.as_ref())
+            },
+            |e| is_transient(e, backend),
+        )
+        .await
+        .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
         Ok(result.rows_affected > 0)
     }
 }

@@ -231,9 +231,7 @@ mod mysql {
             error
                 .as_database_error()
                 .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-                .is_some_and(|db| {
-                    matches!(db.number(), ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT)
-                })
+                .is_some_and(|db| matches!(db.number(), ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
         }
 
         fn push_value(qb: &mut QueryBuilder<Self>, kind: ColumnKind, value: &Value) {

@@ -4,7 +4,9 @@
 //! of every entity (round trips of every field, updates, removals, listing
 //! with pages, totals, sort orders, keyset scans and every `q` form,
 //! uniqueness conflicts, tenant isolation, the consume race, password
-//! rotation, and bad input that must be rejected with the typed error and
+//! rotation, concurrent writers (`concurrency_*`: 200 concurrent upserts of
+//! new users, upserts of children, writers racing on one key, none of which
+//! may fail), and bad input that must be rejected with the typed error and
 //! write nothing), plus database provisioning for backend tests.
 //!
 //! ## Running the suite against your adapter

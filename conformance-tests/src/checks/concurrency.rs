@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use adapter_interfaces::{
     Code, CodeInsert, CodeType, DataAdapters, Log, LogInsert, Password, PasswordAlgorithm,
-    PasswordInsert, Record, Result, Session, SessionInsert, Timestamp, User, UserInsert,
-    UserPatch,
+    PasswordInsert, Record, Result, Session, SessionInsert, Timestamp, User, UserInsert, UserPatch,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -94,7 +93,10 @@ impl<R: Record> Versions<R> {
         seen.sort_unstable();
         let mut written: Vec<&str> = self.0.keys().map(String::as_str).collect();
         written.sort_unstable();
-        assert_eq!(seen, written, "{what}: the stored keys are not the written ones");
+        assert_eq!(
+            seen, written,
+            "{what}: the stored keys are not the written ones"
+        );
         for record in stored {
             assert!(
                 self.0[record.key()].contains(record),
@@ -144,7 +146,11 @@ fn a_password(id: &str, user: &str, current: bool, minute: i64) -> Password {
         is_current: current,
         created_at: Some(at(minute)),
         updated_at: Some(at(minute)),
-        ..PasswordInsert::new(user, format!("$2b$10${id}-{minute}"), PasswordAlgorithm::Bcrypt)
+        ..PasswordInsert::new(
+            user,
+            format!("$2b$10${id}-{minute}"),
+            PasswordAlgorithm::Bcrypt,
+        )
     })
 }
 
@@ -296,7 +302,10 @@ pub async fn concurrency_creates_and_updates(db: &DataAdapters) {
     for (i, user) in users.iter().enumerate() {
         assert_eq!(
             (user.name.as_deref(), user.login_count),
-            (Some(format!("updated {i}").as_str()), i64::try_from(i).unwrap_or(0)),
+            (
+                Some(format!("updated {i}").as_str()),
+                i64::try_from(i).unwrap_or(0)
+            ),
             "{} after a concurrent update",
             user.user_id
         );
@@ -329,7 +338,10 @@ pub async fn concurrency_upserts_of_children(db: &DataAdapters) {
     for i in 0..WRITERS {
         let user = owner(i);
         writes.push(match i % 10 {
-            0 | 1 => upsert_session(db, sessions.wrote(a_session(&format!("s-{i:03}"), &user, i))),
+            0 | 1 => upsert_session(
+                db,
+                sessions.wrote(a_session(&format!("s-{i:03}"), &user, i)),
+            ),
             2 => {
                 // A batch of new sessions and of sessions other writers write too.
                 let batch = (0..3)
@@ -341,7 +353,12 @@ pub async fn concurrency_upserts_of_children(db: &DataAdapters) {
                 upsert_sessions(db, batch)
             }
             3..=5 => {
-                let password = a_password(&format!("pw-{i:03}"), &user, true, i64::try_from(i).unwrap_or(0));
+                let password = a_password(
+                    &format!("pw-{i:03}"),
+                    &user,
+                    true,
+                    i64::try_from(i).unwrap_or(0),
+                );
                 passwords.push(password.clone());
                 upsert_password(db, password)
             }
@@ -443,7 +460,10 @@ pub async fn concurrency_upserts_of_one_key(db: &DataAdapters) {
             }
             writes.push(upsert_sessions(db, batch));
         }
-        assert_all_succeeded(&race(writes).await, &format!("round {round}: same-key upserts"));
+        assert_all_succeeded(
+            &race(writes).await,
+            &format!("round {round}: same-key upserts"),
+        );
         let what = format!("round {round}");
         let stored_users: Vec<User> = all_in(&*db.users, T1)
             .await
