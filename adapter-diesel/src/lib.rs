@@ -77,6 +77,17 @@
 //!   A batch that repeats a key is applied record by record instead, so the
 //!   result is always that of upserting the records one after the other.
 //! - On SQLite the store runs one write at a time (reads run in parallel).
+//! - Concurrent writers: on MySQL an upsert looks its keys up with a plain
+//!   read (a locking read of missing keys takes gap locks, and the inserts
+//!   that follow deadlock), updates the rows found and inserts the others; a
+//!   batch writes its records in key order; a password write locks its user
+//!   rows first. A create, upsert, update or removal that the database
+//!   aborts anyway (a serialization failure, a deadlock victim or lock wait
+//!   timeout, known on MySQL by the server's "try restarting transaction",
+//!   a busy SQLite database), or an upsert whose new key another writer
+//!   inserted meanwhile (MySQL's primary key), runs again whole with
+//!   `adapter_interfaces::retry`'s bounded, jittered backoff (the `backon`
+//!   crate); a clash on another unique key stays a `Conflict`.
 //!
 //! [`Timestamp`]: adapter_interfaces::Timestamp
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use adapter_interfaces::record::{self, column_value, from_values, to_values};
+use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, conflict_field};
 use adapter_interfaces::{
     AdapterError, Code, CodesAdapter, DataAdapters, EntityKind, EntityStore, ListParams, ListPlan,
@@ -102,6 +103,30 @@ macro_rules! transaction {
     }};
 }
 
+/// Whether the database aborted a write for concurrency's sake, so that it
+/// may run again: a serialization failure, a deadlock victim or a lock wait
+/// that timed out, a busy SQLite database. diesel-async keeps only the
+/// message of a MySQL error (not its number), so MySQL's 1213 and 1205 are
+/// known by the advice both end with.
+fn is_transient(error: &AdapterError) -> bool {
+    let AdapterError::Backend {
+        source: Some(source),
+        ..
+    } = error
+    else {
+        return false;
+    };
+    let Some(DieselError::DatabaseError(kind, info)) = source.downcast_ref::<DieselError>() else {
+        return false;
+    };
+    let message = info.message();
+    matches!(kind, DatabaseErrorKind::SerializationFailure)
+        || message.ends_with("try restarting transaction") // MySQL 1213, 1205
+        || message.starts_with("deadlock detected") // PostgreSQL 40P01
+        || message.starts_with("database is locked") // SQLITE_BUSY
+        || message.starts_with("database table is locked") // SQLITE_LOCKED
+}
+
 fn text_of<R: Record>(record: &R, column: &str) -> Option<String> {
     match column_value(record, column) {
         Value::Text(s) => Some(s),
@@ -178,6 +203,25 @@ impl DieselStore {
             Dialect::Sqlite => Some(self.inner.writes.lock().await),
             _ => None,
         }
+    }
+
+    /// Runs `attempt` (a whole transaction) again, with [`retry::transient`]'s
+    /// backoff, while the database aborts it for concurrency's sake; in an
+    /// upsert on MySQL also when another writer inserted one of its new keys
+    /// between the look-up and the insert (the retry then updates the row).
+    async fn retried<R: Record, T, F, Fut>(&self, upsert: bool, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mysql = self.dialect() == Dialect::MariaDb;
+        retry::transient(R::KIND.table(), attempt, |e| {
+            is_transient(e)
+                || (upsert
+                    && mysql
+                    && matches!(e, AdapterError::Conflict { field, .. } if *field == R::key_column().name))
+        })
+        .await
     }
 
     /// `NotFound` of the tenant, then of a record's missing parent, in the reference order.
@@ -329,23 +373,26 @@ impl DieselStore {
 
     async fn create_record<R: DieselRecord>(&self, tenant: &str, record: R) -> Result<R> {
         let _guard = self.write_guard().await;
-        let mut conn = self.conn().await?;
         let records = std::slice::from_ref(&record);
-        let outcome: Result<()> = transaction!(conn, {
-            Self::check_parents(&mut conn, tenant, records).await?;
-            if R::fetch(&mut conn, tenant, record.key(), false)
-                .await
-                .map_err(backend("looking the key up"))?
-                .is_some()
-            {
-                return Err(AdapterError::conflict(R::KIND, R::key_column().name));
-            }
-            R::insert(&mut conn, tenant, vec![to_values(&record)])
-                .await
-                .map_err(write_error::<R>("inserting"))?;
-            Self::after_write(&mut conn, tenant, records).await
-        });
-        drop(conn);
+        let outcome: Result<()> = self
+            .retried::<R, _, _, _>(false, || async {
+                let mut conn = self.conn().await?;
+                transaction!(conn, {
+                    Self::check_parents(&mut conn, tenant, records).await?;
+                    if R::fetch(&mut conn, tenant, record.key(), false)
+                        .await
+                        .map_err(backend("looking the key up"))?
+                        .is_some()
+                    {
+                        return Err(AdapterError::conflict(R::KIND, R::key_column().name));
+                    }
+                    R::insert(&mut conn, tenant, vec![to_values(&record)])
+                        .await
+                        .map_err(write_error::<R>("inserting"))?;
+                    Self::after_write(&mut conn, tenant, records).await
+                })
+            })
+            .await;
         match outcome {
             Ok(()) => Ok(record),
             Err(e) => Err(self.resolve_write_error(tenant, records, e).await),
@@ -416,36 +463,49 @@ impl DieselStore {
             return Ok(());
         }
         let _guard = self.write_guard().await;
-        let mut conn = self.conn().await?;
         let mut keys = HashSet::new();
         let distinct = records.iter().all(|r| keys.insert(r.key().to_owned()));
+        // Distinct keys are written in the key's order: the outcome is the same,
+        // and every writer then takes its row locks in one order.
+        let mut sorted: Vec<&R> = records.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         let columns = R::COLUMNS.len() + 1;
         let batch = MAX_BATCH_ROWS.min(MAX_BIND_PARAMS / columns).max(1);
-        let outcome: Result<()> = transaction!(conn, {
-            Self::check_parents(&mut conn, tenant, &records).await?;
-            if distinct {
-                for chunk in records.chunks(batch) {
-                    R::upsert(&mut conn, tenant, chunk.iter().map(to_values).collect())
-                        .await
-                        .map_err(write_error::<R>("upserting"))?;
-                }
-                Self::after_write(&mut conn, tenant, &records).await
-            } else {
-                // A key repeated within the batch: apply the records in order, exactly
-                // as one upsert after the other would.
-                for record in &records {
-                    R::upsert(&mut conn, tenant, vec![to_values(record)])
-                        .await
-                        .map_err(write_error::<R>("upserting"))?;
-                    Self::after_write(&mut conn, tenant, std::slice::from_ref(record)).await?;
-                }
-                Ok(())
-            }
-        });
-        drop(conn);
+        let (records, sorted) = (&records, &sorted);
+        let outcome: Result<()> = self
+            .retried::<R, _, _, _>(true, || async move {
+                let mut conn = self.conn().await?;
+                transaction!(conn, {
+                    Self::check_parents(&mut conn, tenant, records).await?;
+                    if distinct {
+                        for chunk in sorted.chunks(batch) {
+                            R::upsert(
+                                &mut conn,
+                                tenant,
+                                chunk.iter().map(|r| to_values(*r)).collect(),
+                            )
+                            .await
+                            .map_err(write_error::<R>("upserting"))?;
+                        }
+                        Self::after_write(&mut conn, tenant, records).await
+                    } else {
+                        // A key repeated within the batch: apply the records in order,
+                        // exactly as one upsert after the other would.
+                        for record in records {
+                            R::upsert(&mut conn, tenant, vec![to_values(record)])
+                                .await
+                                .map_err(write_error::<R>("upserting"))?;
+                            Self::after_write(&mut conn, tenant, std::slice::from_ref(record))
+                                .await?;
+                        }
+                        Ok(())
+                    }
+                })
+            })
+            .await;
         match outcome {
             Ok(()) => Ok(()),
-            Err(e) => Err(self.resolve_write_error(tenant, &records, e).await),
+            Err(e) => Err(self.resolve_write_error(tenant, records, e).await),
         }
     }
 
@@ -459,23 +519,29 @@ impl DieselStore {
             return Err(AdapterError::not_found(R::KIND, id));
         }
         let _guard = self.write_guard().await;
-        let mut conn = self.conn().await?;
-        let mut attempted = None;
-        let outcome: Result<R> = transaction!(conn, {
-            let row = R::fetch(&mut conn, tenant, id, true)
-                .await
-                .map_err(backend("reading for update"))?
-                .ok_or_else(|| AdapterError::not_found(R::KIND, id))?;
-            let existing = from_values::<R>(row)?;
-            let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
-            attempted = Some(updated.clone());
-            R::update(&mut conn, tenant, to_values(&updated))
-                .await
-                .map_err(write_error::<R>("updating"))?;
-            Ok(updated)
-        });
-        // The look-ups below take a connection of their own (in-memory SQLite has one).
-        drop(conn);
+        // The record the last attempt tried to write, to explain its failure.
+        let attempted = std::sync::Mutex::new(None);
+        let outcome: Result<R> = self
+            .retried::<R, _, _, _>(false, || async {
+                // Each attempt's connection is back in the pool before the look-ups
+                // below (in-memory SQLite has one).
+                let mut conn = self.conn().await?;
+                transaction!(conn, {
+                    let row = R::fetch(&mut conn, tenant, id, true)
+                        .await
+                        .map_err(backend("reading for update"))?
+                        .ok_or_else(|| AdapterError::not_found(R::KIND, id))?;
+                    let existing = from_values::<R>(row)?;
+                    let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
+                    *attempted.lock().unwrap_or_else(|p| p.into_inner()) = Some(updated.clone());
+                    R::update(&mut conn, tenant, to_values(&updated))
+                        .await
+                        .map_err(write_error::<R>("updating"))?;
+                    Ok(updated)
+                })
+            })
+            .await;
+        let attempted = attempted.into_inner().unwrap_or_else(|p| p.into_inner());
         match (outcome, attempted) {
             (Err(e), Some(updated)) => Err(self
                 .resolve_write_error(tenant, std::slice::from_ref(&updated), e)
@@ -489,10 +555,16 @@ impl DieselStore {
             return Ok(false);
         }
         let _guard = self.write_guard().await;
-        let mut conn = self.conn().await?;
-        let removed = R::delete(&mut conn, tenant, id)
-            .await
-            .map_err(backend("deleting"))?;
+        // A removal cascades to the user's children, and can be a deadlock victim
+        // of writers adding to them.
+        let removed = self
+            .retried::<R, _, _, _>(false, || async {
+                let mut conn = self.conn().await?;
+                R::delete(&mut conn, tenant, id)
+                    .await
+                    .map_err(backend("deleting"))
+            })
+            .await?;
         Ok(removed > 0)
     }
 }

@@ -59,7 +59,8 @@ pub(crate) trait DieselRecord: Record {
     async fn insert(conn: &mut Conn, tenant: &str, rows: Vec<Vec<Value>>) -> QueryResult<usize>;
     /// Inserts or replaces by key, never deleting: `ON CONFLICT … DO UPDATE`
     /// (PostgreSQL, SQLite); on MySQL, whose `ON DUPLICATE KEY` fires on any
-    /// unique key, updates the rows that exist and inserts the others.
+    /// unique key, updates the rows that exist and inserts the others (a
+    /// concurrent insert of one of those is a unique violation on the key).
     async fn upsert(conn: &mut Conn, tenant: &str, rows: Vec<Vec<Value>>) -> QueryResult<()>;
     /// Writes every column of the row with the row's key.
     async fn update(conn: &mut Conn, tenant: &str, row: Vec<Value>) -> QueryResult<usize>;
@@ -178,17 +179,24 @@ macro_rules! table_op {
         let found = load_locked!($d, $c, q, $lock, Val)?;
         Ok(found.into_iter().filter_map(|v| match v.0 { Value::Text(s) => Some(s), _ => None }).collect())
     }};
+    // A plain look-up, not FOR UPDATE: a locking read of keys that do not exist
+    // yet takes gap locks, and two writers holding gap locks and then inserting
+    // into each other's gap deadlock. A key another writer inserts meanwhile
+    // fails the insert on the primary key, and the store retries the write.
     (mysql, $c:ident, upsert, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $rows:ident) => {{
         let keys: Vec<Val> = $rows.iter().map(|row| Val(<[Value]>::first(row).cloned().unwrap_or(Value::Null))).collect();
         let found = scoped!($table, ($($tcol)?), $tenant, schema::$table::table.filter(schema::$table::$key.eq_any(keys)))
             .select(schema::$table::$key)
-            .for_update()
             .load::<Val>($c)
             .await?;
         let mut fresh = Vec::new();
         for row in $rows {
             if <[Value]>::first(&row).is_some_and(|key| found.iter().any(|f| f.0 == *key)) {
-                table_op!(mysql, $c, update_row, $table, ($($tcol)?), $key, [$($col),*], $tenant, row)?;
+                // Removed since the look-up (matched rows count): insert it instead.
+                let kept = row.clone();
+                if table_op!(mysql, $c, update_row, $table, ($($tcol)?), $key, [$($col),*], $tenant, row)? == 0 {
+                    fresh.push(kept);
+                }
             } else {
                 fresh.push(row);
             }

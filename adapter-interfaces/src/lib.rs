@@ -17,6 +17,8 @@
 //! - [`schema`]: the DDL of the one shared schema, for each dialect.
 //! - [`journal`]: the durable replication journal and the shared migration
 //!   stage that passthroughs of every instance share ([`ReplicationJournal`]).
+//! - [`retry`]: the bounded, jittered retry of writes a database aborted
+//!   for concurrency (deadlocks, lock waits, busy SQLite), shared by the backends.
 //! - [`memory`]: the in-memory adapter, the reference of the conformance suite.
 //!
 //! ## Canonical values
@@ -52,6 +54,7 @@ pub mod memory;
 pub mod patch;
 pub mod query;
 pub mod record;
+pub mod retry;
 pub mod schema;
 pub mod secret;
 pub mod timestamp;

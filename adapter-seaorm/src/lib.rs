@@ -89,8 +89,16 @@
 //! - `upsert_many` writes multi-row `insert_many` statements in one
 //!   transaction, in batches under each database's bind-parameter limit,
 //!   with `ON CONFLICT (tenant_id, key) DO UPDATE` on PostgreSQL and SQLite;
-//!   on MySQL it locks the existing keys, updates those rows and inserts the
-//!   rest, because `ON DUPLICATE KEY UPDATE` would fire on any unique key.
+//!   on MySQL it looks the keys up (a plain read: a locking one takes gap
+//!   locks on missing keys, and the inserts that follow deadlock), updates
+//!   the rows found and inserts the rest, because `ON DUPLICATE KEY UPDATE`
+//!   would fire on any unique key. A batch writes its records in key order.
+//! - A write, an update or a removal that the database aborts for
+//!   concurrency (deadlock victim 1213/40P01, serialization failure 40001,
+//!   lock wait timeout 1205, SQLITE_BUSY), or an upsert whose new key another
+//!   writer inserted meanwhile (MySQL's primary key), runs again whole with
+//!   `adapter_interfaces::retry`'s bounded, jittered backoff (the `backon`
+//!   crate); a clash on another unique key stays a `Conflict`.
 //! - Constraint violations are explained after rolling back, in the
 //!   reference's order (missing tenant, missing parent user, taken key); a
 //!   failed batch is replayed record by record to report the first failure.

@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use adapter_interfaces::record::{self, Value};
+use adapter_interfaces::retry;
 use adapter_interfaces::schema::conflict_field;
 use adapter_interfaces::{
     AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, MutableStore,
@@ -17,7 +18,8 @@ use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, DbBackend, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    QueryOrder, QuerySelect, RuntimeErr, SqlErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::mapping::{
@@ -47,6 +49,75 @@ fn backend_error(doing: impl Into<String>, err: DbErr) -> AdapterError {
 enum Failure {
     Final(AdapterError),
     Db(DbErr),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Final(e) => e.fmt(f),
+            Failure::Db(e) => e.fmt(f),
+        }
+    }
+}
+
+/// MySQL's deadlock victim and lock wait timeout.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+/// SQLite's busy and locked primary result codes.
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+
+/// Whether the database aborted the transaction for concurrency's sake (a
+/// deadlock victim, a serialization failure, a lock wait that timed out, a
+/// busy SQLite database), so that it may run again.
+fn is_transient(err: &DbErr, backend: DbBackend) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let Some(db) = e.as_database_error() else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    match backend {
+        DbBackend::Postgres => code == "40001" || code == "40P01",
+        // 1205 has no SQLSTATE of its own (HY000): look at the error number.
+        DbBackend::MySql => {
+            mysql_number(db).is_some_and(|n| matches!(n, ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
+        }
+        // The extended result code, whose low byte is the primary one.
+        _ => code
+            .parse::<i64>()
+            .is_ok_and(|c| matches!(c & 0xff, SQLITE_BUSY | SQLITE_LOCKED)),
+    }
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_number(db: &dyn sea_orm::sqlx::error::DatabaseError) -> Option<u16> {
+    db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+        .map(|e| e.number())
+}
+
+#[cfg(not(feature = "mysql"))]
+fn mysql_number(_: &dyn sea_orm::sqlx::error::DatabaseError) -> Option<u16> {
+    None
+}
+
+/// Whether a failed write may run again: the database aborted it
+/// ([`is_transient`]), or, in an upsert on MySQL, another writer inserted one
+/// of its new keys between the look-up and the insert (the retry then finds
+/// the key and updates it).
+fn is_retryable<R: Record>(failure: &Failure, backend: DbBackend, mode: Mode) -> bool {
+    let Failure::Db(err) = failure else {
+        return false;
+    };
+    is_transient(err, backend)
+        || (mode == Mode::Upsert
+            && backend == DbBackend::MySql
+            && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(message))
+                if conflict_field::<R>(&message) == R::key_column().name))
 }
 
 impl From<AdapterError> for Failure {
@@ -247,6 +318,10 @@ impl<R: Mapped> Table<R> {
             .filter(|(i, r)| last[r.key()] == *i)
             .map(|(_, r)| r)
             .collect();
+        // Distinct keys: their order does not change the outcome, and one order
+        // (the key's) for every writer means row locks are taken in one order.
+        let mut unique = unique;
+        unique.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         if R::KIND == EntityKind::Password && backend != DbBackend::Sqlite {
             lock_users_of_current_passwords(txn, tenant, records).await?;
         }
@@ -292,8 +367,12 @@ impl<R: Mapped> Table<R> {
     }
 
     /// MySQL's `ON DUPLICATE KEY UPDATE` fires on any unique key (a user's
-    /// email) and would overwrite another record, so: lock the existing
-    /// keys, update those rows by key, insert the others.
+    /// email) and would overwrite another record, so: look the keys up,
+    /// update the rows that exist by key, insert the others. The look-up is
+    /// a plain read: a locking one of keys that do not exist yet takes gap
+    /// locks, and two writers holding gap locks and then inserting into each
+    /// other's gap deadlock. A key another writer inserts meanwhile fails the
+    /// insert on the primary key and the write is retried ([`is_retryable`]).
     async fn upsert_mysql(
         &self,
         txn: &impl ConnectionTrait,
@@ -307,7 +386,6 @@ impl<R: Mapped> Table<R> {
             .select_only()
             .column(key_col)
             .filter(tenant_condition::<R>(tenant)?.add(key_col.is_in(keys)))
-            .lock_exclusive()
             .into_tuple()
             .all(txn)
             .await?;
@@ -315,14 +393,19 @@ impl<R: Mapped> Table<R> {
         for record in batch {
             let mut model = to_active(backend, tenant, *record)?;
             if existing.iter().any(|k| k == record.key()) {
+                let full = model.clone();
                 for c in key_cols::<R>()? {
                     model.not_set(c);
                 }
-                R::Entity::update_many()
+                let updated = R::Entity::update_many()
                     .set(model)
                     .filter(key_condition::<R>(tenant, record.key())?)
                     .exec(txn)
                     .await?;
+                // Removed since the look-up (MySQL counts matched rows): insert it.
+                if updated.rows_affected == 0 {
+                    inserts.push(full);
+                }
             } else {
                 inserts.push(model);
             }
@@ -384,6 +467,9 @@ impl<R: Mapped> Table<R> {
         Ok(())
     }
 
+    /// Writes `records` in one transaction, run again (with backoff,
+    /// [`retry::transient`]) when the database aborted it for concurrency's
+    /// sake; explains a final failure.
     async fn write(&self, tenant: Option<&str>, records: Vec<R>, mode: Mode) -> Result<()> {
         if records.is_empty() {
             return Ok(());
@@ -391,9 +477,73 @@ impl<R: Mapped> Table<R> {
         if let Some(tenant) = tenant.filter(|t| record::unstorable_text(t)) {
             return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
         }
-        let txn = self.begin().await?;
-        let outcome = self.write_in(&txn, tenant, &records, mode, &[]).await;
-        self.finish(txn, tenant, &records, mode, outcome).await
+        let records = &records;
+        let outcome = self
+            .retried(mode, || async move {
+                let txn = self.begin().await?;
+                let outcome = self.write_in(&txn, tenant, records, mode, &[]).await;
+                Ok((txn, outcome))
+            })
+            .await;
+        self.explained(tenant, records, mode, outcome).await
+    }
+
+    /// The error of a write that failed for good: explained in terms of
+    /// `records` when the database rejected it.
+    async fn explained<T>(
+        &self,
+        tenant: Option<&str>,
+        records: &[R],
+        mode: Mode,
+        outcome: std::result::Result<T, Failure>,
+    ) -> Result<T> {
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(Failure::Final(e)) => Err(e),
+            Err(Failure::Db(e)) => Err(self.explain(tenant, records, mode, e).await),
+        }
+    }
+
+    /// Runs `attempt` (which opens a transaction and does its work in it),
+    /// then commits; runs it all again when the database aborted it for
+    /// concurrency's sake, with [`retry::transient`]'s backoff; rolls back a
+    /// failure.
+    async fn retried<T, F, Fut>(
+        &self,
+        mode: Mode,
+        mut attempt: F,
+    ) -> std::result::Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<
+                Output = Result<(DatabaseTransaction, std::result::Result<T, Failure>)>,
+            >,
+    {
+        let backend = self.backend();
+        retry::transient(
+            Self::table(),
+            || {
+                let attempt = attempt();
+                async move {
+                    let (txn, outcome) = attempt.await?;
+                    match outcome {
+                        Ok(value) => {
+                            txn.commit().await?;
+                            Ok(value)
+                        }
+                        Err(failure) => {
+                            // Roll back before diagnosing: PostgreSQL rejects every
+                            // statement of a failed transaction, and an in-memory
+                            // SQLite store has a single connection.
+                            let _ = txn.rollback().await;
+                            Err(failure)
+                        }
+                    }
+                }
+            },
+            |failure| is_retryable::<R>(failure, backend, mode),
+        )
+        .await
     }
 
     pub(crate) async fn create_record(&self, tenant: Option<&str>, insert: R::Insert) -> Result<R> {
@@ -494,33 +644,43 @@ impl<R: Mapped> Table<R> {
         }
         let backend = self.backend();
         let cols = record_cols::<R>()?;
-        let txn = self.begin().await?;
-        let mut attempted: Option<R> = None;
-        let outcome: std::result::Result<R, Failure> = async {
-            let mut find = R::Entity::find().filter(key_condition::<R>(tenant, key)?);
-            if backend != DbBackend::Sqlite {
-                find = find.lock_exclusive();
-            }
-            let Some(model) = find.one(&txn).await? else {
-                return Err(AdapterError::not_found(R::KIND, key).into());
-            };
-            let existing = to_record::<R>(&cols, &model)?;
-            let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
-            attempted = Some(updated.clone());
-            let mut active = to_active(backend, tenant, &updated)?;
-            for c in key_cols::<R>()? {
-                active.not_set(c);
-            }
-            R::Entity::update_many()
-                .set(active)
-                .filter(key_condition::<R>(tenant, key)?)
-                .exec(&txn)
-                .await?;
-            Ok(updated)
-        }
-        .await;
-        let attempted: Vec<R> = attempted.into_iter().collect();
-        self.finish(txn, tenant, &attempted, Mode::Upsert, outcome)
+        // The record the last attempt tried to write, to explain its failure.
+        let attempted: std::sync::Mutex<Option<R>> = std::sync::Mutex::new(None);
+        let outcome = self
+            .retried(Mode::Insert, || async {
+                let txn = self.begin().await?;
+                let outcome: std::result::Result<R, Failure> = async {
+                    let mut find = R::Entity::find().filter(key_condition::<R>(tenant, key)?);
+                    if backend != DbBackend::Sqlite {
+                        find = find.lock_exclusive();
+                    }
+                    let Some(model) = find.one(&txn).await? else {
+                        return Err(AdapterError::not_found(R::KIND, key).into());
+                    };
+                    let existing = to_record::<R>(&cols, &model)?;
+                    let updated = record::apply_patch(&existing, patch, Timestamp::now())?;
+                    *attempted.lock().unwrap_or_else(|p| p.into_inner()) = Some(updated.clone());
+                    let mut active = to_active(backend, tenant, &updated)?;
+                    for c in key_cols::<R>()? {
+                        active.not_set(c);
+                    }
+                    R::Entity::update_many()
+                        .set(active)
+                        .filter(key_condition::<R>(tenant, key)?)
+                        .exec(&txn)
+                        .await?;
+                    Ok(updated)
+                }
+                .await;
+                Ok((txn, outcome))
+            })
+            .await;
+        let attempted: Vec<R> = attempted
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .collect();
+        self.explained(tenant, &attempted, Mode::Upsert, outcome)
             .await
     }
 
@@ -528,11 +688,21 @@ impl<R: Mapped> Table<R> {
         if unstorable(tenant, key) {
             return Ok(false);
         }
-        let result = R::Entity::delete_many()
-            .filter(key_condition::<R>(tenant, key)?)
-            .exec(self.db.as_ref())
-            .await
-            .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
+        // A removal cascades to the user's children, and can be a deadlock victim
+        // of writers adding to them.
+        let condition = key_condition::<R>(tenant, key)?;
+        let backend = self.backend();
+        let result = retry::transient(
+            Self::table(),
+            || {
+                R::Entity::delete_many()
+                    .filter(condition.clone())
+                    .exec(self.db.as_ref())
+            },
+            |e| is_transient(e, backend),
+        )
+        .await
+        .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
         Ok(result.rows_affected > 0)
     }
 }

@@ -58,6 +58,17 @@ pub(crate) trait Backend: Database + Sized {
         qb: &'a mut QueryBuilder<Self>,
     ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'a;
 
+    /// Whether the database aborted a statement or transaction to resolve
+    /// concurrency (a deadlock victim, a serialization failure, a lock wait
+    /// that timed out, a busy database): the transaction was rolled back
+    /// whole and may run again. By default SQLSTATE 40001 and 40P01.
+    fn is_transient(error: &sqlx::Error) -> bool {
+        error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .is_some_and(|code| code == "40001" || code == "40P01")
+    }
+
     /// Starts a transaction that will write.
     fn begin_write(
         pool: &Pool<Self>,
@@ -207,9 +218,21 @@ mod mysql {
 
     type DateTime = chrono::NaiveDateTime;
 
+    /// MySQL's deadlock victim and lock wait timeout.
+    const ER_LOCK_DEADLOCK: u16 = 1213;
+    const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+
     impl Backend for MySql {
         const MAX_BINDS: usize = 65_535;
         const FOR_UPDATE: bool = true;
+
+        // 1205 has no SQLSTATE of its own (HY000): look at the error number.
+        fn is_transient(error: &sqlx::Error) -> bool {
+            error
+                .as_database_error()
+                .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+                .is_some_and(|db| matches!(db.number(), ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT))
+        }
 
         fn push_value(qb: &mut QueryBuilder<Self>, kind: ColumnKind, value: &Value) {
             match (kind, value) {
@@ -258,10 +281,25 @@ mod sqlite {
     use sqlx::Row as _;
     use sqlx::sqlite::{Sqlite, SqliteRow};
 
+    /// SQLITE_BUSY and SQLITE_LOCKED, the primary codes of every busy variant.
+    const SQLITE_BUSY: i64 = 5;
+    const SQLITE_LOCKED: i64 = 6;
+
     impl Backend for Sqlite {
         // SQLITE_MAX_VARIABLE_NUMBER's default since 3.32.
         const MAX_BINDS: usize = 32_766;
         const FOR_UPDATE: bool = false;
+
+        // The busy timeout ran out (another connection held the write lock that
+        // long): sqlx reports the extended result code, whose low byte is the
+        // primary one.
+        fn is_transient(error: &sqlx::Error) -> bool {
+            error
+                .as_database_error()
+                .and_then(|db| db.code())
+                .and_then(|code| code.parse::<i64>().ok())
+                .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
+        }
 
         fn push_value(qb: &mut QueryBuilder<Self>, kind: ColumnKind, value: &Value) {
             match (kind, value) {

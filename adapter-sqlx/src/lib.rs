@@ -95,16 +95,24 @@
 //!   used_at IS NULL AND expires_at > now` followed by a read in the same
 //!   transaction, on every database.
 //! - Upserts never delete: `ON CONFLICT (tenant_id, key) DO UPDATE` on
-//!   PostgreSQL and SQLite; on MySQL the existing keys are locked and updated
-//!   and the others inserted, so a clash on another unique key (a user's
+//!   PostgreSQL and SQLite; on MySQL the existing keys are updated and the
+//!   others inserted, so a clash on another unique key (a user's
 //!   email) is a conflict, as elsewhere.
 //! - `upsert_many` writes multi-row `INSERT`s in one transaction, in batches
 //!   under each database's bind-parameter limit (65535, 65535, 32766) and
 //!   about 4 MiB of values (MariaDB's `max_allowed_packet`).
-//! - SQLite write transactions start with `BEGIN IMMEDIATE`, so concurrent
-//!   writers wait for each other (busy timeout) instead of failing. On
-//!   PostgreSQL and MySQL a password rotation locks its user row first, and a
-//!   write chosen as a deadlock victim (SQLSTATE 40001/40P01) is retried.
+//! - Concurrent writers: SQLite write transactions start with `BEGIN
+//!   IMMEDIATE`, so they wait for each other (busy timeout) instead of
+//!   failing. On MySQL an upsert looks its keys up with a plain read (a
+//!   locking read of missing keys takes gap locks, the classic InnoDB
+//!   deadlock with the inserts that follow), updates the rows found and
+//!   inserts the others; a batch writes its records in key order, and a
+//!   password rotation locks its user rows first (sorted). A write the
+//!   database aborts anyway (deadlock victim 1213/40P01, serialization
+//!   failure 40001, lock wait timeout 1205, SQLITE_BUSY), or an upsert whose
+//!   new key another writer inserted meanwhile (MySQL's primary key), runs
+//!   again whole with `adapter_interfaces::retry`'s bounded, jittered
+//!   backoff (the `backon` crate); so do updates and removals.
 //! - Keyset pages seek the `(tenant_id, column, key)` index: a row comparison
 //!   `(column, key) > (?, ?)` on PostgreSQL, the implied `column >= ?` range
 //!   plus the exact condition elsewhere, so a full scan is linear. After many

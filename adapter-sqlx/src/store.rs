@@ -6,6 +6,7 @@ use std::sync::Mutex;
 
 use adapter_interfaces::error::BoxError;
 use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
+use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, is_tenant_scoped};
 use adapter_interfaces::{
     AdapterError, Application, Code, CodesAdapter, Connection, EntityKind, EntityStore, ListParams,
@@ -57,16 +58,34 @@ enum Mode {
     Upsert,
 }
 
-/// Tries of a write transaction that the database rolled back to break a deadlock.
-const MAX_ATTEMPTS: u32 = 4;
+/// Whether a failed write may run again: the database aborted it for
+/// concurrency's sake ([`Backend::is_transient`]), or, in an upsert on MySQL,
+/// another writer inserted one of its new keys between the look-up and the
+/// insert (the retry then finds the key and updates it).
+fn is_retryable<DB: Backend, R: Record>(error: &sqlx::Error, dialect: Dialect, mode: Mode) -> bool {
+    if DB::is_transient(error) {
+        return true;
+    }
+    let mysql = matches!(dialect, Dialect::MariaDb | Dialect::MySql);
+    mode == Mode::Upsert
+        && mysql
+        && error.as_database_error().is_some_and(|db| {
+            db.kind() == DbErrorKind::UniqueViolation
+                && schema::conflict_field::<R>(db.message()) == R::key_column().name
+        })
+}
 
-/// Whether the database rolled the transaction back to break a deadlock or a
-/// serialization conflict (SQLSTATE 40001, PostgreSQL's 40P01).
-fn is_retryable(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "40001" || code == "40P01")
+/// A database error of one attempt of a write, with the record it tried to
+/// write (to explain a constraint violation once the retries are over).
+struct Failed<R> {
+    error: sqlx::Error,
+    attempted: Option<R>,
+}
+
+impl<R> std::fmt::Display for Failed<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
 }
 
 const COUNT: Column = Column::int("count").nullable();
@@ -241,40 +260,35 @@ impl<DB: Backend> Db<DB> {
         self.write(tenant, &records, Mode::Upsert).await
     }
 
-    /// Writes validated records in one transaction; maps a failure to the
-    /// error the reference reports.
+    /// Writes validated records in one transaction, run again (with
+    /// backoff, [`retry::transient`]) when the database aborted it for
+    /// concurrency's sake; maps a failure to the error the reference reports.
     async fn write<R: Entity>(&self, tenant: &str, records: &[R], mode: Mode) -> Result<()> {
         if is_tenant_scoped(R::KIND) && record::unstorable_text(tenant) {
             return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
         }
-        let mut attempt = 1;
-        loop {
-            let mut tx = self.begin().await?;
-            let outcome = match self.write_in(&mut tx, tenant, records, mode).await {
-                Ok(()) => tx.commit().await,
-                Err(e) => {
-                    // Best effort: the connection is discarded if the rollback fails.
-                    let _ = tx.rollback().await;
-                    Err(e)
+        let outcome = retry::transient(
+            R::KIND.table(),
+            || async {
+                let mut tx = DB::begin_write(&self.pool).await?;
+                match self.write_in(&mut tx, tenant, records, mode).await {
+                    Ok(()) => tx.commit().await,
+                    Err(e) => {
+                        // Best effort: the connection is discarded if the rollback fails.
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
                 }
-            };
-            match outcome {
-                Ok(()) => {
-                    self.wrote::<R>(records.len()).await;
-                    return Ok(());
-                }
-                // The database chose this transaction as a deadlock victim and rolled
-                // it back whole: running it again is safe.
-                Err(e) if attempt < MAX_ATTEMPTS && is_retryable(&e) => {
-                    tracing::debug!(
-                        table = R::KIND.table(),
-                        attempt,
-                        "retrying a write after a deadlock"
-                    );
-                    attempt += 1;
-                }
-                Err(e) => return Err(self.diagnose(tenant, records, mode, e).await),
+            },
+            |e| is_retryable::<DB, R>(e, self.sql.dialect, mode),
+        )
+        .await;
+        match outcome {
+            Ok(()) => {
+                self.wrote::<R>(records.len()).await;
+                Ok(())
             }
+            Err(e) => Err(self.diagnose(tenant, records, mode, e).await),
         }
     }
 
@@ -310,6 +324,9 @@ impl<DB: Backend> Db<DB> {
             }
             return Ok(());
         }
+        // Distinct keys: their order does not change the outcome, and one order
+        // (the key's) for every writer means row locks are taken in one order.
+        unique.sort_unstable_by(|a, b| a.key().cmp(b.key()));
         self.lock_users(conn, tenant, records).await?;
         self.write_rows(conn, tenant, &unique, mode).await?;
         self.demote(conn, tenant, &unique).await
@@ -327,11 +344,17 @@ impl<DB: Backend> Db<DB> {
             if mode == Mode::Upsert && mysql {
                 // ON DUPLICATE KEY UPDATE would fire on any unique key (another
                 // user's email) and REPLACE deletes (cascading to children): update
-                // the rows that exist, insert the others.
+                // the rows that exist, insert the others. The look-up is a plain
+                // read: a locking one (FOR UPDATE) of keys that do not exist yet
+                // takes gap locks, and two writers holding gap locks and then
+                // inserting into each other's gap deadlock (the classic InnoDB
+                // case). The updates lock only the rows they change; a key that
+                // another writer inserts meanwhile makes the insert fail on the
+                // primary key, and the write is retried (`is_retryable`).
                 let keys: Vec<&str> = batch.iter().map(|r| r.key()).collect();
                 let mut qb =
                     self.sql
-                        .select_existing::<DB, R>(tenant, R::key_column(), &keys, true);
+                        .select_existing::<DB, R>(tenant, R::key_column(), &keys, false);
                 let rows = DB::fetch_all(conn, &mut qb).await?;
                 let mut existing = HashSet::new();
                 for row in &rows {
@@ -339,11 +362,14 @@ impl<DB: Backend> Db<DB> {
                         existing.insert(key);
                     }
                 }
-                let (old, new): (Vec<&R>, Vec<&R>) =
+                let (old, mut new): (Vec<&R>, Vec<&R>) =
                     batch.iter().partition(|r| existing.contains(r.key()));
                 for record in old {
                     let mut qb = self.sql.update::<DB, R>(tenant, record);
-                    DB::execute(conn, &mut qb).await?;
+                    // Removed since the look-up: insert it instead (matched rows count).
+                    if DB::execute(conn, &mut qb).await? == 0 {
+                        new.push(record);
+                    }
                 }
                 if !new.is_empty() {
                     let mut qb = self.sql.insert::<DB, R>(tenant, &new, false);
@@ -525,24 +551,58 @@ impl<DB: Backend> Db<DB> {
         if record::unstorable_text(tenant) || record::unstorable_text(key) {
             return Err(AdapterError::not_found(R::KIND, key));
         }
-        let mut tx = self.begin().await?;
+        let outcome = retry::transient(
+            R::KIND.table(),
+            || self.update_once::<R>(tenant, key, patch),
+            |failed| is_retryable::<DB, R>(&failed.error, self.sql.dialect, Mode::Create),
+        )
+        .await;
+        match outcome {
+            Ok(result) => result,
+            Err(Failed {
+                error,
+                attempted: Some(updated),
+            }) => Err(self
+                .diagnose(tenant, std::slice::from_ref(&updated), Mode::Upsert, error)
+                .await),
+            Err(Failed { error, .. }) => Err(backend_error(
+                &format!("updating {}", R::KIND.table()),
+                error,
+            )),
+        }
+    }
+
+    /// One attempt of [`Db::update`]: the outer error is the database's (to
+    /// retry or explain), the inner one final (not found, a bad patch).
+    async fn update_once<R: Entity>(
+        &self,
+        tenant: &str,
+        key: &str,
+        patch: &R::Patch,
+    ) -> std::result::Result<Result<R>, Failed<R>> {
+        let failed = |error, attempted| Failed { error, attempted };
+        let mut tx = DB::begin_write(&self.pool)
+            .await
+            .map_err(|e| failed(e, None))?;
         let mut qb = self.sql.select_key::<DB, R>(tenant, key, true);
-        let existing = match Self::fetch::<R>(&mut tx, &mut qb).await {
-            Ok(mut rows) => rows.pop(),
+        let existing = match DB::fetch_all(&mut tx, &mut qb).await {
+            Ok(rows) => rows.first().map(row_to_record::<DB, R>),
             Err(e) => {
                 let _ = tx.rollback().await;
-                return Err(e);
+                return Err(failed(e, None));
             }
         };
-        let Some(existing) = existing else {
-            let _ = tx.rollback().await;
-            return Err(AdapterError::not_found(R::KIND, key));
-        };
-        let updated = match record::apply_patch(&existing, patch, Timestamp::now()) {
-            Ok(updated) => updated,
-            Err(e) => {
+        let updated = match existing.map(|existing| {
+            existing.and_then(|existing| record::apply_patch(&existing, patch, Timestamp::now()))
+        }) {
+            Some(Ok(updated)) => updated,
+            Some(Err(e)) => {
                 let _ = tx.rollback().await;
-                return Err(e);
+                return Ok(Err(e));
+            }
+            None => {
+                let _ = tx.rollback().await;
+                return Ok(Err(AdapterError::not_found(R::KIND, key)));
             }
         };
         let mut qb = self.sql.update::<DB, R>(tenant, &updated);
@@ -554,10 +614,8 @@ impl<DB: Backend> Db<DB> {
             }
         };
         match outcome {
-            Ok(()) => Ok(updated),
-            Err(e) => Err(self
-                .diagnose(tenant, std::slice::from_ref(&updated), Mode::Upsert, e)
-                .await),
+            Ok(()) => Ok(Ok(updated)),
+            Err(e) => Err(failed(e, Some(updated))),
         }
     }
 
@@ -565,11 +623,19 @@ impl<DB: Backend> Db<DB> {
         if record::unstorable_text(tenant) || record::unstorable_text(key) {
             return Ok(false);
         }
-        let mut qb = self.sql.delete_key::<DB, R>(tenant, key);
-        let mut conn = self.acquire().await?;
-        let deleted = DB::execute(&mut conn, &mut qb)
-            .await
-            .map_err(|e| backend_error(&format!("deleting from {}", R::KIND.table()), e))?;
+        // A removal cascades to the user's children, and can be a deadlock victim
+        // of writers adding to them.
+        let deleted = retry::transient(
+            R::KIND.table(),
+            || async {
+                let mut qb = self.sql.delete_key::<DB, R>(tenant, key);
+                let mut conn = self.pool.acquire().await?;
+                DB::execute(&mut conn, &mut qb).await
+            },
+            DB::is_transient,
+        )
+        .await
+        .map_err(|e| backend_error(&format!("deleting from {}", R::KIND.table()), e))?;
         Ok(deleted > 0)
     }
 

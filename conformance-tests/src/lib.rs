@@ -4,7 +4,9 @@
 //! of every entity (round trips of every field, updates, removals, listing
 //! with pages, totals, sort orders, keyset scans and every `q` form,
 //! uniqueness conflicts, tenant isolation, the consume race, password
-//! rotation, and bad input that must be rejected with the typed error and
+//! rotation, concurrent writers (`concurrency_*`: 200 concurrent upserts of
+//! new users, upserts of children, writers racing on one key, none of which
+//! may fail), and bad input that must be rejected with the typed error and
 //! write nothing), plus database provisioning for backend tests.
 //!
 //! ## Running the suite against your adapter
@@ -339,6 +341,13 @@ macro_rules! __for_each_check {
                 logs_timestamps_at_the_limits: timestamps_at_the_limits,
                 logs_json_depth_limit: json_depth_limit,
                 logs_nul_lookups: nul_lookups,
+            }
+            // concurrency: many writers at once (the group's record is not used)
+            User {
+                concurrency_upserts_of_new_users,
+                concurrency_creates_and_updates,
+                concurrency_upserts_of_children,
+                concurrency_upserts_of_one_key,
             }
         }
     };

@@ -8,6 +8,7 @@
 
 mod applications;
 mod codes;
+mod concurrency;
 mod connections;
 pub(crate) mod generic;
 pub(crate) mod limits;
@@ -20,6 +21,7 @@ mod users;
 
 pub use applications::*;
 pub use codes::*;
+pub use concurrency::*;
 pub use connections::*;
 pub use limits::{
     codes_and_passwords_nul_lookups, codes_cleanup_extreme_cutoffs, tenants_nul_lookups,
