@@ -9,7 +9,9 @@ fn columns_of(filter: &Filter, out: &mut Vec<&'static str>) {
     match filter {
         Filter::And(all) | Filter::Or(all) => all.iter().for_each(|f| columns_of(f, out)),
         Filter::Not(inner) => columns_of(inner, out),
-        Filter::Compare { column, .. } | Filter::Exists(column) => out.push(column),
+        Filter::Compare { column, .. }
+        | Filter::Exists(column)
+        | Filter::EndsWith { column, .. } => out.push(column),
         Filter::Contains { columns, .. } => out.extend(columns.iter().copied()),
     }
 }
