@@ -353,4 +353,327 @@ mod tests {
         assert!(!filter.matches(&|_| Value::Null));
         assert!(filter.matches(&|_| Value::Text("b".into())));
     }
+
+    fn ts(text: &str) -> Value {
+        Value::Timestamp(text.parse().unwrap())
+    }
+
+    fn text(column: &'static str, op: CompareOp, v: &str) -> Filter {
+        cmp(column, op, Value::Text(v.into()))
+    }
+
+    fn ast(q: &str) -> Query {
+        parse_query(q).unwrap().unwrap()
+    }
+
+    fn field(f: &str, term: Term) -> Query {
+        Query::Term {
+            field: Some(f.into()),
+            term,
+        }
+    }
+
+    fn exact(v: &str) -> Term {
+        Term::Exact(v.into())
+    }
+
+    fn invalid_naming(q: &str, words: &str) {
+        match parse(q) {
+            Err(AdapterError::InvalidInput { field, reason }) => {
+                assert_eq!(field, "q", "{q}");
+                assert!(reason.contains(words), "{q}: `{reason}` does not name `{words}`");
+            }
+            other => panic!("{q}: expected InvalidInput on q, got {other:?}"),
+        }
+    }
+
+    /// The examples of Auth0's user-search documentation that this model can answer.
+    #[test]
+    fn auth0_documentation_examples_parse() {
+        for q in [
+            r#"name:"jane smith""#,
+            "jane",
+            r#""green apple""#,
+            r#"email:"john@contoso.com""#,
+            r#"email:("john@contoso.com" OR "jane@contoso.com")"#,
+            "name:john*",
+            "name:j*",
+            "name:*smith",
+            "user_id:auth0*",
+            r#"email.domain:"contoso.com""#,
+            "email.domain:contoso.com",
+            "logins_count:[100 TO 200]",
+            "logins_count:[100 TO *]",
+            "logins_count:{100 TO 200}",
+            "logins_count:[* TO 10}",
+            "logins_count:{100 TO *]",
+            "last_login:[* TO 2017-11-13]",
+            "created_at:[2019-01-01 TO *]",
+            "last_login:[2017-11 TO 2017-12]",
+            "last_login:[2017 TO 2018}",
+            "_exists_:email",
+            "NOT _exists_:email",
+            "-_exists_:email",
+            "email_verified:false",
+            "phone_verified:true",
+            "blocked:true",
+            r#"name:"jane smith" AND email_verified:true"#,
+            "(name:john* OR name:jane*) AND blocked:false",
+            "name:john* OR -_exists_:last_login",
+            r#"user_id:"auth0|12345""#,
+            r#"user_id:auth0\|12345"#,
+            r#"last_login:<"2026-01-01T00:00:00.000Z""#,
+        ] {
+            parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
+    }
+
+    #[test]
+    fn precedence_is_not_and_or_then_juxtaposition() {
+        let a = || field("name", exact("a"));
+        let b = || field("name", exact("b"));
+        let c = || field("name", exact("c"));
+        assert_eq!(
+            ast("name:a AND name:b OR name:c"),
+            Query::Or(vec![Query::And(vec![a(), b()]), c()])
+        );
+        assert_eq!(
+            ast("name:a OR name:b AND name:c"),
+            Query::Or(vec![a(), Query::And(vec![b(), c()])])
+        );
+        assert_eq!(
+            ast("NOT name:a OR name:b"),
+            Query::Or(vec![Query::Not(Box::new(a())), b()])
+        );
+        assert_eq!(
+            ast("name:a OR name:b name:c"),
+            Query::And(vec![Query::Or(vec![a(), b()]), c()])
+        );
+        // Grouping is kept as written.
+        assert_eq!(
+            ast("(name:a AND name:b) AND name:c"),
+            Query::And(vec![Query::And(vec![a(), b()]), c()])
+        );
+        assert_eq!(
+            ast("name:a AND (name:b OR NOT name:c)"),
+            Query::And(vec![a(), Query::Or(vec![b(), Query::Not(Box::new(c()))])])
+        );
+        // A field-scoped group distributes the field over its terms.
+        assert_eq!(
+            ast("name:(a OR (b AND NOT c))"),
+            Query::Or(vec![
+                a(),
+                Query::And(vec![b(), Query::Not(Box::new(c()))])
+            ])
+        );
+        // Negation and `_exists_` inside OR.
+        assert_eq!(
+            ast("-name:a OR _exists_:email"),
+            Query::Or(vec![
+                Query::Not(Box::new(a())),
+                Query::Exists("email".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn wildcards_are_prefix_and_suffix_ranges_and_ends() {
+        assert_eq!(
+            parse("name:Jo*").unwrap(),
+            Some(Filter::And(vec![
+                text("name", CompareOp::Ge, "Jo"),
+                text("name", CompareOp::Lt, "Jp"),
+            ]))
+        );
+        assert_eq!(
+            parse("email:ADA*").unwrap(),
+            Some(Filter::And(vec![
+                text("email", CompareOp::Ge, "ada"),
+                text("email", CompareOp::Lt, "adb"),
+            ])),
+            "email values are lowercased"
+        );
+        assert_eq!(
+            parse("name:*50%_off").unwrap(),
+            Some(Filter::EndsWith {
+                column: "name",
+                suffix: "50%_off".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"name:a\*b*"#).unwrap(),
+            Some(Filter::And(vec![
+                text("name", CompareOp::Ge, "a*b"),
+                text("name", CompareOp::Lt, "a*c"),
+            ])),
+            "an escaped `*` is literal"
+        );
+        assert_eq!(
+            parse(r#"name:"jo*""#).unwrap(),
+            Some(text("name", CompareOp::Eq, "jo*")),
+            "a `*` in a phrase is literal"
+        );
+        assert_eq!(typing::prefix_successor("a\u{D7FF}"), Some("a\u{E000}".into()));
+        assert_eq!(typing::prefix_successor("a\u{10FFFF}"), Some("b".into()));
+        assert_eq!(typing::prefix_successor("\u{10FFFF}"), None);
+        match parse("jo*").unwrap() {
+            Some(Filter::Or(arms)) => assert_eq!(arms.len(), 5, "one per searchable field"),
+            other => panic!("bare prefix: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ranges_and_partial_dates() {
+        assert_eq!(
+            parse("logins_count:[100 TO 200]").unwrap(),
+            Some(Filter::And(vec![
+                cmp("login_count", CompareOp::Ge, Value::Int(100)),
+                cmp("login_count", CompareOp::Le, Value::Int(200)),
+            ]))
+        );
+        assert_eq!(
+            parse("login_count:{100 TO *]").unwrap(),
+            Some(cmp("login_count", CompareOp::Gt, Value::Int(100)))
+        );
+        assert_eq!(
+            parse("login_count:[* TO *]").unwrap(),
+            Some(Filter::Exists("login_count"))
+        );
+        // A month is the period from its first instant to the next month's.
+        assert_eq!(
+            parse("last_login:[2017-11 TO 2017-12]").unwrap(),
+            Some(Filter::And(vec![
+                cmp("last_login", CompareOp::Ge, ts("2017-11-01")),
+                cmp("last_login", CompareOp::Lt, ts("2018-01-01")),
+            ]))
+        );
+        assert_eq!(
+            parse("last_login:{2017 TO 2019-02-03}").unwrap(),
+            Some(Filter::And(vec![
+                cmp("last_login", CompareOp::Ge, ts("2018-01-01")),
+                cmp("last_login", CompareOp::Lt, ts("2019-02-03")),
+            ]))
+        );
+        assert_eq!(
+            parse("created_at:2024-02").unwrap(),
+            Some(Filter::And(vec![
+                cmp("created_at", CompareOp::Ge, ts("2024-02-01")),
+                cmp("created_at", CompareOp::Lt, ts("2024-03-01")),
+            ]))
+        );
+        assert_eq!(
+            parse(r#"created_at:["2024-01-02T03:04:05Z" TO *]"#).unwrap(),
+            Some(cmp("created_at", CompareOp::Ge, ts("2024-01-02T03:04:05Z")))
+        );
+        assert_eq!(
+            parse("name:[a TO b}").unwrap(),
+            Some(Filter::And(vec![
+                text("name", CompareOp::Ge, "a"),
+                text("name", CompareOp::Lt, "b"),
+            ]))
+        );
+    }
+
+    #[test]
+    fn email_domain_aliases_and_escapes() {
+        assert_eq!(
+            parse("email.domain:Example.COM").unwrap(),
+            Some(Filter::EndsWith {
+                column: "email",
+                suffix: "@example.com".into()
+            })
+        );
+        assert_eq!(
+            parse("email.domain:*.example.com").unwrap(),
+            Some(Filter::EndsWith {
+                column: "email",
+                suffix: ".example.com".into()
+            })
+        );
+        assert_eq!(
+            parse("logins_count:>2").unwrap(),
+            parse("login_count:>2").unwrap()
+        );
+        assert_eq!(
+            parse(r#"name:a\ b\(c\)\:d\\"#).unwrap(),
+            Some(text("name", CompareOp::Eq, r"a b(c):d\"))
+        );
+        assert_eq!(
+            parse("name:OR").unwrap(),
+            Some(text("name", CompareOp::Eq, "OR")),
+            "a keyword after `field:` is a value"
+        );
+        assert_eq!(
+            parse("name:a and name:b").unwrap(),
+            Some(Filter::And(vec![
+                text("name", CompareOp::Eq, "a"),
+                Filter::Contains {
+                    columns: vec!["email", "username", "phone_number", "name", "nickname"],
+                    term: "and".into()
+                },
+                text("name", CompareOp::Eq, "b"),
+            ])),
+            "lowercase `and` is a word, as in Auth0"
+        );
+    }
+
+    #[test]
+    fn unsupported_constructs_are_named() {
+        for (q, words) in [
+            ("name:jo?n", "`?`"),
+            ("name:john~", "fuzzy"),
+            ("name:john~2", "fuzzy"),
+            (r#"name:"john smith"~3"#, "proximity"),
+            ("name:john^2", "boosting"),
+            ("name:/jo.n/", "regular expressions"),
+            ("name:*oh*", "infix"),
+            ("name:j*n", "at the start"),
+            ("name:*", "lone `*`"),
+            ("+name:john", "`+`"),
+            ("!name:john", "`!`"),
+            ("name:a && name:b", "`&&`"),
+            ("name:a || name:b", "`||`"),
+            ("user_metadata.plan:gold", "metadata"),
+            ("app_metadata.subscription.plan:gold", "metadata"),
+            ("_exists_:user_metadata.fav_color", "metadata"),
+            ("login_count:1*", "wildcards apply to text"),
+            ("blocked:[false TO true]", "boolean"),
+            ("logins_count:[1 TO]", "range"),
+            ("logins_count:[1 2]", "range"),
+            ("logins_count:[1 TO 2", "range"),
+            ("[1 TO 2]", "needs a field"),
+            (">3", "needs a field"),
+            ("email.domain:exa*", "email.domain"),
+            ("email.domain:a@b.co", "without `@`"),
+            ("name:(a email:b)", "field-scoped"),
+            ("(name:a", "without its `)`"),
+            ("name:a)", "without its `(`"),
+            ("()", "empty group"),
+            ("NOT", "`NOT` must be followed"),
+            ("name:a AND", "`AND` must stand"),
+            ("name:a OR OR name:b", "`OR` must stand"),
+            ("name: a", "right after the colon"),
+            (r"name:a\", "backslash"),
+            ("name:a[b", "escaped"),
+            ("identities.connection:x", "not a searchable field"),
+            ("last_login:2017-13", "timestamp"),
+        ] {
+            invalid_naming(q, words);
+        }
+        let deep = format!("{}name:a{}", "(".repeat(20), ")".repeat(20));
+        invalid_naming(&deep, "nests");
+        let nots = format!("{}name:a", "NOT ".repeat(20));
+        invalid_naming(&nots, "nests");
+    }
+
+    #[test]
+    fn partial_dates_at_the_storable_edge() {
+        // The period 9999 ends past what backends store: `<=` is any value.
+        assert_eq!(
+            parse("created_at:<=9999").unwrap(),
+            Some(Filter::Exists("created_at"))
+        );
+        assert_eq!(parse("created_at:>9999").unwrap(), Some(Filter::Or(Vec::new())));
+        assert!(parse("created_at:[0999 TO *]").is_err());
+    }
 }
