@@ -175,8 +175,12 @@ pub(crate) fn condition<R: Mapped>(filter: &Filter, backend: DbBackend) -> Resul
             // The last n characters compared, never LIKE: `%` and `_` stay literal.
             let n = i64::try_from(suffix.chars().count()).unwrap_or(i64::MAX);
             let tail = match backend {
-                DbBackend::Sqlite => Func::cust("substr").arg(target).arg(Expr::cust(format!("-{n}"))),
-                _ => Func::cust("right").arg(target).arg(Expr::cust(n.to_string())),
+                DbBackend::Sqlite => Func::cust("substr")
+                    .arg(target)
+                    .arg(Expr::cust(format!("-{n}"))),
+                _ => Func::cust("right")
+                    .arg(target)
+                    .arg(Expr::cust(n.to_string())),
             };
             not_null_and::<R>(meta, c, Expr::expr(tail).eq(suffix.as_str()))
         }

@@ -154,9 +154,9 @@ impl Lexer {
     fn field_value(&mut self) -> Result<()> {
         match self.peek() {
             None => Err(q_error("a `field:` needs a value")),
-            Some(c) if c.is_whitespace() => Err(q_error(
-                "a `field:` needs a value right after the colon",
-            )),
+            Some(c) if c.is_whitespace() => {
+                Err(q_error("a `field:` needs a value right after the colon"))
+            }
             Some('(') => Ok(()), // a field-scoped group: the parser takes it from here
             Some(')') => Err(q_error("a `field:` needs a value")),
             _ => self.value(),
@@ -297,7 +297,8 @@ impl Lexer {
     fn range(&mut self) -> Result<Term> {
         let inclusive_lower = self.peek() == Some('[');
         self.pos += 1;
-        let malformed = || q_error("a range is `[a TO b]`, `{a TO b}` or mixed, `*` for an open end");
+        let malformed =
+            || q_error("a range is `[a TO b]`, `{a TO b}` or mixed, `*` for an open end");
         self.skip_spaces();
         let lower = self.range_end()?;
         if !self.peek().is_some_and(char::is_whitespace) {
@@ -375,9 +376,7 @@ fn wildcard_term(word: Vec<Char>) -> Result<Term> {
     let last = word.len().saturating_sub(1);
     match stars.as_slice() {
         [] => Ok(Term::Exact(text(&word))),
-        [_] if word.len() == 1 => Err(q_error(
-            "a lone `*` is not supported: use `_exists_:field`",
-        )),
+        [_] if word.len() == 1 => Err(q_error("a lone `*` is not supported: use `_exists_:field`")),
         [i] if *i == last => Ok(Term::Prefix(text(&word[..last]))),
         [0] => Ok(Term::Suffix(text(&word[1..]))),
         [0, j] if *j == last => Err(q_error(

@@ -35,9 +35,9 @@
 //! winnow, chumsky) or a PEG (pest) would make the grammar a little
 //! shorter but not those checks, would turn their messages into the
 //! library's, and would add a dependency to the crate every adapter
-//! depends on; so the lexer ([`lexer`](self)), syntax tree ([`ast`]),
-//! recursive-descent parser and typing stay hand-written, each in its own
-//! module.
+//! depends on; so the lexer, the syntax tree ([`ast`]), the
+//! recursive-descent parser and the typing stay hand-written, each in its
+//! own module.
 //!
 //! ```
 //! use adapter_interfaces::{User, query::parse_q};
@@ -381,7 +381,10 @@ mod tests {
         match parse(q) {
             Err(AdapterError::InvalidInput { field, reason }) => {
                 assert_eq!(field, "q", "{q}");
-                assert!(reason.contains(words), "{q}: `{reason}` does not name `{words}`");
+                assert!(
+                    reason.contains(words),
+                    "{q}: `{reason}` does not name `{words}`"
+                );
             }
             other => panic!("{q}: expected InvalidInput on q, got {other:?}"),
         }
@@ -461,10 +464,7 @@ mod tests {
         // A field-scoped group distributes the field over its terms.
         assert_eq!(
             ast("name:(a OR (b AND NOT c))"),
-            Query::Or(vec![
-                a(),
-                Query::And(vec![b(), Query::Not(Box::new(c()))])
-            ])
+            Query::Or(vec![a(), Query::And(vec![b(), Query::Not(Box::new(c()))])])
         );
         // Negation and `_exists_` inside OR.
         assert_eq!(
@@ -513,7 +513,10 @@ mod tests {
             Some(text("name", CompareOp::Eq, "jo*")),
             "a `*` in a phrase is literal"
         );
-        assert_eq!(typing::prefix_successor("a\u{D7FF}"), Some("a\u{E000}".into()));
+        assert_eq!(
+            typing::prefix_successor("a\u{D7FF}"),
+            Some("a\u{E000}".into())
+        );
         assert_eq!(typing::prefix_successor("a\u{10FFFF}"), Some("b".into()));
         assert_eq!(typing::prefix_successor("\u{10FFFF}"), None);
         match parse("jo*").unwrap() {
@@ -673,7 +676,10 @@ mod tests {
             parse("created_at:<=9999").unwrap(),
             Some(Filter::Exists("created_at"))
         );
-        assert_eq!(parse("created_at:>9999").unwrap(), Some(Filter::Or(Vec::new())));
+        assert_eq!(
+            parse("created_at:>9999").unwrap(),
+            Some(Filter::Or(Vec::new()))
+        );
         assert!(parse("created_at:[0999 TO *]").is_err());
     }
 }

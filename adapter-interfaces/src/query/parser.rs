@@ -95,7 +95,10 @@ impl Parser {
         let mut items = vec![self.and(scope)?];
         while matches!(self.peek(), Some(Token::Or)) {
             self.pos += 1;
-            if matches!(self.peek(), None | Some(Token::RParen | Token::Or | Token::And)) {
+            if matches!(
+                self.peek(),
+                None | Some(Token::RParen | Token::Or | Token::And)
+            ) {
                 return Err(q_error("`OR` must stand between two terms"));
             }
             items.push(self.and(scope)?);
@@ -107,7 +110,10 @@ impl Parser {
         let mut items = vec![self.unary(scope)?];
         while matches!(self.peek(), Some(Token::And)) {
             self.pos += 1;
-            if matches!(self.peek(), None | Some(Token::RParen | Token::Or | Token::And)) {
+            if matches!(
+                self.peek(),
+                None | Some(Token::RParen | Token::Or | Token::And)
+            ) {
                 return Err(q_error("`AND` must stand between two terms"));
             }
             items.push(self.unary(scope)?);
@@ -120,7 +126,10 @@ impl Parser {
             Some(Token::Not | Token::Minus) => {
                 let keyword = matches!(self.peek(), Some(Token::Not));
                 self.pos += 1;
-                if matches!(self.peek(), None | Some(Token::RParen | Token::Or | Token::And)) {
+                if matches!(
+                    self.peek(),
+                    None | Some(Token::RParen | Token::Or | Token::And)
+                ) {
                     return Err(q_error(if keyword {
                         "`NOT` must be followed by a term"
                     } else {
@@ -178,9 +187,7 @@ impl Parser {
 fn term_query(field: Option<String>, term: Term) -> Result<Query> {
     match (field, term) {
         (Some(field), Term::Exact(name)) if field == "_exists_" => Ok(Query::Exists(name)),
-        (Some(field), _) if field == "_exists_" => {
-            Err(q_error("`_exists_` takes a field name"))
-        }
+        (Some(field), _) if field == "_exists_" => Err(q_error("`_exists_` takes a field name")),
         (None, Term::Range { .. }) => Err(q_error("a range needs a field (`field:[a TO b]`)")),
         (None, Term::Compare(..)) => Err(q_error("a comparison needs a field (`field:>v`)")),
         (field, term) => Ok(Query::Term { field, term }),

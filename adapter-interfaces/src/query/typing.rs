@@ -152,7 +152,9 @@ fn fielded<R: Record>(field: &str, term: &Term) -> Result<Filter> {
         }
         Term::Range { lower, upper } => {
             if column.kind == ColumnKind::Bool {
-                return Err(q_error(format!("`{field}` is a boolean: ranges do not apply")));
+                return Err(q_error(format!(
+                    "`{field}` is a boolean: ranges do not apply"
+                )));
             }
             let mut parts = Vec::new();
             match lower {
@@ -252,8 +254,7 @@ fn moment(raw: &str) -> Option<Moment> {
             (start, start.checked_add_months(Months::new(1)))
         }
         [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2) => {
-            let start =
-                NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
+            let start = NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)?;
             (start, start.succ_opt())
         }
         _ => return raw.parse::<Timestamp>().ok().map(Moment::Instant),
@@ -286,7 +287,10 @@ fn compare(column: &'static Column, op: CompareOp, raw: &str) -> Result<Filter> 
                 raw.to_owned()
             }),
         ),
-        ColumnKind::Int => cmp(op, raw.parse().map(Value::Int).map_err(|_| bad("an integer"))?),
+        ColumnKind::Int => cmp(
+            op,
+            raw.parse().map(Value::Int).map_err(|_| bad("an integer"))?,
+        ),
         ColumnKind::Bool => {
             if op != CompareOp::Eq {
                 return Err(bad("`true` or `false`, not a comparison"));

@@ -126,7 +126,10 @@ async fn seed_people(db: &DataAdapters) {
     tenant(db, T1).await;
     tenant(db, T2).await;
     for (tenant_id, insert) in people() {
-        ok(db.users.create(tenant_id, insert).await, "create (search fixture)");
+        ok(
+            db.users.create(tenant_id, insert).await,
+            "create (search fixture)",
+        );
     }
 }
 
@@ -157,7 +160,11 @@ async fn expect_found(db: &DataAdapters, cases: &[(&str, &[&str])]) {
         let mut want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
         want.sort();
         let got = found(db, q).await;
-        assert_eq!(got, found(&reference, q).await, "q `{q}`: differs from the reference");
+        assert_eq!(
+            got,
+            found(&reference, q).await,
+            "q `{q}`: differs from the reference"
+        );
         assert_eq!(got, want, "q `{q}`");
     }
 }
@@ -178,7 +185,10 @@ pub async fn users_search_auth0_examples(db: &DataAdapters) {
         &[
             (r#"name:"Jane Smith""#, &[JANE]),
             (r#"email:"john@contoso.com""#, &[JOHN]),
-            (r#"email:("john@contoso.com" OR "jane.smith@contoso.com")"#, &[JANE, JOHN]),
+            (
+                r#"email:("john@contoso.com" OR "jane.smith@contoso.com")"#,
+                &[JANE, JOHN],
+            ),
             ("name:John*", &[JOHN, JOHNNY]),
             ("name:*Smith", &[JANE, SOCIAL]),
             ("user_id:auth0*", &[JANE, JOHN, JOHNNY, PCT, UNDER]),
@@ -232,7 +242,10 @@ pub async fn users_search_grouping(db: &DataAdapters) {
     expect_found(
         db,
         &[
-            ("name:John* OR -_exists_:last_login", &[JOHN, JOHNNY, PCT, UNDER]),
+            (
+                "name:John* OR -_exists_:last_login",
+                &[JOHN, JOHNNY, PCT, UNDER],
+            ),
             (
                 "(name:John* OR name:*Smith) AND NOT blocked:true",
                 &[JANE, JOHN, JOHNNY, SOCIAL],
@@ -297,12 +310,18 @@ pub async fn users_search_unsupported_is_invalid(db: &DataAdapters) {
         ("app_metadata.subscription.plan:gold", "metadata"),
         ("_exists_:user_metadata.fav_color", "metadata"),
         ("logins_count:1*", "wildcards"),
-        ("identities.connection:google-oauth2", "not a searchable field"),
+        (
+            "identities.connection:google-oauth2",
+            "not a searchable field",
+        ),
         ("name:(John email:x)", "field-scoped"),
     ] {
         let result = db.users.list(T1, &ListParams::default().with_q(q)).await;
         let text = error_text(&result);
         expect_invalid(result, "q", &format!("q `{q}`"));
-        assert!(text.contains(words), "q `{q}`: `{text}` does not name `{words}`");
+        assert!(
+            text.contains(words),
+            "q `{q}`: `{text}` does not name `{words}`"
+        );
     }
 }
