@@ -71,6 +71,8 @@ pub(crate) enum Cond {
     Exists(Col),
     /// Case-sensitive substring of any of the columns, false on NULL.
     Contains(Vec<Col>, Val),
+    /// The column ends with the text (of this many characters), false on NULL.
+    EndsWith(Col, Val, usize),
 }
 
 impl Cond {
@@ -91,6 +93,11 @@ impl Cond {
                 Cond::Compare(col::<R>(column), *op, Val(value.clone()))
             }
             Filter::Exists(column) => Cond::Exists(col::<R>(column)),
+            Filter::EndsWith { column, suffix } => Cond::EndsWith(
+                col::<R>(column),
+                Val(Value::Text(suffix.clone())),
+                suffix.chars().count(),
+            ),
             Filter::Contains { columns, term } => Cond::Contains(
                 columns.iter().map(|c| col::<R>(c)).collect(),
                 Val(Value::Text(term.clone())),
@@ -217,6 +224,23 @@ where
                 } else {
                     out.push_sql("1=1");
                 }
+            }
+            Cond::EndsWith(column, suffix, n) => {
+                // The last n characters compared, never LIKE: `%` and `_` stay literal.
+                out.push_sql("(");
+                out.push_identifier(column.name)?;
+                out.push_sql(" IS NOT NULL AND ");
+                out.push_sql(match DB::DIALECT {
+                    Dialect::Sqlite => "substr(",
+                    _ => "right(",
+                });
+                out.push_identifier(column.name)?;
+                out.push_sql(&match DB::DIALECT {
+                    Dialect::Sqlite => format!(", -{n}) = "),
+                    _ => format!(", {n}) = "),
+                });
+                out.push_bind_param::<Text, Val>(suffix)?;
+                out.push_sql(")");
             }
             Cond::Contains(columns, term) => {
                 out.push_sql("(");

@@ -168,6 +168,22 @@ pub(crate) fn condition<R: Mapped>(filter: &Filter, backend: DbBackend) -> Resul
             not_null_and::<R>(meta, c, compare)
         }
         Filter::Exists(column) => Condition::all().add(col::<R>(column)?.is_not_null()),
+        Filter::EndsWith { column, suffix } => {
+            let meta = meta::<R>(column)?;
+            let c = col::<R>(column)?;
+            let target = Expr::col((R::Entity::default(), c));
+            // The last n characters compared, never LIKE: `%` and `_` stay literal.
+            let n = i64::try_from(suffix.chars().count()).unwrap_or(i64::MAX);
+            let tail = match backend {
+                DbBackend::Sqlite => Func::cust("substr")
+                    .arg(target)
+                    .arg(Expr::cust(format!("-{n}"))),
+                _ => Func::cust("right")
+                    .arg(target)
+                    .arg(Expr::cust(n.to_string())),
+            };
+            not_null_and::<R>(meta, c, Expr::expr(tail).eq(suffix.as_str()))
+        }
         Filter::Contains { columns, term } => {
             let mut condition = Condition::any();
             for column in columns {

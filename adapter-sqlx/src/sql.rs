@@ -416,6 +416,23 @@ impl Sql {
             Filter::Exists(column) => {
                 qb.push(self.q(column)).push(" IS NOT NULL");
             }
+            Filter::EndsWith { column, suffix } => {
+                let col = self.q(column);
+                // A comparison of the last n characters, never LIKE: `%` and `_`
+                // in the suffix are literal. n is our count, not user text.
+                let n = suffix.chars().count();
+                qb.push(format!("({col} IS NOT NULL AND "));
+                qb.push(match self.dialect {
+                    Dialect::Sqlite => format!("substr({col}, -{n}) = "),
+                    _ => format!("right({col}, {n}) = "),
+                });
+                DB::push_value(
+                    qb,
+                    ColumnKind::Text { max_chars: 0 },
+                    &Value::Text(suffix.clone()),
+                );
+                qb.push(")");
+            }
             Filter::Contains { columns, term } => {
                 qb.push("(");
                 for (i, name) in columns.iter().enumerate() {

@@ -158,6 +158,11 @@ macro_rules! __for_each_check {
                 users_upsert_many_names_a_clash_in_linear_time,
                 users_invalid_email_writes_nothing,
                 users_invalid_user_id_writes_nothing,
+                users_search_auth0_examples,
+                users_search_ranges,
+                users_search_grouping,
+                users_search_wildcards_are_literal,
+                users_search_unsupported_is_invalid,
             }
             // applications
             Application {

@@ -14,6 +14,7 @@ pub(crate) mod generic;
 pub(crate) mod limits;
 mod logs;
 mod passwords;
+mod search;
 mod sessions;
 pub(crate) mod support;
 mod tenants;
@@ -29,6 +30,7 @@ pub use limits::{
 };
 pub use logs::*;
 pub use passwords::*;
+pub use search::*;
 pub use sessions::*;
 pub use tenants::*;
 pub use users::*;
