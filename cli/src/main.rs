@@ -126,6 +126,9 @@ enum Command {
         /// Keys copied at once.
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+        /// How long a claimed key is held (a relay that dies delays its keys by at most this).
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        lease: Duration,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -153,6 +156,10 @@ enum Command {
         /// Random seed (give each instance its own).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// How long a write in flight holds its journal row: when an instance
+        /// is killed, a relay copies its last writes after at most this.
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        lease: Duration,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -421,11 +428,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stores,
             until_empty,
             concurrency,
+            lease,
             json,
         } => {
             let pair = operate::open(&stores.old, &stores.new).await?;
             let options = ReplicationOptions {
                 relay_concurrency: concurrency.max(1),
+                lease,
                 ..ReplicationOptions::default()
             };
             let stop = async {
@@ -447,9 +456,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tenants,
             users,
             seed,
+            lease,
             json,
         } => {
-            let pair = operate::open(&stores.old, &stores.new).await?;
+            let pair = operate::open_for_instance(&stores.old, &stores.new).await?;
             let options = TrafficOptions {
                 writers,
                 rate,
@@ -457,6 +467,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tenants,
                 users,
                 seed,
+                replication: ReplicationOptions {
+                    lease,
+                    ..ReplicationOptions::default()
+                },
             };
             let report = traffic::run(&pair, &options).await?;
             if json {

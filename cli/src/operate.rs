@@ -40,6 +40,36 @@ pub async fn open(old: &str, new: &str) -> Result<MigrationStores, CommandError>
     Ok(MigrationStores { old, new })
 }
 
+/// As [`open`], for an application instance (`switchyard traffic`): the new
+/// store may be unreachable when it starts, as the old one may be once the
+/// new one is primary. The store that is down is opened lazily (sqlx; other
+/// backends must be reachable) and its schema is not checked: writes still
+/// go through, and what the store misses waits in the journal.
+pub async fn open_for_instance(old: &str, new: &str) -> Result<MigrationStores, CommandError> {
+    match open(old, new).await {
+        Ok(stores) => Ok(stores),
+        Err(CommandError::Store(error))
+            if matches!(
+                error,
+                crate::store::StoreError::Connect { .. } | crate::store::StoreError::Backend { .. }
+            ) =>
+        {
+            tracing::warn!(%error, "a store is unreachable; starting anyway, its copies wait in the journal");
+            let (old_url, new_url) = (parse(old)?, parse(new)?);
+            let old = match Store::connect(&old_url, true).await {
+                Ok(store) => store,
+                Err(_) => Store::connect_lazy(&old_url).await?,
+            };
+            let new = match Store::connect(&new_url, true).await {
+                Ok(store) => store,
+                Err(_) => Store::connect_lazy(&new_url).await?,
+            };
+            Ok(MigrationStores { old, new })
+        }
+        Err(error) => Err(error),
+    }
+}
+
 impl MigrationStores {
     /// The old store's adapters.
     pub fn old(&self) -> DataAdapters {

@@ -157,6 +157,30 @@ impl Store {
         })
     }
 
+    /// Opens `url` without connecting until the first query, for a store that
+    /// may be down when the process starts (a migration's secondary, whose
+    /// copies wait in the journal). Only the sqlx backend opens lazily; the
+    /// others connect at once, as [`Store::connect`] does.
+    #[allow(unreachable_code, unused_variables)]
+    pub async fn connect_lazy(url: &StoreUrl) -> Result<Self, StoreError> {
+        match url.backend() {
+            #[cfg(feature = "sqlx")]
+            crate::url::Backend::Sqlx if url.database() != Database::Sqlite => {
+                let store = adapter_sqlx::connect_lazy(url.database_url()).map_err(|source| {
+                    StoreError::Connect {
+                        url: url.masked(),
+                        source,
+                    }
+                })?;
+                Ok(Self {
+                    url: url.clone(),
+                    inner: Inner::Sqlx(store),
+                })
+            }
+            _ => Self::connect(url, true).await,
+        }
+    }
+
     /// The store's URL.
     pub fn url(&self) -> &StoreUrl {
         &self.url

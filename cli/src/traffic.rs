@@ -42,6 +42,9 @@ pub struct TrafficOptions {
     pub users: usize,
     /// Random seed (give each process its own).
     pub seed: u64,
+    /// How replication runs (its lease bounds how long a killed instance's
+    /// writes wait before a relay copies them).
+    pub replication: ReplicationOptions,
 }
 
 impl Default for TrafficOptions {
@@ -53,6 +56,7 @@ impl Default for TrafficOptions {
             tenants: 2,
             users: 200,
             seed: 1,
+            replication: ReplicationOptions::default(),
         }
     }
 }
@@ -130,7 +134,7 @@ pub async fn run(
     stores: &MigrationStores,
     options: &TrafficOptions,
 ) -> Result<TrafficReport, CommandError> {
-    let (passthrough, _controller) = stores.passthrough(ReplicationOptions::default()).await?;
+    let (passthrough, _controller) = stores.passthrough(options.replication).await?;
     let db = passthrough.adapters();
     let tenants: Vec<String> = (0..options.tenants.max(1))
         .map(|i| format!("traffic-{i}"))
