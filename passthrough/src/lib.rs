@@ -9,44 +9,68 @@
 //! - Reads go to the primary ([`ReadPolicy`] adds fallback on a miss, with
 //!   read-repair, and sampled shadow reads compared field by field).
 //! - Writes go to the primary first; if it fails, the caller gets its error
-//!   and no secondary is touched. Every state-changing method is replicated
+//!   and the secondaries get nothing but, at most, a copy of the primary's
+//!   unchanged state. Every state-changing method is replicated
 //!   (create, update, upsert, remove, `codes.consume`, `codes.cleanup`,
 //!   password rotation), and secondaries receive the primary's **resulting
 //!   records** through `upsert`, so ids, timestamps and generated values are
 //!   identical everywhere (and retries are idempotent).
-//! - Each secondary has one ordered queue, over all entities, applied by one
-//!   worker in the primary's order, retried with backoff; what still fails is
-//!   parked in a dead-letter list ([`Passthrough::dead_letters`],
-//!   [`Passthrough::replay_dead_letters`]). [`Passthrough::flush`] waits for
-//!   everything pending. [`SecondaryOptions`] documents the full-queue policy.
-//! - **A retry or a replay never re-applies a snapshot**: the first attempt
-//!   writes the primary's record as it was at that point of its order; every
-//!   retry (from the second attempt on) and every dead-letter replay instead
-//!   reconciles each key the write touched with the primary's *current*
-//!   state: the primary's record is upserted, or, when the primary no longer
-//!   has it, the key is removed on the secondary (a record the secondary
-//!   lacks too is settled; a log, which has no removal and leaves the
-//!   primary only with its tenant, is settled, the tenant's own replicated
-//!   removal cascading on the secondary). Writes with side effects reconcile
-//!   what those touched as well: a tenant or user removal removes on the
-//!   secondary (cascading) and copies back whatever the primary has under
-//!   that id again; a password write reconciles all of that user's
-//!   passwords (a current one demotes the others); `codes.cleanup`
-//!   reconciles, key by key, the secondary's codes that expire before the
-//!   cut-off (listed with a `q` filter), never a blind cleanup. Copying the
-//!   current state ahead of the queue is safe, because every later primary
-//!   write of those keys is still queued behind and is itself an exact copy
-//!   of a later state; the queue stays head-of-line.
+//! - **Nothing owed lives only in memory.** Before a write reaches the
+//!   primary, the keys it touches are recorded in the primary's replication
+//!   journal ([`adapter_interfaces::journal`], a table in the primary's own
+//!   database, created by every backend's migrations); after it, the writing
+//!   process copies each key's *current* state from the primary to the
+//!   secondaries and deletes the row once nothing newer arrived. A process
+//!   that dies, is redeployed or whose caller gives up leaves its rows; any
+//!   instance's background relay (or `switchyard relay`) copies them. See
+//!   `docs/DEPLOYMENT.md` for the deployment model.
+//! - **Why intent-then-reconcile and not a transactional outbox.** An outbox
+//!   row written in the primary's transaction needs every adapter to expose
+//!   its transactions (and ties the journal to the primary's ORM); recording
+//!   the intent first and copying the *current* state afterwards needs no
+//!   shared transaction, works on any adapter, and makes every copy
+//!   idempotent and order-free, so several relays and instances can copy at
+//!   once with one claim per key. The price is one journal statement before
+//!   and one after each write, and a read of the primary per copy.
+//! - **Transient failures** (an unreachable secondary) are retried for as
+//!   long as it takes; **rejections** (a conflict, an invalid value) become
+//!   dead letters in the journal after [`RetryPolicy::max_attempts`],
+//!   counted by every instance, replayed or discarded by filter.
+//! - **Copies reconcile, never replay a snapshot**: the primary's current
+//!   record is upserted, or, when the primary no longer has it, the key is
+//!   removed on the secondary. Writes with side effects reconcile what those
+//!   touched as well: a tenant or user removal removes on the secondary
+//!   (cascading) and copies back whatever the primary has under that id
+//!   again; a password write reconciles all of that user's passwords (a
+//!   current one demotes the others); `codes.cleanup` reconciles, key by
+//!   key, the secondary's codes that expire before the cut-off, never a
+//!   blind cleanup; a missing parent is copied first.
+//! - **Ordering per key holds across instances**: every method (creates with
+//!   a generated id get their key before the write, `upsert_many`,
+//!   `cleanup`, password writes and removals) journals its keys, and a key
+//!   is copied only under its claim, from the primary's state read after the
+//!   claim; a newer write keeps the row for another copy.
 //! - Blocking secondaries are awaited; per secondary, a failure is reported
 //!   ([`OnFailure::Report`]: `on_error` runs, the call succeeds) or fails the
 //!   call with [`AdapterError::SecondaryWrite`] ([`OnFailure::FailCall`]: the
-//!   primary write is committed). Either way the write stays queued for retry.
+//!   primary write is committed). Either way the key stays in the journal.
+//! - Shadow reads run beside the write path, bounded
+//!   ([`ReplicationOptions::shadow_concurrency`]); a sampled read beyond the
+//!   bound is skipped, never queued in front of a write.
 //! - Statistics per store, entity and method go to the `metrics` facade and
-//!   into a serialisable [`StatusReport`] (the seed's `/migration-status`).
+//!   into a serialisable [`StatusReport`] (the seed's `/migration-status`),
+//!   whose backlog and dead letters are the whole fleet's, read from the journals.
 //! - A migration passthrough ([`Passthrough::migration`]) has two stores,
-//!   `old` and `new`, and a shared [`MigrationController`] whose [`Stage`]
-//!   (off, dual-write, shadow, live, ramp-down, complete) decides, call by
-//!   call, which is primary; switch-over and roll-back are one call.
+//!   `old` and `new`, and a [`MigrationController`] whose [`Stage`] (off,
+//!   dual-write, shadow, live, ramp-down, complete) decides, call by call,
+//!   which is primary. The stage is stored beside both journals with a
+//!   generation; every instance follows a switch within
+//!   [`ReplicationOptions::follow_interval`]; a switch is fenced (see the
+//!   `stage` module docs, and `docs/DEPLOYMENT.md`).
+//!
+//! Crates chosen: `tokio` tasks for the relay, `futures` for bounded
+//! concurrency, `metrics` and `tracing` facades; the backends retry
+//! deadlocks with `backon` (through `adapter_interfaces::retry`).
 //!
 //! Secrets never leave: `on_error`, logs and reports carry the entity, the
 //! method, the key and the error, never a record (codes, which are bearer
@@ -63,7 +87,7 @@
 //!     .build()?;
 //! let db = passthrough.adapters();
 //! let acme = db.tenants.create(TenantInsert { friendly_name: "Acme".into(), ..Default::default() }).await?;
-//! passthrough.flush().await;
+//! passthrough.flush().await?;
 //! assert_eq!(new.tenants.get(&acme.id).await?, Some(acme));
 //! # Ok(()) }
 //! ```
