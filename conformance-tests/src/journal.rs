@@ -135,6 +135,7 @@ macro_rules! __for_each_journal_check {
             journal_newer_write_keeps_the_row,
             journal_claim_is_exclusive_until_its_lease_runs_out,
             journal_lost_claim_settle_marks_again,
+            journal_release_gives_a_claim_back_untried,
             journal_claim_returns_only_what_it_won,
             journal_claim_order_limit_and_target,
             journal_transient_failure_is_retried_later,
@@ -569,6 +570,33 @@ pub async fn journal_lost_claim_settle_marks_again(journal: Journal) {
     assert_eq!(drain(&journal).await, 1);
 }
 
+/// `release` gives a held claim back untried: another relay takes it at
+/// once, with no attempt counted; a release by a token that no longer holds
+/// the claim changes nothing.
+pub async fn journal_release_gives_a_claim_back_untried(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    journal.release(&first).await.expect("release");
+    let relay = token("relay");
+    let taken = only(
+        claim(&journal, &relay, LONG).await,
+        &key,
+        "released: due at once",
+    );
+    assert_eq!(taken.attempts, 0, "a release is not a failed attempt");
+    journal.release(&first).await.expect("stale release");
+    assert!(
+        claim(&journal, &token("r2"), LONG).await.is_empty(),
+        "a stale release does not free another holder's claim"
+    );
+    assert!(journal.settle(&taken).await.expect("settle"));
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
 /// A claim returns the keys that call won, and only those, even when the
 /// token already holds others.
 pub async fn journal_claim_returns_only_what_it_won(journal: Journal) {
@@ -905,7 +933,7 @@ pub async fn journal_entries_and_backlog_filter_per_target(journal: Journal) {
         target: target.map(str::to_owned),
         entity: entity.map(str::to_owned),
         tenant_id: tenant.map(str::to_owned),
-        dead: None,
+        ..EntryFilter::default()
     };
     let select = |f: EntryFilter| {
         let journal = journal.clone();
@@ -935,6 +963,17 @@ pub async fn journal_entries_and_backlog_filter_per_target(journal: Journal) {
     assert_eq!(
         select(filter(Some("old"), Some("user"), Some("t1"))).await,
         vec![]
+    );
+    let by_key = EntryFilter {
+        record_key: Some("u1".into()),
+        ..EntryFilter::default()
+    };
+    let mut u1 = vec![user(1), passwords.clone()];
+    u1.sort();
+    assert_eq!(
+        select(by_key).await,
+        u1,
+        "the record_key column: a key or a user id"
     );
     let live = EntryFilter {
         dead: Some(false),
@@ -1296,7 +1335,13 @@ pub async fn journal_begin_racing_a_switch_is_fenced(journal: Journal) {
     );
     switched.store(true, std::sync::atomic::Ordering::SeqCst);
     // What a switch that waits for writes in flight sees right after it committed.
-    let seen: HashSet<JournalKey> = entries(&journal).await.into_iter().map(|e| e.key).collect();
+    let seen: HashSet<JournalKey> = journal
+        .entries(&EntryFilter::default(), usize::MAX)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     let mut attempts = 0;
     for writer in writers {
         let (recorded, n) = writer.await.expect("writer task");

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
-    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, lease_millis, merged_keys,
+    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
 use crate::schema::Dialect;
@@ -156,23 +156,37 @@ impl Statement {
         self.sql(now)
     }
 
-    /// `now + duration`.
-    fn now_plus(&mut self, duration: Duration) -> &mut Self {
-        self.sql("(")
-            .now()
-            .sql(" + ")
-            .int(lease_millis(duration))
-            .sql(")")
+    /// `now + lease` (a lease is at least 1 ms).
+    fn now_plus(&mut self, lease: Duration) -> &mut Self {
+        self.now_plus_millis(lease_millis(lease))
+    }
+
+    /// `now + millis`.
+    fn now_plus_millis(&mut self, millis: i64) -> &mut Self {
+        self.sql("(").now().sql(" + ").int(millis).sql(")")
     }
 
     /// An integer column as text.
     fn as_text(&mut self, column: &str) -> &mut Self {
-        let ty = if self.dialect.is_mysql() {
+        self.as_text_expr(|s| {
+            s.sql(column);
+        })
+    }
+
+    /// The type an integer is cast to, to read it as text.
+    fn text_type(&self) -> &'static str {
+        if self.dialect.is_mysql() {
             "CHAR"
         } else {
             "TEXT"
-        };
-        let cast = format!("CAST({column} AS {ty})");
+        }
+    }
+
+    /// An integer expression, written by `expr`, as text.
+    fn as_text_expr(&mut self, expr: impl FnOnce(&mut Self)) -> &mut Self {
+        self.sql("CAST(");
+        expr(self);
+        let cast = format!(" AS {})", self.text_type());
         self.sql(&cast)
     }
 
@@ -461,6 +475,32 @@ impl<E: JournalSql> SqlJournal<E> {
         self.execute(s).await
     }
 
+    /// `begin` for the first chunk of keys: the one whose outcome decides
+    /// whether the write may go ahead.
+    async fn begin_first(
+        &self,
+        fence: &Fence,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Begun> {
+        // Nothing recorded means the fence did not hold when the statement
+        // ran; read the stage to tell why. A scope never stored counts as
+        // generation 0: store it and try again. A stage row that a
+        // concurrent first write stored meanwhile at the fenced generation
+        // means try again too (it did not exist when ours looked).
+        for _ in 0..3 {
+            if self.begin_chunk(fence, keys, lease).await? > 0 {
+                return Ok(Begun::Recorded);
+            }
+            match self.stage(&fence.scope).await? {
+                None if fence.generation == 0 => self.ensure_stage_row(fence).await?,
+                Some(stored) if stored.generation == fence.generation => {}
+                stored => return Ok(Begun::StageMoved(stored)),
+            }
+        }
+        Ok(Begun::StageMoved(self.stage(&fence.scope).await?))
+    }
+
     /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
     async fn finish_chunk(
         &self,
@@ -615,20 +655,16 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
     async fn begin(&self, fence: &Fence, keys: &[JournalKey], lease: Duration) -> Result<Begun> {
         let keys = merged_keys(keys);
         for (index, chunk) in keys.chunks(KEYS_PER_STATEMENT).enumerate() {
+            if index == 0 {
+                match self.begin_first(fence, chunk, lease).await? {
+                    Begun::Recorded => continue,
+                    moved => return Ok(moved),
+                }
+            }
             if self.begin_chunk(fence, chunk, lease).await? > 0 {
                 continue;
             }
             let stored = self.stage(&fence.scope).await?;
-            // A scope never stored counts as generation 0: store it, then try again.
-            if index == 0 && stored.is_none() && fence.generation == 0 {
-                self.ensure_stage_row(fence).await?;
-                if self.begin_chunk(fence, chunk, lease).await? > 0 {
-                    continue;
-                }
-            }
-            if index == 0 {
-                return Ok(Begun::StageMoved(self.stage(&fence.scope).await?));
-            }
             // A switch between two chunks of one write: the first chunks are
             // recorded, so the write must go ahead under its old routing
             // only if the rest can be recorded too; record them unfenced
@@ -683,6 +719,27 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             .now_plus(lease)
             .sql(" WHERE ");
         let rows = if dialect.is_mysql() {
+            // Without RETURNING, the read-back must tell this call's rows from
+            // those the same token already holds: they are the ones whose
+            // claim runs until this call's deadline, read from the database's
+            // clock first (two claims of one token within a millisecond
+            // would share it: give each call its own token).
+            let mut clock = Statement::new(dialect);
+            clock.sql("SELECT ").as_text_expr(|s| {
+                s.now_plus(lease);
+            });
+            let until = self
+                .fetch(clock, 1)
+                .await?
+                .first()
+                .map(|row| int_column(row, 0))
+                .ok_or_else(|| bad_row("clock"))??;
+            let mut s = Statement::new(dialect);
+            s.sql(&format!("UPDATE {JOURNAL_TABLE} SET claimed_by = "))
+                .text(token)
+                .sql(", claim_until = ")
+                .int(until)
+                .sql(" WHERE ");
             due(&mut s);
             s.sql(" ORDER BY created_at LIMIT ").int(limit);
             self.execute(s).await?;
@@ -691,7 +748,9 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             read.sql(&format!(" FROM {JOURNAL_TABLE} WHERE target = "))
                 .text(target)
                 .sql(" AND claimed_by = ")
-                .text(token);
+                .text(token)
+                .sql(" AND claim_until = ")
+                .int(until);
             self.fetch(read, CLAIM_COLUMNS).await?
         } else {
             s.sql(&format!(
@@ -745,7 +804,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         .sql(" ELSE 0 END, last_error = ")
         .text(&failure.error)
         .sql(", next_attempt_at = ")
-        .now_plus(failure.retry_in)
+        .now_plus_millis(delay_millis(failure.retry_in))
         .sql(", claim_until = 0, claimed_by = NULL WHERE ")
         .key_is(&claim.key)
         .sql(" AND claimed_by = ")
@@ -770,14 +829,12 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             .as_text("dead")
             .sql(", last_error, ")
             .as_text("created_at")
-            .sql(", CAST(CASE WHEN pending_writes > 0 AND writes_until >= ");
-        let ty = if self.dialect().is_mysql() {
-            "CHAR"
-        } else {
-            "TEXT"
-        };
-        s.now()
-            .sql(&format!(" THEN 1 ELSE 0 END AS {ty})"))
+            .sql(", ")
+            .as_text_expr(|s| {
+                s.sql("CASE WHEN pending_writes > 0 AND writes_until >= ")
+                    .now()
+                    .sql(" THEN 1 ELSE 0 END");
+            })
             .sql(&format!(" FROM {JOURNAL_TABLE} WHERE 1 = 1"))
             .filter(filter)
             .sql(" ORDER BY created_at LIMIT ")
