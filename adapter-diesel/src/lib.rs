@@ -82,6 +82,7 @@
 
 mod conn;
 mod expr;
+mod journal;
 mod migrate;
 pub mod schema;
 mod store;

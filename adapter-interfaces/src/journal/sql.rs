@@ -47,7 +47,8 @@ pub type TextRow = Vec<Option<String>>;
 /// What a backend provides so that [`SqlJournal`] can run on its connections.
 ///
 /// Placeholders are `$1, $2, …` on PostgreSQL and `?` elsewhere, in the order
-/// of `params`; every column a query selects is text or NULL.
+/// of `params`; every column a query selects is text or NULL, and is named
+/// `c0`, `c1`, … in order (read them by index or by those names).
 #[async_trait::async_trait]
 pub trait JournalSql: Send + Sync {
     /// The database's dialect.
@@ -57,6 +58,57 @@ pub trait JournalSql: Send + Sync {
     /// Runs a query that selects `columns` columns, each text or NULL; returns its rows.
     async fn fetch(&self, sql: &str, params: Vec<SqlValue>, columns: usize)
     -> Result<Vec<TextRow>>;
+}
+
+/// How often an executor tries a journal statement that may simply run
+/// again (see [`is_retryable`]).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Whether a database error is one where the statement may simply run
+/// again: the database rolled it back to break a deadlock or a
+/// serialization conflict (SQLSTATE 40001 on every database, 40P01 on
+/// PostgreSQL, MySQL 1213), gave up waiting for a lock (MySQL 1205), or
+/// SQLite was busy or locked (codes 5 and 6). `code` is the SQLSTATE or
+/// SQLite's code where the driver reports one; the message decides otherwise.
+pub fn is_retryable(code: Option<&str>, message: &str) -> bool {
+    let by_code = matches!(code, Some("40001" | "40P01" | "5" | "6" | "1213" | "1205"));
+    let by_message = [
+        "deadlock",
+        "Deadlock",
+        "Lock wait timeout",
+        "could not serialize",
+        "database is locked",
+        "database table is locked",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle));
+    by_code || by_message
+}
+
+/// Runs `run` until it succeeds, fails for good, or was tried
+/// [`MAX_ATTEMPTS`] times; between tries it waits with `sleep` (a growing
+/// backoff). The executors share it over their own error types and runtimes.
+pub async fn retrying<T, E, Run, Fut, Sleep, Slept>(
+    mut run: Run,
+    retryable: impl Fn(&E) -> bool,
+    sleep: Sleep,
+) -> std::result::Result<T, E>
+where
+    Run: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+    Sleep: Fn(Duration) -> Slept,
+    Slept: std::future::Future<Output = ()>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match run().await {
+            Err(error) if attempt < MAX_ATTEMPTS && retryable(&error) => {
+                sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// The pieces of `sql` around its placeholders (one more than there are
@@ -103,6 +155,18 @@ impl<E: JournalSql> SqlJournal<E> {
     pub fn new(sql: E) -> Self {
         Self { sql }
     }
+}
+
+/// A column of a select list ([`Statement::columns`]).
+enum Col<'a> {
+    /// A text column, read as it is.
+    Text(&'a str),
+    /// An integer expression, read as text.
+    Int(&'a str),
+    /// Whether a write of the row is in flight (1 or 0).
+    InFlight,
+    /// The database's clock plus a lease.
+    Until(Duration),
 }
 
 /// One statement being written: its text and its parameters, in order.
@@ -276,15 +340,43 @@ impl Statement {
 
     /// The columns a claim returns, as text.
     fn claim_columns(&mut self) -> &mut Self {
-        self.sql("target, entity, tenant_id, record_key, ")
-            .as_text("cascades")
-            .sql(", ")
-            .as_text("seq")
-            .sql(", ")
-            .as_text("attempts")
-            .sql(", ")
-            .as_text("created_at")
-            .sql(", claimed_by")
+        self.columns(&[
+            Col::Text("target"),
+            Col::Text("entity"),
+            Col::Text("tenant_id"),
+            Col::Text("record_key"),
+            Col::Int("cascades"),
+            Col::Int("seq"),
+            Col::Int("attempts"),
+            Col::Int("created_at"),
+            Col::Text("claimed_by"),
+        ])
+    }
+
+    /// A select list: each column (integers cast to text) named `c0`, `c1`, …
+    /// in order, so that executors that read columns by name (Diesel's
+    /// `sql_query`) find them.
+    fn columns(&mut self, columns: &[Col<'_>]) -> &mut Self {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            match column {
+                Col::Text(name) => self.sql(name),
+                Col::Int(expr) => self.as_text(expr),
+                Col::InFlight => self.as_text_expr(|s| {
+                    s.sql("CASE WHEN pending_writes > 0 AND writes_until >= ")
+                        .now()
+                        .sql(" THEN 1 ELSE 0 END");
+                }),
+                Col::Until(lease) => self.as_text_expr(|s| {
+                    s.now_plus(*lease);
+                }),
+            };
+            let alias = format!(" AS c{i}");
+            self.sql(&alias);
+        }
+        self
     }
 
     /// A row constructor list `((t, e, k, r), …)` for `IN`.
@@ -725,9 +817,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             // clock first (two claims of one token within a millisecond
             // would share it: give each call its own token).
             let mut clock = Statement::new(dialect);
-            clock.sql("SELECT ").as_text_expr(|s| {
-                s.now_plus(lease);
-            });
+            clock.sql("SELECT ").columns(&[Col::Until(lease)]);
             let until = self
                 .fetch(clock, 1)
                 .await?
@@ -821,20 +911,19 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT target, entity, tenant_id, record_key, ")
-            .as_text("cascades")
-            .sql(", ")
-            .as_text("attempts")
-            .sql(", ")
-            .as_text("dead")
-            .sql(", last_error, ")
-            .as_text("created_at")
-            .sql(", ")
-            .as_text_expr(|s| {
-                s.sql("CASE WHEN pending_writes > 0 AND writes_until >= ")
-                    .now()
-                    .sql(" THEN 1 ELSE 0 END");
-            })
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("target"),
+                Col::Text("entity"),
+                Col::Text("tenant_id"),
+                Col::Text("record_key"),
+                Col::Int("cascades"),
+                Col::Int("attempts"),
+                Col::Int("dead"),
+                Col::Text("last_error"),
+                Col::Int("created_at"),
+                Col::InFlight,
+            ])
             .sql(&format!(" FROM {JOURNAL_TABLE} WHERE 1 = 1"))
             .filter(filter)
             .sql(" ORDER BY created_at LIMIT ")
@@ -874,12 +963,13 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn backlog(&self) -> Result<Vec<Backlog>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT target, ")
-            .as_text("SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END)")
-            .sql(", ")
-            .as_text("SUM(dead)")
-            .sql(", ")
-            .as_text("MIN(CASE WHEN dead = 0 THEN created_at END)")
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("target"),
+                Col::Int("SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END)"),
+                Col::Int("SUM(dead)"),
+                Col::Int("MIN(CASE WHEN dead = 0 THEN created_at END)"),
+            ])
             .sql(&format!(
                 " FROM {JOURNAL_TABLE} GROUP BY target ORDER BY target"
             ));
@@ -906,10 +996,13 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn stage(&self, scope: &str) -> Result<Option<StageRecord>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT scope, stage, ")
-            .as_text("generation")
-            .sql(", ")
-            .as_text("changed_at")
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("scope"),
+                Col::Text("stage"),
+                Col::Int("generation"),
+                Col::Int("changed_at"),
+            ])
             .sql(&format!(" FROM {STAGE_TABLE} WHERE scope = "))
             .text(scope);
         let rows = self.fetch(s, 4).await?;
