@@ -93,6 +93,7 @@
 
 mod conn;
 mod expr;
+mod journal;
 mod migrate;
 pub mod schema;
 mod store;

@@ -181,7 +181,9 @@ impl DieselStore {
             codes: store.clone(),
             passwords: store.clone(),
             logs: store,
-            journal: Arc::new(adapter_interfaces::journal::MemoryJournal::new()),
+            journal: Arc::new(adapter_interfaces::journal::sql::SqlJournal::new(
+                crate::journal::JournalPool::new(self.clone()),
+            )),
         }
     }
 

@@ -107,6 +107,7 @@
 //!   in-memory database lives on one connection that is never recycled.
 
 pub mod entities;
+mod journal;
 mod mapping;
 pub mod migration;
 mod table;
@@ -194,7 +195,9 @@ impl SeaOrmStore {
             codes: Arc::new(Table::<Code>::new(&self.db)),
             passwords: Arc::new(Table::<Password>::new(&self.db)),
             logs: Arc::new(Table::<Log>::new(&self.db)),
-            journal: Arc::new(adapter_interfaces::journal::MemoryJournal::new()),
+            journal: Arc::new(adapter_interfaces::journal::sql::SqlJournal::new(
+                journal::JournalConnection::new(self.db.clone()),
+            )),
         }
     }
 }

@@ -2,9 +2,10 @@
 //! [`adapter_interfaces::journal::sql`], executed through sqlx.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use adapter_interfaces::journal::sql::{JournalSql, SqlValue, TextRow, split_placeholders};
+use adapter_interfaces::journal::sql::{
+    JournalSql, SqlValue, TextRow, is_retryable, retrying, split_placeholders,
+};
 use adapter_interfaces::record::{Column, ColumnKind, Value};
 use adapter_interfaces::schema::Dialect;
 use adapter_interfaces::{AdapterError, Result, async_trait};
@@ -12,9 +13,6 @@ use sqlx::{QueryBuilder, Row as _};
 
 use crate::backend::Backend;
 use crate::store::Db;
-
-/// How often a journal statement chosen as a deadlock victim is tried in all.
-const MAX_ATTEMPTS: u32 = 5;
 
 /// Every journal column reads back as text (the statements cast).
 const TEXT: Column = Column::text("journal", 4096).nullable();
@@ -47,18 +45,11 @@ impl<DB: Backend> JournalPool<DB> {
     }
 }
 
-/// Whether a journal statement may simply run again: the database rolled it
-/// back to break a deadlock (SQLSTATE 40001 on every database, 40P01 on
-/// PostgreSQL) or gave up waiting for a lock (MySQL 1205), or SQLite was busy.
+/// Whether sqlx reports an error where the statement may simply run again.
 fn is_transient(error: &sqlx::Error) -> bool {
-    let Some(db) = error.as_database_error() else {
-        return false;
-    };
-    let code = db.code();
-    matches!(
-        code.as_deref(),
-        Some("40001" | "40P01" | "HY000" | "5" | "6")
-    ) && (code.as_deref() != Some("HY000") || db.message().contains("Lock wait timeout"))
+    error
+        .as_database_error()
+        .is_some_and(|db| is_retryable(db.code().as_deref(), db.message()))
 }
 
 fn journal_error(error: sqlx::Error) -> AdapterError {
@@ -72,19 +63,17 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
     }
 
     async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut qb = self.build(sql, &params);
-            let mut conn = self.db.pool.acquire().await.map_err(journal_error)?;
-            match DB::execute(&mut conn, &mut qb).await {
-                Ok(rows) => return Ok(rows),
-                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                Err(error) => return Err(journal_error(error)),
-            }
-        }
+        retrying(
+            || async {
+                let mut qb = self.build(sql, &params);
+                let mut conn = self.db.pool.acquire().await?;
+                DB::execute(&mut conn, &mut qb).await
+            },
+            is_transient,
+            tokio::time::sleep,
+        )
+        .await
+        .map_err(journal_error)
     }
 
     async fn fetch(
@@ -93,19 +82,17 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
         params: Vec<SqlValue>,
         columns: usize,
     ) -> Result<Vec<TextRow>> {
-        let mut attempt = 0;
-        let rows = loop {
-            attempt += 1;
-            let mut qb = self.build(sql, &params);
-            let mut conn = self.db.pool.acquire().await.map_err(journal_error)?;
-            match DB::fetch_all(&mut conn, &mut qb).await {
-                Ok(rows) => break rows,
-                Err(error) if attempt < MAX_ATTEMPTS && is_transient(&error) => {
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                Err(error) => return Err(journal_error(error)),
-            }
-        };
+        let rows = retrying(
+            || async {
+                let mut qb = self.build(sql, &params);
+                let mut conn = self.db.pool.acquire().await?;
+                DB::fetch_all(&mut conn, &mut qb).await
+            },
+            is_transient,
+            tokio::time::sleep,
+        )
+        .await
+        .map_err(journal_error)?;
         rows.iter()
             .map(|row| {
                 (0..columns.min(row.len()))

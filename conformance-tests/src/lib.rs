@@ -66,6 +66,7 @@ use std::pin::Pin;
 use adapter_interfaces::DataAdapters;
 
 pub mod checks;
+pub mod journal;
 /// Model-based property tests: random operation sequences compared with the
 /// in-memory reference, differential and cross-backend runs.
 pub mod model;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey,
-    ReplicationJournal, StageRecord, lease_millis, merged_keys,
+    ReplicationJournal, StageRecord, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
 use crate::timestamp::Timestamp;
@@ -267,7 +267,7 @@ impl ReplicationJournal for MemoryJournal {
                 row.attempts = row.attempts.saturating_add(1);
                 row.dead = failure.dead && row.seq == claim.seq;
                 row.last_error = Some(failure.error.clone());
-                row.next_attempt = after(now, failure.retry_in);
+                row.next_attempt = now.saturating_add(delay_millis(failure.retry_in));
                 row.claimed_by = None;
             }
             _ => state.mark(&claim.key, now),

@@ -396,7 +396,12 @@ pub trait ReplicationJournal: Send + Sync {
 
 /// A lease in whole milliseconds (at least 1).
 pub(crate) fn lease_millis(lease: Duration) -> i64 {
-    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1)
+    delay_millis(lease).max(1)
+}
+
+/// A delay in whole milliseconds; a retry in zero is due at once.
+pub(crate) fn delay_millis(delay: Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

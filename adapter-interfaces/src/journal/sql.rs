@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
-    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, lease_millis, merged_keys,
+    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
 use crate::schema::Dialect;
@@ -47,7 +47,8 @@ pub type TextRow = Vec<Option<String>>;
 /// What a backend provides so that [`SqlJournal`] can run on its connections.
 ///
 /// Placeholders are `$1, $2, …` on PostgreSQL and `?` elsewhere, in the order
-/// of `params`; every column a query selects is text or NULL.
+/// of `params`; every column a query selects is text or NULL, and is named
+/// `c0`, `c1`, … in order (read them by index or by those names).
 #[async_trait::async_trait]
 pub trait JournalSql: Send + Sync {
     /// The database's dialect.
@@ -57,6 +58,57 @@ pub trait JournalSql: Send + Sync {
     /// Runs a query that selects `columns` columns, each text or NULL; returns its rows.
     async fn fetch(&self, sql: &str, params: Vec<SqlValue>, columns: usize)
     -> Result<Vec<TextRow>>;
+}
+
+/// How often an executor tries a journal statement that may simply run
+/// again (see [`is_retryable`]).
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Whether a database error is one where the statement may simply run
+/// again: the database rolled it back to break a deadlock or a
+/// serialization conflict (SQLSTATE 40001 on every database, 40P01 on
+/// PostgreSQL, MySQL 1213), gave up waiting for a lock (MySQL 1205), or
+/// SQLite was busy or locked (codes 5 and 6). `code` is the SQLSTATE or
+/// SQLite's code where the driver reports one; the message decides otherwise.
+pub fn is_retryable(code: Option<&str>, message: &str) -> bool {
+    let by_code = matches!(code, Some("40001" | "40P01" | "5" | "6" | "1213" | "1205"));
+    let by_message = [
+        "deadlock",
+        "Deadlock",
+        "Lock wait timeout",
+        "could not serialize",
+        "database is locked",
+        "database table is locked",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle));
+    by_code || by_message
+}
+
+/// Runs `run` until it succeeds, fails for good, or was tried
+/// [`MAX_ATTEMPTS`] times; between tries it waits with `sleep` (a growing
+/// backoff). The executors share it over their own error types and runtimes.
+pub async fn retrying<T, E, Run, Fut, Sleep, Slept>(
+    mut run: Run,
+    retryable: impl Fn(&E) -> bool,
+    sleep: Sleep,
+) -> std::result::Result<T, E>
+where
+    Run: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, E>>,
+    Sleep: Fn(Duration) -> Slept,
+    Slept: std::future::Future<Output = ()>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match run().await {
+            Err(error) if attempt < MAX_ATTEMPTS && retryable(&error) => {
+                sleep(Duration::from_millis(5 << attempt)).await;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// The pieces of `sql` around its placeholders (one more than there are
@@ -103,6 +155,18 @@ impl<E: JournalSql> SqlJournal<E> {
     pub fn new(sql: E) -> Self {
         Self { sql }
     }
+}
+
+/// A column of a select list ([`Statement::columns`]).
+enum Col<'a> {
+    /// A text column, read as it is.
+    Text(&'a str),
+    /// An integer expression, read as text.
+    Int(&'a str),
+    /// Whether a write of the row is in flight (1 or 0).
+    InFlight,
+    /// The database's clock plus a lease.
+    Until(Duration),
 }
 
 /// One statement being written: its text and its parameters, in order.
@@ -156,23 +220,37 @@ impl Statement {
         self.sql(now)
     }
 
-    /// `now + duration`.
-    fn now_plus(&mut self, duration: Duration) -> &mut Self {
-        self.sql("(")
-            .now()
-            .sql(" + ")
-            .int(lease_millis(duration))
-            .sql(")")
+    /// `now + lease` (a lease is at least 1 ms).
+    fn now_plus(&mut self, lease: Duration) -> &mut Self {
+        self.now_plus_millis(lease_millis(lease))
+    }
+
+    /// `now + millis`.
+    fn now_plus_millis(&mut self, millis: i64) -> &mut Self {
+        self.sql("(").now().sql(" + ").int(millis).sql(")")
     }
 
     /// An integer column as text.
     fn as_text(&mut self, column: &str) -> &mut Self {
-        let ty = if self.dialect.is_mysql() {
+        self.as_text_expr(|s| {
+            s.sql(column);
+        })
+    }
+
+    /// The type an integer is cast to, to read it as text.
+    fn text_type(&self) -> &'static str {
+        if self.dialect.is_mysql() {
             "CHAR"
         } else {
             "TEXT"
-        };
-        let cast = format!("CAST({column} AS {ty})");
+        }
+    }
+
+    /// An integer expression, written by `expr`, as text.
+    fn as_text_expr(&mut self, expr: impl FnOnce(&mut Self)) -> &mut Self {
+        self.sql("CAST(");
+        expr(self);
+        let cast = format!(" AS {})", self.text_type());
         self.sql(&cast)
     }
 
@@ -262,15 +340,43 @@ impl Statement {
 
     /// The columns a claim returns, as text.
     fn claim_columns(&mut self) -> &mut Self {
-        self.sql("target, entity, tenant_id, record_key, ")
-            .as_text("cascades")
-            .sql(", ")
-            .as_text("seq")
-            .sql(", ")
-            .as_text("attempts")
-            .sql(", ")
-            .as_text("created_at")
-            .sql(", claimed_by")
+        self.columns(&[
+            Col::Text("target"),
+            Col::Text("entity"),
+            Col::Text("tenant_id"),
+            Col::Text("record_key"),
+            Col::Int("cascades"),
+            Col::Int("seq"),
+            Col::Int("attempts"),
+            Col::Int("created_at"),
+            Col::Text("claimed_by"),
+        ])
+    }
+
+    /// A select list: each column (integers cast to text) named `c0`, `c1`, …
+    /// in order, so that executors that read columns by name (Diesel's
+    /// `sql_query`) find them.
+    fn columns(&mut self, columns: &[Col<'_>]) -> &mut Self {
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.sql(", ");
+            }
+            match column {
+                Col::Text(name) => self.sql(name),
+                Col::Int(expr) => self.as_text(expr),
+                Col::InFlight => self.as_text_expr(|s| {
+                    s.sql("CASE WHEN pending_writes > 0 AND writes_until >= ")
+                        .now()
+                        .sql(" THEN 1 ELSE 0 END");
+                }),
+                Col::Until(lease) => self.as_text_expr(|s| {
+                    s.now_plus(*lease);
+                }),
+            };
+            let alias = format!(" AS c{i}");
+            self.sql(&alias);
+        }
+        self
     }
 
     /// A row constructor list `((t, e, k, r), …)` for `IN`.
@@ -461,6 +567,32 @@ impl<E: JournalSql> SqlJournal<E> {
         self.execute(s).await
     }
 
+    /// `begin` for the first chunk of keys: the one whose outcome decides
+    /// whether the write may go ahead.
+    async fn begin_first(
+        &self,
+        fence: &Fence,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Begun> {
+        // Nothing recorded means the fence did not hold when the statement
+        // ran; read the stage to tell why. A scope never stored counts as
+        // generation 0: store it and try again. A stage row that a
+        // concurrent first write stored meanwhile at the fenced generation
+        // means try again too (it did not exist when ours looked).
+        for _ in 0..3 {
+            if self.begin_chunk(fence, keys, lease).await? > 0 {
+                return Ok(Begun::Recorded);
+            }
+            match self.stage(&fence.scope).await? {
+                None if fence.generation == 0 => self.ensure_stage_row(fence).await?,
+                Some(stored) if stored.generation == fence.generation => {}
+                stored => return Ok(Begun::StageMoved(stored)),
+            }
+        }
+        Ok(Begun::StageMoved(self.stage(&fence.scope).await?))
+    }
+
     /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
     async fn finish_chunk(
         &self,
@@ -615,20 +747,16 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
     async fn begin(&self, fence: &Fence, keys: &[JournalKey], lease: Duration) -> Result<Begun> {
         let keys = merged_keys(keys);
         for (index, chunk) in keys.chunks(KEYS_PER_STATEMENT).enumerate() {
+            if index == 0 {
+                match self.begin_first(fence, chunk, lease).await? {
+                    Begun::Recorded => continue,
+                    moved => return Ok(moved),
+                }
+            }
             if self.begin_chunk(fence, chunk, lease).await? > 0 {
                 continue;
             }
             let stored = self.stage(&fence.scope).await?;
-            // A scope never stored counts as generation 0: store it, then try again.
-            if index == 0 && stored.is_none() && fence.generation == 0 {
-                self.ensure_stage_row(fence).await?;
-                if self.begin_chunk(fence, chunk, lease).await? > 0 {
-                    continue;
-                }
-            }
-            if index == 0 {
-                return Ok(Begun::StageMoved(self.stage(&fence.scope).await?));
-            }
             // A switch between two chunks of one write: the first chunks are
             // recorded, so the write must go ahead under its old routing
             // only if the rest can be recorded too; record them unfenced
@@ -683,6 +811,25 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             .now_plus(lease)
             .sql(" WHERE ");
         let rows = if dialect.is_mysql() {
+            // Without RETURNING, the read-back must tell this call's rows from
+            // those the same token already holds: they are the ones whose
+            // claim runs until this call's deadline, read from the database's
+            // clock first (two claims of one token within a millisecond
+            // would share it: give each call its own token).
+            let mut clock = Statement::new(dialect);
+            clock.sql("SELECT ").columns(&[Col::Until(lease)]);
+            let until = self
+                .fetch(clock, 1)
+                .await?
+                .first()
+                .map(|row| int_column(row, 0))
+                .ok_or_else(|| bad_row("clock"))??;
+            let mut s = Statement::new(dialect);
+            s.sql(&format!("UPDATE {JOURNAL_TABLE} SET claimed_by = "))
+                .text(token)
+                .sql(", claim_until = ")
+                .int(until)
+                .sql(" WHERE ");
             due(&mut s);
             s.sql(" ORDER BY created_at LIMIT ").int(limit);
             self.execute(s).await?;
@@ -691,7 +838,9 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             read.sql(&format!(" FROM {JOURNAL_TABLE} WHERE target = "))
                 .text(target)
                 .sql(" AND claimed_by = ")
-                .text(token);
+                .text(token)
+                .sql(" AND claim_until = ")
+                .int(until);
             self.fetch(read, CLAIM_COLUMNS).await?
         } else {
             s.sql(&format!(
@@ -745,7 +894,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         .sql(" ELSE 0 END, last_error = ")
         .text(&failure.error)
         .sql(", next_attempt_at = ")
-        .now_plus(failure.retry_in)
+        .now_plus_millis(delay_millis(failure.retry_in))
         .sql(", claim_until = 0, claimed_by = NULL WHERE ")
         .key_is(&claim.key)
         .sql(" AND claimed_by = ")
@@ -762,22 +911,19 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT target, entity, tenant_id, record_key, ")
-            .as_text("cascades")
-            .sql(", ")
-            .as_text("attempts")
-            .sql(", ")
-            .as_text("dead")
-            .sql(", last_error, ")
-            .as_text("created_at")
-            .sql(", CAST(CASE WHEN pending_writes > 0 AND writes_until >= ");
-        let ty = if self.dialect().is_mysql() {
-            "CHAR"
-        } else {
-            "TEXT"
-        };
-        s.now()
-            .sql(&format!(" THEN 1 ELSE 0 END AS {ty})"))
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("target"),
+                Col::Text("entity"),
+                Col::Text("tenant_id"),
+                Col::Text("record_key"),
+                Col::Int("cascades"),
+                Col::Int("attempts"),
+                Col::Int("dead"),
+                Col::Text("last_error"),
+                Col::Int("created_at"),
+                Col::InFlight,
+            ])
             .sql(&format!(" FROM {JOURNAL_TABLE} WHERE 1 = 1"))
             .filter(filter)
             .sql(" ORDER BY created_at LIMIT ")
@@ -817,12 +963,13 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn backlog(&self) -> Result<Vec<Backlog>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT target, ")
-            .as_text("SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END)")
-            .sql(", ")
-            .as_text("SUM(dead)")
-            .sql(", ")
-            .as_text("MIN(CASE WHEN dead = 0 THEN created_at END)")
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("target"),
+                Col::Int("SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END)"),
+                Col::Int("SUM(dead)"),
+                Col::Int("MIN(CASE WHEN dead = 0 THEN created_at END)"),
+            ])
             .sql(&format!(
                 " FROM {JOURNAL_TABLE} GROUP BY target ORDER BY target"
             ));
@@ -849,10 +996,13 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
 
     async fn stage(&self, scope: &str) -> Result<Option<StageRecord>> {
         let mut s = Statement::new(self.dialect());
-        s.sql("SELECT scope, stage, ")
-            .as_text("generation")
-            .sql(", ")
-            .as_text("changed_at")
+        s.sql("SELECT ")
+            .columns(&[
+                Col::Text("scope"),
+                Col::Text("stage"),
+                Col::Int("generation"),
+                Col::Int("changed_at"),
+            ])
             .sql(&format!(" FROM {STAGE_TABLE} WHERE scope = "))
             .text(scope);
         let rows = self.fetch(s, 4).await?;

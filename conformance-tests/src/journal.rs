@@ -1,0 +1,1365 @@
+//! The replication journal's contract suite: every behaviour that
+//! [`adapter_interfaces::journal`] promises, checked against any
+//! [`ReplicationJournal`] on a fresh, migrated, empty database.
+//!
+//! ## Running it against your journal
+//!
+//! Write a factory that returns a fresh journal (`None` when its database is
+//! unavailable) and call [`journal_suite!`] with it in an integration test:
+//! every check becomes its own `#[test]`, named after the check
+//! (`journal_lost_claim_settle_marks_again`, ...).
+//!
+//! ```
+//! // tests/journal.rs of your adapter crate
+//! async fn fresh_journal() -> Option<conformance_tests::journal::TestJournal> {
+//!     // A database-backed journal would provision and migrate a database
+//!     // first, and keep it alive with the journal:
+//!     //   let db = conformance_tests::provision::postgres().await?;
+//!     //   let store = my_adapter::connect(db.url()).await.expect("connect");
+//!     //   store.migrate().await.expect("migrate");
+//!     //   Some(conformance_tests::TestStore::new(store.adapters()).with_guard(db).into())
+//!     let journal: std::sync::Arc<dyn adapter_interfaces::ReplicationJournal> =
+//!         std::sync::Arc::new(adapter_interfaces::journal::MemoryJournal::new());
+//!     Some(journal.into())
+//! }
+//!
+//! conformance_tests::journal_suite!(fresh_journal);
+//! # fn main() {}
+//! ```
+//!
+//! The factory may return anything that converts into a [`TestJournal`]: a
+//! [`TestStore`] or [`DataAdapters`] (their `journal` is tested), or an
+//! `Arc<dyn ReplicationJournal>`. [`JOURNAL_CHECKS`] lists the checks by
+//! name and [`run_journal_check`] runs one, for other harnesses.
+//!
+//! Leases are short ([`LEASE`]), so the checks that wait for one to run out
+//! stay fast; they assume the database's clock and the test's agree on how
+//! long a sleep is, not on the time of day.
+
+use std::any::Any;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adapter_interfaces::journal::{
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey, Subject,
+};
+use adapter_interfaces::{DataAdapters, EntityKind, ReplicationJournal, Timestamp};
+
+use crate::TestStore;
+
+/// The lease of the writes and claims of the checks.
+pub const LEASE: Duration = Duration::from_millis(200);
+
+/// Longer than [`LEASE`] with a margin for a slow database.
+const AFTER_LEASE: Duration = Duration::from_millis(350);
+
+/// A lease no check outlives.
+const LONG: Duration = Duration::from_secs(60);
+
+/// The target the checks owe keys to.
+const TARGET: &str = "new";
+
+/// The stage scope of the checks.
+const SCOPE: &str = "default";
+
+/// A journal under test and whatever must outlive it (its database).
+pub struct TestJournal {
+    // Field order is drop order: the journal before its database.
+    journal: Arc<dyn ReplicationJournal>,
+    _guard: Option<Box<dyn Any + Send>>,
+}
+
+impl TestJournal {
+    /// A journal with nothing else to keep alive.
+    pub fn new(journal: Arc<dyn ReplicationJournal>) -> Self {
+        Self {
+            journal,
+            _guard: None,
+        }
+    }
+
+    /// The journal under test.
+    pub fn journal(&self) -> &Arc<dyn ReplicationJournal> {
+        &self.journal
+    }
+}
+
+impl From<Arc<dyn ReplicationJournal>> for TestJournal {
+    fn from(journal: Arc<dyn ReplicationJournal>) -> Self {
+        Self::new(journal)
+    }
+}
+
+impl From<DataAdapters> for TestJournal {
+    fn from(adapters: DataAdapters) -> Self {
+        Self::new(adapters.journal)
+    }
+}
+
+impl From<TestStore> for TestJournal {
+    fn from(store: TestStore) -> Self {
+        Self {
+            journal: store.adapters().journal.clone(),
+            _guard: Some(Box::new(store)),
+        }
+    }
+}
+
+impl std::fmt::Debug for TestJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestJournal").finish_non_exhaustive()
+    }
+}
+
+/// The future of one journal check.
+pub type JournalCheckFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A journal check: runs against an empty journal and panics when it misbehaves.
+pub type JournalCheckFn = fn(Arc<dyn ReplicationJournal>) -> JournalCheckFuture;
+
+/// Calls `$callback! { [$extra] check_a, check_b, ... }` with every journal
+/// check's name: the one list [`JOURNAL_CHECKS`] and [`journal_suite!`] are
+/// built from.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_journal_check {
+    ([$($callback:tt)+] $($extra:tt)*) => {
+        $($callback)+ ! { [$($extra)*]
+            journal_starts_empty,
+            journal_write_settles,
+            journal_write_in_flight_blocks_relays_until_its_lease_runs_out,
+            journal_late_finish_records_again,
+            journal_newer_write_keeps_the_row,
+            journal_claim_is_exclusive_until_its_lease_runs_out,
+            journal_lost_claim_settle_marks_again,
+            journal_release_gives_a_claim_back_untried,
+            journal_claim_returns_only_what_it_won,
+            journal_claim_order_limit_and_target,
+            journal_transient_failure_is_retried_later,
+            journal_dead_letter_is_counted_revived_and_discarded,
+            journal_new_write_revives_a_dead_letter,
+            journal_rejection_after_a_newer_write_stays_live,
+            journal_subjects_round_trip,
+            journal_cascade_merges_over_record,
+            journal_entries_and_backlog_filter_per_target,
+            journal_stage_fence,
+            journal_stage_is_compare_and_set,
+            journal_concurrent_relays_never_share_a_key,
+            journal_concurrent_writes_stay_consistent,
+            journal_begin_racing_a_switch_is_fenced,
+        }
+    };
+}
+
+macro_rules! journal_registry {
+    ([] $($name:ident),* $(,)?) => {
+        /// Every journal check, by name, in a stable order.
+        pub const JOURNAL_CHECKS: &[(&str, JournalCheckFn)] = &[
+            $((stringify!($name), |journal| Box::pin($name(journal))),)*
+        ];
+    };
+}
+__for_each_journal_check!([journal_registry]);
+
+/// Expands to one `#[test]` per journal check, each running it against a
+/// fresh journal from `$factory`, an `async fn() -> Option<J>` where `J`
+/// converts into a [`TestJournal`]; `None` skips the test (the factory says
+/// why). Use it once per module: it defines functions named after the checks.
+#[macro_export]
+macro_rules! journal_suite {
+    ($factory:expr $(,)?) => {
+        $crate::__for_each_journal_check!([$crate::__journal_tests] $factory);
+    };
+}
+
+/// Defines the tests of [`journal_suite!`]; not for direct use.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __journal_tests {
+    ([$factory:expr] $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::journal::run_journal_check(
+                    || $factory(),
+                    |journal| ::std::boxed::Box::pin($crate::journal::$name(journal)),
+                );
+            }
+        )*
+    };
+}
+
+/// Runs one journal check against a fresh journal from `factory`, on a new
+/// multi-threaded Tokio runtime with two workers (the concurrency checks run
+/// really in parallel); returns without running it when the factory yields
+/// `None`. Panics when the check fails.
+pub fn run_journal_check<F, Fut, J>(factory: F, check: JournalCheckFn)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Option<J>>,
+    J: Into<TestJournal>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("cannot build a Tokio runtime for the check");
+    runtime.block_on(async {
+        let Some(journal) = factory().await else {
+            return;
+        };
+        let journal: TestJournal = journal.into();
+        check(journal.journal.clone()).await;
+        // Dropped inside the runtime, so that pools close normally.
+        drop(journal);
+    });
+}
+
+// ---------------------------------------------------------------- helpers
+
+type Journal = Arc<dyn ReplicationJournal>;
+
+/// The fence of a scope whose stage was never set.
+fn fresh_fence() -> Fence {
+    fence(0)
+}
+
+fn fence(generation: i64) -> Fence {
+    Fence {
+        scope: SCOPE.into(),
+        generation,
+        stage: "dual_write".into(),
+    }
+}
+
+/// User `n` of tenant `t1`, owed to [`TARGET`].
+fn user(n: usize) -> JournalKey {
+    JournalKey::new(
+        TARGET,
+        "t1",
+        Subject::Record {
+            entity: EntityKind::User,
+            key: format!("u{n}"),
+        },
+    )
+}
+
+fn token(name: &str) -> String {
+    format!("{name}-{}", uuid::Uuid::new_v4())
+}
+
+async fn begin(journal: &Journal, keys: &[JournalKey], lease: Duration) {
+    let begun = journal
+        .begin(&fresh_fence(), keys, lease)
+        .await
+        .expect("begin");
+    assert_eq!(begun, Begun::Recorded, "begin under the current fence");
+}
+
+/// A whole write by `writer`: begin, then finish; the claims it won.
+async fn write(journal: &Journal, writer: &str, keys: &[JournalKey]) -> Vec<Claim> {
+    begin(journal, keys, LONG).await;
+    journal.finish(writer, keys, LEASE).await.expect("finish")
+}
+
+async fn claim(journal: &Journal, token: &str, lease: Duration) -> Vec<Claim> {
+    journal
+        .claim(token, TARGET, 100, lease)
+        .await
+        .expect("claim")
+}
+
+async fn entries(journal: &Journal) -> Vec<JournalEntry> {
+    journal
+        .entries(&EntryFilter::default(), 1000)
+        .await
+        .expect("entries")
+}
+
+/// The keys of the journal's rows, sorted.
+async fn keys(journal: &Journal) -> Vec<JournalKey> {
+    let mut keys: Vec<JournalKey> = entries(journal).await.into_iter().map(|e| e.key).collect();
+    keys.sort();
+    keys
+}
+
+async fn backlog(journal: &Journal) -> Vec<Backlog> {
+    journal.backlog().await.expect("backlog")
+}
+
+/// `(pending, dead)` of [`TARGET`] (`(0, 0)` when it has no row).
+async fn counts(journal: &Journal) -> (u64, u64) {
+    backlog(journal)
+        .await
+        .into_iter()
+        .find(|b| b.target == TARGET)
+        .map_or((0, 0), |b| (b.pending, b.dead))
+}
+
+fn claimed_keys(claims: &[Claim]) -> Vec<JournalKey> {
+    let mut keys: Vec<JournalKey> = claims.iter().map(|c| c.key.clone()).collect();
+    keys.sort();
+    keys
+}
+
+fn transient(retry_in: Duration) -> Failure {
+    Failure {
+        error: "target unreachable".into(),
+        dead: false,
+        retry_in,
+    }
+}
+
+fn rejected() -> Failure {
+    Failure {
+        error: "constraint violated".into(),
+        dead: true,
+        retry_in: Duration::ZERO,
+    }
+}
+
+/// The only claim of `claims`, for `key`.
+fn only(claims: Vec<Claim>, key: &JournalKey, what: &str) -> Claim {
+    assert_eq!(claimed_keys(&claims), vec![key.clone()], "{what}");
+    claims.into_iter().next().expect("one claim")
+}
+
+/// A relay claims and settles until nothing is due; returns how many it settled.
+async fn drain(journal: &Journal) -> usize {
+    let relay = token("drain");
+    let mut settled = 0;
+    loop {
+        let claims = claim(journal, &relay, LONG).await;
+        if claims.is_empty() {
+            return settled;
+        }
+        for c in &claims {
+            assert!(
+                journal.settle(c).await.expect("settle"),
+                "a relay's claim of a quiet key settles"
+            );
+            settled += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- checks
+
+/// A fresh journal has no rows, no backlog and no stage.
+pub async fn journal_starts_empty(journal: Journal) {
+    assert!(entries(&journal).await.is_empty(), "no rows");
+    assert_eq!(counts(&journal).await, (0, 0), "no backlog");
+    assert_eq!(journal.stage(SCOPE).await.expect("stage"), None, "no stage");
+    assert!(claim(&journal, &token("relay"), LEASE).await.is_empty());
+}
+
+/// begin records the key with a write in flight; finish drops the mark and
+/// hands the writer the claim; its settle deletes the row.
+pub async fn journal_write_settles(journal: Journal) {
+    let key = user(1);
+    begin(&journal, std::slice::from_ref(&key), LONG).await;
+    let rows = entries(&journal).await;
+    assert_eq!(rows.len(), 1, "begin records one row");
+    assert_eq!(rows[0].key, key);
+    assert!(rows[0].in_flight, "begin marks a write in flight");
+    assert!(!rows[0].dead);
+    assert_eq!(counts(&journal).await, (1, 0), "a begun key is pending");
+
+    let writer = token("writer");
+    let claims = journal
+        .finish(&writer, std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("finish");
+    let claim = only(claims, &key, "finish claims the key for its writer");
+    assert_eq!(claim.token, writer, "the claim is under the writer's token");
+    assert_eq!(claim.attempts, 0);
+    let rows = entries(&journal).await;
+    assert!(!rows[0].in_flight, "finish drops the in-flight mark");
+
+    assert!(
+        journal.settle(&claim).await.expect("settle"),
+        "a claim held, with nothing newer, settles"
+    );
+    assert!(entries(&journal).await.is_empty(), "settle deletes the row");
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// A write in flight (begin without finish) keeps relays off the key until
+/// its lease runs out (the writer died); then a relay claims and settles it.
+pub async fn journal_write_in_flight_blocks_relays_until_its_lease_runs_out(journal: Journal) {
+    let key = user(1);
+    begin(&journal, std::slice::from_ref(&key), LEASE).await;
+    let relay = token("relay");
+    assert!(
+        claim(&journal, &relay, LONG).await.is_empty(),
+        "a relay must not claim a key whose write is in flight"
+    );
+    tokio::time::sleep(AFTER_LEASE).await;
+    let entries = entries(&journal).await;
+    assert!(
+        !entries[0].in_flight,
+        "an expired write is no longer in flight"
+    );
+    let claims = claim(&journal, &relay, LONG).await;
+    let claim = only(
+        claims,
+        &key,
+        "a relay claims a key whose writer's lease ran out",
+    );
+    assert!(journal.settle(&claim).await.expect("settle"));
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// A writer that finishes after a relay already applied and deleted its key
+/// (its lease ran out first) records the key again, and wins its claim.
+pub async fn journal_late_finish_records_again(journal: Journal) {
+    let key = user(1);
+    begin(&journal, std::slice::from_ref(&key), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let relay = token("relay");
+    let claim = only(claim(&journal, &relay, LONG).await, &key, "relay claims");
+    assert!(journal.settle(&claim).await.expect("settle"));
+    assert_eq!(counts(&journal).await, (0, 0));
+
+    let writer = token("writer");
+    let claims = journal
+        .finish(&writer, std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("late finish");
+    let claim = only(claims, &key, "a late finish records and claims the key");
+    assert_eq!(
+        counts(&journal).await,
+        (1, 0),
+        "the late write is owed again"
+    );
+    assert!(journal.settle(&claim).await.expect("settle"));
+}
+
+/// A begin or a finish after a claim changes the key: the claim's settle
+/// keeps the row (and releases it), and the key is applied again.
+pub async fn journal_newer_write_keeps_the_row(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w1"), std::slice::from_ref(&key)).await,
+        &key,
+        "first writer claims",
+    );
+
+    // A newer begin (still in flight): the first settle must not delete it.
+    begin(&journal, std::slice::from_ref(&key), LONG).await;
+    assert!(
+        !journal.settle(&first).await.expect("settle"),
+        "a settle after a newer begin keeps the row"
+    );
+    assert_eq!(keys(&journal).await, vec![key.clone()]);
+
+    // The newer write finishes: its writer wins the (released) claim.
+    let second = only(
+        journal
+            .finish(&token("w2"), std::slice::from_ref(&key), LEASE)
+            .await
+            .expect("finish"),
+        &key,
+        "the settle that kept the row released its claim",
+    );
+
+    // A third write's finish while the second holds the claim: not won, but the row changes.
+    begin(&journal, std::slice::from_ref(&key), LONG).await;
+    let third = journal
+        .finish(&token("w3"), std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("finish");
+    assert!(
+        third.is_empty(),
+        "a held claim is not handed to another writer"
+    );
+    assert!(
+        !journal.settle(&second).await.expect("settle"),
+        "a settle after a newer finish keeps the row"
+    );
+    assert_eq!(counts(&journal).await, (1, 0));
+    assert_eq!(drain(&journal).await, 1, "a relay applies the newer write");
+}
+
+/// A held claim keeps other claimants off the key until its lease runs out;
+/// then another token takes it, and only the new holder settles.
+pub async fn journal_claim_is_exclusive_until_its_lease_runs_out(journal: Journal) {
+    let key = user(1);
+    begin(&journal, std::slice::from_ref(&key), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let r1 = token("r1");
+    let first = only(claim(&journal, &r1, LEASE).await, &key, "r1 claims");
+    assert_eq!(first.token, r1);
+    let r2 = token("r2");
+    assert!(
+        claim(&journal, &r2, LEASE).await.is_empty(),
+        "a held claim is exclusive"
+    );
+    let w = journal
+        .finish(&token("w"), std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("finish");
+    assert!(w.is_empty(), "a finish does not take a held claim");
+    tokio::time::sleep(AFTER_LEASE).await;
+    let second = only(
+        claim(&journal, &r2, LONG).await,
+        &key,
+        "an expired claim is taken",
+    );
+    assert_eq!(second.token, r2);
+    assert!(
+        journal.settle(&second).await.expect("settle"),
+        "the new holder settles"
+    );
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// A holder that lost its claim cannot settle: its settle marks the key
+/// again, so that what it may have copied late is copied over.
+pub async fn journal_lost_claim_settle_marks_again(journal: Journal) {
+    let key = user(1);
+    begin(&journal, std::slice::from_ref(&key), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let stale = only(
+        claim(&journal, &token("r1"), LEASE).await,
+        &key,
+        "r1 claims",
+    );
+    tokio::time::sleep(AFTER_LEASE).await;
+    let fresh = only(
+        claim(&journal, &token("r2"), LONG).await,
+        &key,
+        "r2 takes over",
+    );
+    assert!(journal.settle(&fresh).await.expect("settle"), "r2 settles");
+    assert_eq!(counts(&journal).await, (0, 0));
+
+    assert!(
+        !journal.settle(&stale).await.expect("stale settle"),
+        "a lost claim never settles"
+    );
+    assert_eq!(
+        keys(&journal).await,
+        vec![key.clone()],
+        "a lost claim's settle marks the key again"
+    );
+    assert_eq!(drain(&journal).await, 1, "the marked key is claimable");
+
+    // The same while the new holder still holds it: its settle must fail too.
+    begin(&journal, std::slice::from_ref(&key), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let stale = only(
+        claim(&journal, &token("r3"), LEASE).await,
+        &key,
+        "r3 claims",
+    );
+    tokio::time::sleep(AFTER_LEASE).await;
+    let fresh = only(
+        claim(&journal, &token("r4"), LONG).await,
+        &key,
+        "r4 takes over",
+    );
+    assert!(!journal.settle(&stale).await.expect("stale settle"));
+    assert!(
+        !journal.settle(&fresh).await.expect("settle"),
+        "after a lost claim's late settle, the key is applied once more"
+    );
+    assert_eq!(drain(&journal).await, 1);
+}
+
+/// `release` gives a held claim back untried: another relay takes it at
+/// once, with no attempt counted; a release by a token that no longer holds
+/// the claim changes nothing.
+pub async fn journal_release_gives_a_claim_back_untried(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    journal.release(&first).await.expect("release");
+    let relay = token("relay");
+    let taken = only(
+        claim(&journal, &relay, LONG).await,
+        &key,
+        "released: due at once",
+    );
+    assert_eq!(taken.attempts, 0, "a release is not a failed attempt");
+    journal.release(&first).await.expect("stale release");
+    assert!(
+        claim(&journal, &token("r2"), LONG).await.is_empty(),
+        "a stale release does not free another holder's claim"
+    );
+    assert!(journal.settle(&taken).await.expect("settle"));
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// A claim returns the keys that call won, and only those, even when the
+/// token already holds others.
+pub async fn journal_claim_returns_only_what_it_won(journal: Journal) {
+    let (a, b) = (user(1), user(2));
+    begin(&journal, std::slice::from_ref(&a), LEASE).await;
+    begin(&journal, std::slice::from_ref(&b), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let relay = token("relay");
+    let first = journal.claim(&relay, TARGET, 1, LONG).await.expect("claim");
+    assert_eq!(
+        claimed_keys(&first),
+        vec![a.clone()],
+        "oldest first, at most 1"
+    );
+    let second = journal.claim(&relay, TARGET, 1, LONG).await.expect("claim");
+    assert_eq!(
+        claimed_keys(&second),
+        vec![b.clone()],
+        "a second claim by the same token returns only what it won"
+    );
+    let third = journal
+        .claim(&relay, TARGET, 10, LONG)
+        .await
+        .expect("claim");
+    assert!(third.is_empty(), "nothing left to win: {third:?}");
+}
+
+/// A relay claims the oldest due keys of its target, at most `limit`.
+pub async fn journal_claim_order_limit_and_target(journal: Journal) {
+    let other = JournalKey::new("old", "t1", user(9).subject);
+    for n in 1..=3 {
+        begin(&journal, &[user(n)], LEASE).await;
+        // Distinct creation times, so that "oldest first" is defined.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    begin(&journal, std::slice::from_ref(&other), LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let relay = token("relay");
+    let claims = journal.claim(&relay, TARGET, 2, LONG).await.expect("claim");
+    let got: Vec<JournalKey> = claims.iter().map(|c| c.key.clone()).collect();
+    assert_eq!(got, vec![user(1), user(2)], "the two oldest, oldest first");
+    assert!(claims.iter().all(|c| c.token == relay));
+    let rest = claim(&journal, &relay, LONG).await;
+    assert_eq!(
+        claimed_keys(&rest),
+        vec![user(3)],
+        "never another target's key"
+    );
+    let olds = journal.claim(&relay, "old", 10, LONG).await.expect("claim");
+    assert_eq!(claimed_keys(&olds), vec![other]);
+}
+
+/// A transient failure releases the key, counts the attempt and keeps it
+/// pending (never dead) until its next attempt is due.
+pub async fn journal_transient_failure_is_retried_later(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    journal
+        .fail(&first, &transient(AFTER_LEASE))
+        .await
+        .expect("fail");
+    let rows = entries(&journal).await;
+    assert_eq!(rows.len(), 1, "a failed key stays");
+    assert_eq!(rows[0].attempts, 1, "the attempt is counted");
+    assert!(!rows[0].dead, "a transient failure is never a dead letter");
+    assert_eq!(rows[0].last_error.as_deref(), Some("target unreachable"));
+    assert_eq!(counts(&journal).await, (1, 0));
+
+    let relay = token("relay");
+    assert!(
+        claim(&journal, &relay, LONG).await.is_empty(),
+        "not due before its next attempt"
+    );
+    tokio::time::sleep(AFTER_LEASE + Duration::from_millis(50)).await;
+    let again = only(claim(&journal, &relay, LONG).await, &key, "due again");
+    assert_eq!(again.attempts, 1, "the claim carries the attempts so far");
+    journal
+        .fail(&again, &transient(Duration::ZERO))
+        .await
+        .expect("fail");
+    let third = only(claim(&journal, &relay, LONG).await, &key, "retry at once");
+    assert_eq!(third.attempts, 2);
+    assert!(journal.settle(&third).await.expect("settle"));
+}
+
+/// A rejection makes a dead letter: never claimed, counted as dead (not
+/// pending), listed; `revive` makes it due again, `discard` deletes it.
+pub async fn journal_dead_letter_is_counted_revived_and_discarded(journal: Journal) {
+    let (key, live) = (user(1), user(2));
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    journal.fail(&first, &rejected()).await.expect("fail");
+    begin(&journal, std::slice::from_ref(&live), LONG).await;
+    assert_eq!(
+        counts(&journal).await,
+        (1, 1),
+        "one pending, one dead letter"
+    );
+    let dead = journal
+        .entries(&EntryFilter::dead_letters(), 10)
+        .await
+        .expect("entries");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key, key);
+    assert!(dead[0].dead);
+    assert_eq!(dead[0].last_error.as_deref(), Some("constraint violated"));
+    let relay = token("relay");
+    assert!(
+        claim(&journal, &relay, LONG).await.is_empty(),
+        "a dead letter is never claimed"
+    );
+
+    assert_eq!(
+        journal
+            .revive(&EntryFilter::dead_letters())
+            .await
+            .expect("revive"),
+        1
+    );
+    assert_eq!(counts(&journal).await, (2, 0), "revived: pending again");
+    let revived = only(claim(&journal, &relay, LONG).await, &key, "revived is due");
+    assert_eq!(revived.attempts, 0, "revive resets the attempts");
+    journal.fail(&revived, &rejected()).await.expect("fail");
+
+    let narrow = EntryFilter {
+        tenant_id: Some("other".into()),
+        ..EntryFilter::dead_letters()
+    };
+    assert_eq!(journal.discard(&narrow).await.expect("discard"), 0);
+    assert_eq!(journal.revive(&narrow).await.expect("revive"), 0);
+    assert_eq!(
+        journal
+            .discard(&EntryFilter::dead_letters())
+            .await
+            .expect("discard"),
+        1
+    );
+    assert_eq!(keys(&journal).await, vec![live], "discard keeps live rows");
+    assert_eq!(counts(&journal).await, (1, 0));
+}
+
+/// A new write of a dead key revives it.
+pub async fn journal_new_write_revives_a_dead_letter(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    journal.fail(&first, &rejected()).await.expect("fail");
+    assert_eq!(counts(&journal).await, (0, 1));
+    begin(&journal, std::slice::from_ref(&key), LONG).await;
+    assert_eq!(
+        counts(&journal).await,
+        (1, 0),
+        "a new begin revives the dead letter"
+    );
+    let rows = entries(&journal).await;
+    assert!(!rows[0].dead);
+    assert_eq!(rows[0].attempts, 0);
+    let again = journal
+        .finish(&token("w2"), std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("finish");
+    let again = only(again, &key, "the revived key is claimed by its writer");
+    assert!(journal.settle(&again).await.expect("settle"));
+}
+
+/// A rejection of a copy older than the key's last write does not park it:
+/// the newer write may well succeed.
+pub async fn journal_rejection_after_a_newer_write_stays_live(journal: Journal) {
+    let key = user(1);
+    let first = only(
+        write(&journal, &token("w"), std::slice::from_ref(&key)).await,
+        &key,
+        "w",
+    );
+    begin(&journal, std::slice::from_ref(&key), LONG).await;
+    journal
+        .finish(&token("w2"), std::slice::from_ref(&key), LEASE)
+        .await
+        .expect("finish");
+    journal.fail(&first, &rejected()).await.expect("fail");
+    assert_eq!(
+        counts(&journal).await,
+        (1, 0),
+        "not dead: a newer write came"
+    );
+    assert_eq!(drain(&journal).await, 1);
+}
+
+/// Every kind of subject comes back as it was recorded, from entries and claims.
+pub async fn journal_subjects_round_trip(journal: Journal) {
+    let before = Timestamp::from_millis(1_700_000_000_123).expect("timestamp");
+    let mut subjects = vec![
+        JournalKey::new(
+            TARGET,
+            "",
+            Subject::Cascade {
+                entity: EntityKind::Tenant,
+                key: "acme".into(),
+            },
+        ),
+        JournalKey::new(
+            TARGET,
+            "acme",
+            Subject::UserPasswords {
+                user_id: "auth0|ü 1".into(),
+            },
+        ),
+        JournalKey::new(TARGET, "acme", Subject::ExpiredCodes { before }),
+        JournalKey::new(
+            TARGET,
+            "acme",
+            Subject::Cascade {
+                entity: EntityKind::User,
+                key: "auth0|2".into(),
+            },
+        ),
+    ];
+    for entity in EntityKind::ALL {
+        subjects.push(JournalKey::new(
+            TARGET,
+            "acme",
+            Subject::Record {
+                entity,
+                key: format!("{}-'quoted' key", entity.singular()),
+            },
+        ));
+    }
+    subjects.sort();
+    let claims = write(&journal, &token("w"), &subjects).await;
+    assert_eq!(
+        claimed_keys(&claims),
+        subjects,
+        "finish claims every subject"
+    );
+    assert_eq!(
+        keys(&journal).await,
+        subjects,
+        "entries return every subject"
+    );
+    for c in &claims {
+        journal
+            .fail(c, &transient(Duration::ZERO))
+            .await
+            .expect("fail");
+    }
+    let claims = claim(&journal, &token("relay"), LONG).await;
+    assert_eq!(
+        claimed_keys(&claims),
+        subjects,
+        "claims return every subject"
+    );
+}
+
+/// A cascade and a plain record of one key are one row, and the cascade wins
+/// whichever came first, in one call or across writes.
+pub async fn journal_cascade_merges_over_record(journal: Journal) {
+    let record = |key: &str| {
+        JournalKey::new(
+            TARGET,
+            "t1",
+            Subject::Record {
+                entity: EntityKind::User,
+                key: key.into(),
+            },
+        )
+    };
+    let cascade = |key: &str| {
+        JournalKey::new(
+            TARGET,
+            "t1",
+            Subject::Cascade {
+                entity: EntityKind::User,
+                key: key.into(),
+            },
+        )
+    };
+    write(&journal, &token("w"), &[record("a")]).await;
+    write(&journal, &token("w"), &[cascade("a")]).await;
+    write(&journal, &token("w"), &[cascade("b")]).await;
+    write(&journal, &token("w"), &[record("b")]).await;
+    write(
+        &journal,
+        &token("w"),
+        &[record("c"), cascade("c"), record("c")],
+    )
+    .await;
+    assert_eq!(
+        keys(&journal).await,
+        vec![cascade("a"), cascade("b"), cascade("c")],
+        "one row per key, the cascade merged over the record"
+    );
+}
+
+/// Entries and backlog per target and filter; oldest first; limits.
+pub async fn journal_entries_and_backlog_filter_per_target(journal: Journal) {
+    let old_key = JournalKey::new("old", "t2", user(5).subject);
+    let passwords = JournalKey::new(
+        TARGET,
+        "t1",
+        Subject::UserPasswords {
+            user_id: "u1".into(),
+        },
+    );
+    let start = Timestamp::now();
+    begin(&journal, &[user(1)], LONG).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    begin(&journal, std::slice::from_ref(&passwords), LONG).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    begin(&journal, std::slice::from_ref(&old_key), LONG).await;
+
+    let all = entries(&journal).await;
+    let order: Vec<JournalKey> = all.iter().map(|e| e.key.clone()).collect();
+    assert_eq!(
+        order,
+        vec![user(1), passwords.clone(), old_key.clone()],
+        "oldest first"
+    );
+    let first_two = journal
+        .entries(&EntryFilter::default(), 2)
+        .await
+        .expect("entries");
+    assert_eq!(first_two.len(), 2, "limit");
+    let filter = |target: Option<&str>, entity: Option<&str>, tenant: Option<&str>| EntryFilter {
+        target: target.map(str::to_owned),
+        entity: entity.map(str::to_owned),
+        tenant_id: tenant.map(str::to_owned),
+        ..EntryFilter::default()
+    };
+    let select = |f: EntryFilter| {
+        let journal = journal.clone();
+        async move {
+            let mut keys: Vec<JournalKey> = journal
+                .entries(&f, 100)
+                .await
+                .expect("entries")
+                .into_iter()
+                .map(|e| e.key)
+                .collect();
+            keys.sort();
+            keys
+        }
+    };
+    let mut owed_new = vec![user(1), passwords.clone()];
+    owed_new.sort();
+    assert_eq!(select(filter(Some(TARGET), None, None)).await, owed_new);
+    assert_eq!(
+        select(filter(None, Some("user_passwords"), None)).await,
+        vec![passwords.clone()]
+    );
+    assert_eq!(
+        select(filter(None, None, Some("t2"))).await,
+        vec![old_key.clone()]
+    );
+    assert_eq!(
+        select(filter(Some("old"), Some("user"), Some("t1"))).await,
+        vec![]
+    );
+    let by_key = EntryFilter {
+        record_key: Some("u1".into()),
+        ..EntryFilter::default()
+    };
+    let mut u1 = vec![user(1), passwords.clone()];
+    u1.sort();
+    assert_eq!(
+        select(by_key).await,
+        u1,
+        "the record_key column: a key or a user id"
+    );
+    let live = EntryFilter {
+        dead: Some(false),
+        ..EntryFilter::default()
+    };
+    assert_eq!(select(live).await.len(), 3);
+
+    let backlog = backlog(&journal).await;
+    let targets: Vec<&str> = backlog.iter().map(|b| b.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        vec!["new", "old"],
+        "one backlog per target, by name"
+    );
+    assert_eq!((backlog[0].pending, backlog[0].dead), (2, 0));
+    assert_eq!((backlog[1].pending, backlog[1].dead), (1, 0));
+    let oldest = backlog[0].oldest_pending.expect("oldest pending");
+    assert!(
+        oldest >= start.plus_millis(-5000) && oldest <= Timestamp::now().plus_millis(5000),
+        "oldest pending {oldest} is about when the first key was recorded ({start})"
+    );
+    assert_eq!(backlog[0].oldest_pending, Some(all[0].since));
+}
+
+/// begin under a stale generation records nothing and answers StageMoved
+/// with the stored stage; generation 0 works on a scope never stored (and
+/// stores the caller's stage); a fresh generation on a never-stored scope is stale.
+pub async fn journal_stage_fence(journal: Journal) {
+    let moved = journal
+        .begin(&fence(3), &[user(1)], LONG)
+        .await
+        .expect("begin");
+    assert_eq!(
+        moved,
+        Begun::StageMoved(None),
+        "generation 3 of a scope never stored"
+    );
+    assert!(
+        entries(&journal).await.is_empty(),
+        "a fenced-off begin records nothing"
+    );
+
+    begin(&journal, &[user(1)], LONG).await;
+    let stored = journal.stage(SCOPE).await.expect("stage").expect("stored");
+    assert_eq!(
+        (
+            stored.scope.as_str(),
+            stored.stage.as_str(),
+            stored.generation
+        ),
+        (SCOPE, "dual_write", 0),
+        "a begin at generation 0 stores the caller's stage"
+    );
+
+    assert!(
+        journal
+            .set_stage(SCOPE, 0, "live", 1)
+            .await
+            .expect("set_stage")
+    );
+    let moved = journal
+        .begin(&fence(0), &[user(2)], LONG)
+        .await
+        .expect("begin");
+    let Begun::StageMoved(Some(stage)) = moved else {
+        panic!(
+            "a begin under generation 0 after the switch to 1 answers StageMoved, got {moved:?}"
+        );
+    };
+    assert_eq!((stage.stage.as_str(), stage.generation), ("live", 1));
+    assert_eq!(
+        keys(&journal).await,
+        vec![user(1)],
+        "nothing recorded under the old generation"
+    );
+    let begun = journal
+        .begin(&fence(1), &[user(2)], LONG)
+        .await
+        .expect("begin");
+    assert_eq!(begun, Begun::Recorded, "the current generation records");
+    assert_eq!(keys(&journal).await, vec![user(1), user(2)]);
+
+    // Scopes are independent.
+    let other = Fence {
+        scope: "users".into(),
+        ..fence(0)
+    };
+    let begun = journal
+        .begin(&other, &[user(3)], LONG)
+        .await
+        .expect("begin");
+    assert_eq!(
+        begun,
+        Begun::Recorded,
+        "another scope, never stored, is at generation 0"
+    );
+}
+
+/// set_stage stores only over the expected generation (0 also matches a
+/// scope never stored) and reads back what it stored.
+pub async fn journal_stage_is_compare_and_set(journal: Journal) {
+    assert!(
+        !journal
+            .set_stage(SCOPE, 4, "live", 5)
+            .await
+            .expect("set_stage"),
+        "a never-stored scope is not at generation 4"
+    );
+    assert_eq!(journal.stage(SCOPE).await.expect("stage"), None);
+    let before = Timestamp::now();
+    assert!(
+        journal
+            .set_stage(SCOPE, 0, "shadow", 1)
+            .await
+            .expect("set_stage")
+    );
+    let stored = journal.stage(SCOPE).await.expect("stage").expect("stored");
+    assert_eq!(
+        (
+            stored.scope.as_str(),
+            stored.stage.as_str(),
+            stored.generation
+        ),
+        (SCOPE, "shadow", 1)
+    );
+    assert!(
+        stored.changed_at >= before.plus_millis(-5000),
+        "changed_at {} is about now ({before})",
+        stored.changed_at
+    );
+    assert!(
+        !journal
+            .set_stage(SCOPE, 0, "live", 2)
+            .await
+            .expect("set_stage"),
+        "a switch from a stale generation fails"
+    );
+    assert!(
+        journal
+            .set_stage(SCOPE, 1, "live", 2)
+            .await
+            .expect("set_stage")
+    );
+    assert!(
+        !journal
+            .set_stage(SCOPE, 1, "off", 2)
+            .await
+            .expect("set_stage")
+    );
+    let stored = journal.stage(SCOPE).await.expect("stage").expect("stored");
+    assert_eq!((stored.stage.as_str(), stored.generation), ("live", 2));
+
+    // Two switches racing from the same generation: exactly one wins.
+    let a = journal.clone();
+    let b = journal.clone();
+    let (x, y) = tokio::join!(
+        tokio::spawn(async move { a.set_stage(SCOPE, 2, "ramp_down", 3).await }),
+        tokio::spawn(async move { b.set_stage(SCOPE, 2, "complete", 3).await }),
+    );
+    let (x, y) = (
+        x.expect("task").expect("set_stage"),
+        y.expect("task").expect("set_stage"),
+    );
+    assert!(x ^ y, "exactly one of two racing switches wins ({x}, {y})");
+    // Two first switches of a never-stored scope: exactly one wins too.
+    let a = journal.clone();
+    let b = journal.clone();
+    let (x, y) = tokio::join!(
+        tokio::spawn(async move { a.set_stage("fresh", 0, "shadow", 1).await }),
+        tokio::spawn(async move { b.set_stage("fresh", 0, "live", 1).await }),
+    );
+    let (x, y) = (
+        x.expect("task").expect("set_stage"),
+        y.expect("task").expect("set_stage"),
+    );
+    assert!(x ^ y, "exactly one of two first switches wins ({x}, {y})");
+}
+
+/// Relays claiming concurrently never hold the same key at once.
+pub async fn journal_concurrent_relays_never_share_a_key(journal: Journal) {
+    const KEYS: usize = 200;
+    const RELAYS: usize = 8;
+    let all: Vec<JournalKey> = (0..KEYS).map(user).collect();
+    begin(&journal, &all, LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let held: Arc<Mutex<HashMap<JournalKey, String>>> = Arc::default();
+    let mut relays = Vec::new();
+    for r in 0..RELAYS {
+        let journal = journal.clone();
+        let held = held.clone();
+        relays.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            loop {
+                // A fresh token per call, as the contract asks.
+                let token = token(&format!("relay{r}"));
+                let claims = journal.claim(&token, TARGET, 7, LONG).await.expect("claim");
+                if claims.is_empty() {
+                    return won;
+                }
+                for c in claims {
+                    let previous = held
+                        .lock()
+                        .expect("lock")
+                        .insert(c.key.clone(), c.token.clone());
+                    assert!(
+                        previous.is_none(),
+                        "{:?} claimed by {} while {previous:?} held it",
+                        c.key,
+                        c.token
+                    );
+                    won.push(c);
+                }
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    let mut claims = Vec::new();
+    for relay in relays {
+        claims.extend(relay.await.expect("relay task"));
+    }
+    assert_eq!(claims.len(), KEYS, "every key claimed exactly once");
+    let settles = claims.iter().map(|c| journal.settle(c));
+    for settled in futures::future::join_all(settles).await {
+        assert!(settled.expect("settle"), "every claim settles");
+    }
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// 200 concurrent writes of overlapping keys (begin, finish, settle what
+/// they won), in varied orders, never fail (a deadlock is retried or
+/// avoided), leave no write in flight, and leave every key still owed
+/// claimable, so that a relay drains the journal.
+pub async fn journal_concurrent_writes_stay_consistent(journal: Journal) {
+    const WRITES: usize = 200;
+    const KEYS: usize = 20;
+    let mut tasks = Vec::new();
+    for w in 0..WRITES {
+        let journal = journal.clone();
+        tasks.push(tokio::spawn(async move {
+            // Three overlapping keys per write, in an order that varies.
+            let mut keys: Vec<JournalKey> = (0..3).map(|i| user((w * 7 + i * 5) % KEYS)).collect();
+            if w % 2 == 1 {
+                keys.reverse();
+            }
+            let writer = token(&format!("w{w}"));
+            let begun = journal
+                .begin(&fresh_fence(), &keys, LONG)
+                .await
+                .map_err(|e| format!("begin of write {w}: {e}"))?;
+            if begun != Begun::Recorded {
+                return Err(format!("write {w}: {begun:?}"));
+            }
+            tokio::task::yield_now().await;
+            let claims = journal
+                .finish(&writer, &keys, LONG)
+                .await
+                .map_err(|e| format!("finish of write {w}: {e}"))?;
+            let mut settled = Vec::new();
+            for c in claims {
+                if journal
+                    .settle(&c)
+                    .await
+                    .map_err(|e| format!("settle of write {w}: {e}"))?
+                {
+                    settled.push(c.key);
+                }
+            }
+            Ok::<_, String>((keys, settled))
+        }));
+    }
+    let mut errors = Vec::new();
+    let mut touched = BTreeSet::new();
+    for task in tasks {
+        match task.await.expect("write task") {
+            Ok((keys, _)) => touched.extend(keys),
+            Err(e) => errors.push(e),
+        }
+    }
+    assert!(
+        errors.is_empty(),
+        "{} writes failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    let rows = entries(&journal).await;
+    let in_flight: Vec<&JournalEntry> = rows.iter().filter(|e| e.in_flight).collect();
+    assert!(
+        in_flight.is_empty(),
+        "every write finished, yet {} keys show a write in flight",
+        in_flight.len()
+    );
+    assert!(rows.iter().all(|e| touched.contains(&e.key) && !e.dead));
+    let unique: HashSet<&JournalKey> = rows.iter().map(|e| &e.key).collect();
+    assert_eq!(unique.len(), rows.len(), "one row per key");
+    let (pending, dead) = counts(&journal).await;
+    assert_eq!(
+        (pending as usize, dead),
+        (rows.len(), 0),
+        "backlog counts the rows"
+    );
+    // Every key left is a claim released by a settle that saw a newer write:
+    // a relay takes and settles each (a writer's claims, under LONG leases,
+    // were all settled or released).
+    assert_eq!(
+        drain(&journal).await,
+        rows.len(),
+        "every key left is claimable"
+    );
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// begins racing a stage switch: each either is recorded before the switch
+/// commits (visible to a reader right after it) or answers StageMoved; none
+/// is recorded under the old generation after the switch.
+pub async fn journal_begin_racing_a_switch_is_fenced(journal: Journal) {
+    const WRITERS: usize = 8;
+    // Store the scope at generation 0.
+    begin(&journal, &[user(10_000)], LONG).await;
+    // Set once the switch returned: a begin that starts later must be fenced off.
+    let switched = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let journal = journal.clone();
+        let switched = switched.clone();
+        writers.push(tokio::spawn(async move {
+            let mut recorded = Vec::new();
+            let mut n = 0;
+            loop {
+                // Yield, so that an instant journal leaves the switch its turn.
+                tokio::task::yield_now().await;
+                assert!(n < 100_000, "writer {w}: the switch never fenced its begins off");
+                let key = user(w * 100_000 + n);
+                n += 1;
+                let late = switched.load(std::sync::atomic::Ordering::SeqCst);
+                let begun = journal.begin(&fence(0), &[key.clone()], LONG).await.expect("begin");
+                match begun {
+                    Begun::Recorded => {
+                        assert!(
+                            !late,
+                            "a begin under generation 0 that started after the switch returned was recorded"
+                        );
+                        recorded.push(key);
+                    }
+                    Begun::StageMoved(stage) => {
+                        let stage = stage.expect("the stored stage");
+                        assert_eq!(stage.generation, 1, "moved to the switch's generation");
+                        return (recorded, n);
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        journal
+            .set_stage(SCOPE, 0, "live", 1)
+            .await
+            .expect("set_stage")
+    );
+    switched.store(true, std::sync::atomic::Ordering::SeqCst);
+    // What a switch that waits for writes in flight sees right after it committed.
+    let seen: HashSet<JournalKey> = journal
+        .entries(&EntryFilter::default(), usize::MAX)
+        .await
+        .expect("entries")
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    let mut attempts = 0;
+    for writer in writers {
+        let (recorded, n) = writer.await.expect("writer task");
+        attempts += n;
+        for key in recorded {
+            assert!(
+                seen.contains(&key),
+                "{key:?} was recorded under generation 0 after the switch committed"
+            );
+        }
+    }
+    assert!(
+        attempts > WRITERS,
+        "the writers raced the switch ({attempts} begins)"
+    );
+    let after = journal
+        .begin(&fence(0), &[user(1)], LONG)
+        .await
+        .expect("begin");
+    assert!(matches!(after, Begun::StageMoved(Some(_))));
+}
