@@ -3,8 +3,8 @@
 //! [secondary])` answers like the reference (and so like the primary alone),
 //! and after `flush()` the secondary holds exactly the primary's records:
 //! with a blocking secondary, a non-blocking one, a non-blocking one that
-//! fails some writes and recovers by retrying, and one whose writes are
-//! dead-lettered and replayed.
+//! fails some writes (transiently) and recovers by retrying, and one that
+//! rejects some writes, which are dead-lettered in the journal and replayed.
 //!
 //! A run takes one rotation of the pairs (every adapter is a primary once
 //! and a secondary once, the shift chosen by the seed, so a different one
@@ -17,7 +17,9 @@ mod backends;
 use std::time::Duration;
 
 use conformance_tests::model::{self, Config, Instance, Subject};
-use passthrough::{OnFailure, Passthrough, RetryPolicy, SecondaryOptions, with_faults};
+use passthrough::{
+    OnFailure, Passthrough, ReplicationOptions, RetryPolicy, SecondaryOptions, with_faults,
+};
 
 /// How the secondary is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +27,11 @@ enum Mode {
     Blocking,
     NonBlocking,
     /// Non-blocking, and failing some writes: before every fourth operation
-    /// the next one or two writes fail. Five attempts in all, so every write
-    /// recovers by retrying.
+    /// the next one or two writes fail with a transient (backend) error,
+    /// which is retried until it succeeds.
     Transient,
-    /// Non-blocking, and failing up to three writes in a row with two
-    /// attempts in all, so that some writes are dead-lettered and replayed.
+    /// Non-blocking, and rejecting up to three writes in a row with two
+    /// attempts in all, so that some keys are dead-lettered and replayed.
     DeadLetters,
 }
 
@@ -62,6 +64,11 @@ fn composition(primary: backends::Backend, secondary: backends::Backend, mode: M
         let (secondary_adapters, faults) = with_faults(&secondary);
         let composed = Passthrough::builder("primary", primary_store.adapters().clone())
             .secondary("secondary", secondary_adapters, options(mode))
+            .options(ReplicationOptions {
+                relay_poll: Duration::from_millis(5),
+                flush_timeout: Duration::from_secs(60),
+                ..ReplicationOptions::default()
+            })
             .build()
             .expect("a passthrough inside the runtime");
         let store = conformance_tests::TestStore::new(composed.adapters())
@@ -73,7 +80,7 @@ fn composition(primary: backends::Backend, secondary: backends::Backend, mode: M
                 if step % 4 == 3 {
                     match mode {
                         Mode::Transient => faults.fail_next_writes(1 + (step as u64 / 4) % 2),
-                        Mode::DeadLetters => faults.fail_next_writes(1 + (step as u64 / 4) % 3),
+                        Mode::DeadLetters => faults.reject_next_writes(1 + (step as u64 / 4) % 3),
                         Mode::Blocking | Mode::NonBlocking => {}
                     }
                 }
@@ -82,13 +89,15 @@ fn composition(primary: backends::Backend, secondary: backends::Backend, mode: M
                 let (faults, passthrough) = (check_faults.clone(), check.clone());
                 let (primary, secondary) = (primary.clone(), secondary.clone());
                 async move {
-                    passthrough.flush().await;
+                    let journal = |e: passthrough::AdapterError| format!("journal: {e}");
+                    passthrough.flush().await.map_err(|e| e.to_string())?;
                     faults.fail_next_writes(0);
+                    faults.reject_next_writes(0);
                     faults.fail_writes(false);
-                    let parked = describe(&passthrough.dead_letters());
-                    passthrough.replay_dead_letters().await;
-                    passthrough.flush().await;
-                    let stuck = passthrough.dead_letters();
+                    let parked = describe(&passthrough.dead_letters(1000).await.map_err(journal)?);
+                    passthrough.replay_dead_letters().await.map_err(journal)?;
+                    passthrough.flush().await.map_err(|e| e.to_string())?;
+                    let stuck = passthrough.dead_letters(1000).await.map_err(journal)?;
                     let result = if stuck.is_empty() {
                         let want = model::snapshot(&primary).await?;
                         let got = model::snapshot(&secondary).await?;
@@ -106,7 +115,10 @@ fn composition(primary: backends::Backend, secondary: backends::Backend, mode: M
                     };
                     // The next sequence starts from nothing: no dead letters,
                     // an empty secondary (the primary is emptied by the run).
-                    passthrough.discard_dead_letters(|_| true);
+                    passthrough
+                        .discard_dead_letters(|_| true)
+                        .await
+                        .map_err(journal)?;
                     model::clear(&secondary).await?;
                     result
                 }
@@ -120,9 +132,9 @@ fn describe(letters: &[passthrough::DeadLetter]) -> String {
         .iter()
         .map(|d| {
             format!(
-                "{}.{} {:?} of tenant {:?} after {} attempts: {}",
+                "{} {} {:?} of tenant {:?} after {} attempts: {}",
                 d.entity.table(),
-                d.method,
+                d.subject,
                 d.key,
                 d.tenant_id,
                 d.attempts,
@@ -176,21 +188,21 @@ fn non_blocking_secondary() {
     run_pairs(Mode::NonBlocking);
 }
 
-/// A secondary that fails some writes and recovers: after retries and
-/// `flush()` (and a replay of whatever a slow secondary still dead-lettered,
-/// when its retries met injected faults every time), nothing is lost. A
-/// retry reconciles with the primary's current state, so a log whose tenant
-/// was removed meanwhile settles instead of failing until it is parked
+/// A secondary that fails some writes and recovers: a transient failure is
+/// retried until it succeeds (never dead-lettered), so after `flush()`
+/// nothing is lost. Every copy brings the key to the primary's current
+/// state, so a log whose tenant was removed meanwhile settles
 /// (SWITCHYARD_PROPTEST_SEED=1795349909169092782 found that one).
 #[test]
 fn failing_secondary_recovers_by_retrying() {
     run_pairs(Mode::Transient);
 }
 
-/// Dead-lettered writes replayed after the sequence must leave the secondary
-/// equal to the primary: a replay reconciles each key with the primary's
-/// current state (a cleanup key by key, a removal with its cascade, a
-/// password with the user's other passwords), never a stale snapshot.
+/// Keys the secondary rejected, dead-lettered and replayed after the
+/// sequence, must leave the secondary equal to the primary: a replay brings
+/// each key to the primary's current state (a cleanup key by key, a removal
+/// with its cascade, a password with the user's other passwords), never a
+/// stale snapshot.
 #[test]
 fn dead_lettered_writes_are_replayed() {
     run_pairs(Mode::DeadLetters);

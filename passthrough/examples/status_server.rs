@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run -p passthrough --example status_server            # serves on 127.0.0.1:3000
 //! curl -s localhost:3000/migration-status
-//! curl -s -X POST localhost:3000/stage/live                   # switch-over (roll-back: /stage/dual_write)
+//! curl -s -X POST localhost:3000/stage/live                   # switch-over (roll-back: /stage/dual-write)
 //! cargo run -p passthrough --example status_server -- --once  # one request to itself, printed, then exit
 //! ```
 
@@ -25,13 +25,17 @@ struct App {
 }
 
 async fn status(State(app): State<App>) -> Json<StatusReport> {
-    Json(app.passthrough.status())
+    Json(app.passthrough.status().await)
 }
 
 async fn set_stage(
     State(app): State<App>,
-    Path(stage): Path<Stage>,
+    Path(stage): Path<String>,
 ) -> Result<Json<StageChange>, (StatusCode, String)> {
+    // `live`, `dual-write`, `dual_write`, ...
+    let stage: Stage = stage
+        .parse()
+        .map_err(|e: passthrough::UnknownStage| (StatusCode::BAD_REQUEST, e.to_string()))?;
     app.controller
         .set_stage(stage)
         .await
@@ -69,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
             .await?;
     }
-    passthrough.flush().await;
+    passthrough.flush().await?;
 
     let app = Router::new()
         .route("/migration-status", get(status))

@@ -4,10 +4,16 @@
 mod common;
 
 use adapter_interfaces::{
-    DataAdapters, ListParams, PasswordAlgorithm, PasswordInsert, TenantInsert, UserInsert, memory,
+    DataAdapters, ListParams, PasswordAlgorithm, PasswordInsert, TenantInsert, UserInsert,
+    UserPatch, memory,
 };
-use common::quick_retry;
-use passthrough::{Difference, Passthrough, ReadPolicy, SecondaryOptions, with_faults};
+use std::time::{Duration, Instant};
+
+use common::{compared, flush, quick_options, quick_retry};
+use passthrough::{
+    Difference, OnFailure, Passthrough, ReadPolicy, ReplicationOptions, SecondaryOptions,
+    with_faults,
+};
 
 async fn seeded() -> (DataAdapters, DataAdapters) {
     let (a, b) = (memory::adapters(), memory::adapters());
@@ -38,6 +44,7 @@ async fn reads_come_from_the_primary_only_by_default() {
     b.users.create("t", user("auth0|only-b")).await.unwrap();
     let pt = Passthrough::builder("a", a)
         .secondary("b", b, SecondaryOptions::non_blocking())
+        .options(quick_options())
         .build()
         .unwrap();
     assert!(
@@ -48,7 +55,7 @@ async fn reads_come_from_the_primary_only_by_default() {
             .unwrap()
             .is_none()
     );
-    assert_eq!(pt.status().compared_reads, 0);
+    assert_eq!(pt.status().await.compared_reads, 0);
 }
 
 #[tokio::test]
@@ -67,6 +74,7 @@ async fn fallback_serves_a_primary_miss_and_repairs_when_asked() {
     let no_repair = Passthrough::builder("a", a.clone())
         .secondary("b", b.clone(), SecondaryOptions::non_blocking())
         .read_policy(ReadPolicy::default().with_fallback(false))
+        .options(quick_options())
         .build()
         .unwrap();
     assert_eq!(
@@ -95,6 +103,7 @@ async fn fallback_serves_a_primary_miss_and_repairs_when_asked() {
     let repair = Passthrough::builder("a", a.clone())
         .secondary("b", b.clone(), SecondaryOptions::non_blocking())
         .read_policy(ReadPolicy::default().with_fallback(true))
+        .options(quick_options())
         .build()
         .unwrap();
     let db = repair.adapters();
@@ -112,7 +121,7 @@ async fn fallback_serves_a_primary_miss_and_repairs_when_asked() {
         Some(pw.clone())
     );
     assert_eq!(a.passwords.get("t", &pw.id).await.unwrap(), Some(pw));
-    repair.flush().await;
+    flush(&repair).await;
 }
 
 #[tokio::test]
@@ -126,15 +135,19 @@ async fn fallback_never_resurrects_a_record_whose_removal_is_pending() {
             SecondaryOptions::non_blocking().retry(quick_retry(1)),
         )
         .read_policy(ReadPolicy::default().with_fallback(true))
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
     db.users.create("t", user("auth0|u")).await.unwrap();
-    pt.flush().await;
+    flush(&pt).await;
     switch.fail_writes(true);
     assert!(db.users.remove("t", "auth0|u").await.unwrap());
-    pt.flush().await;
-    assert_eq!(pt.dead_letters().len(), 1);
+    let pending = pt
+        .flush_within(Duration::from_millis(50))
+        .await
+        .unwrap_err();
+    assert_eq!((pending.pending, pending.dead), (1, 0));
     assert!(
         b.users.get("t", "auth0|u").await.unwrap().is_some(),
         "the secondary still has it"
@@ -148,8 +161,7 @@ async fn fallback_never_resurrects_a_record_whose_removal_is_pending() {
         "nor repair it into the primary"
     );
     switch.fail_writes(false);
-    pt.replay_dead_letters().await;
-    pt.flush().await;
+    flush(&pt).await;
     assert!(b.users.get("t", "auth0|u").await.unwrap().is_none());
 }
 
@@ -159,6 +171,7 @@ async fn shadow_reads_record_mismatches_with_field_names_only() {
     let pt = Passthrough::builder("a", a.clone())
         .secondary("b", b.clone(), SecondaryOptions::non_blocking())
         .read_policy(ReadPolicy::default().with_shadow_reads(1.0))
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
@@ -180,12 +193,11 @@ async fn shadow_reads_record_mismatches_with_field_names_only() {
         )
         .await
         .unwrap();
-    pt.flush().await;
+    flush(&pt).await;
     db.users.get("t", &u.user_id).await.unwrap();
     db.users.list("t", &ListParams::default()).await.unwrap();
-    pt.flush().await;
+    assert_eq!(compared(&pt, 2).await, 2);
     assert!(pt.mismatches().is_empty(), "{:?}", pt.mismatches());
-    assert_eq!(pt.status().compared_reads, 2);
 
     // Diverge the secondary behind the passthrough's back.
     let mut changed = u.clone();
@@ -204,8 +216,14 @@ async fn shadow_reads_record_mismatches_with_field_names_only() {
     db.users.get("t", &u.user_id).await.unwrap();
     db.users.list("t", &ListParams::default()).await.unwrap();
     db.passwords.get_current("t", "auth0|u").await.unwrap();
-    pt.flush().await;
-    let mismatches = pt.mismatches();
+    assert_eq!(compared(&pt, 5).await, 5);
+    // Compared reads run concurrently: their order is not the reads' order.
+    let mut mismatches = pt.mismatches();
+    mismatches.sort_by_key(|m| {
+        ["get", "list", "get_current"]
+            .iter()
+            .position(|n| *n == m.method)
+    });
     assert_eq!(mismatches.len(), 3, "{mismatches:?}");
     assert_eq!(mismatches[0].method, "get");
     assert_eq!(
@@ -224,12 +242,12 @@ async fn shadow_reads_record_mismatches_with_field_names_only() {
             })
     );
     assert_eq!(mismatches[2].method, "get_current");
-    let json = serde_json::to_string(&pt.status()).unwrap();
+    let json = serde_json::to_string(&pt.status().await).unwrap();
     assert!(
         json.contains("\"password\"") && !json.contains("hash"),
         "field names, never values: {json}"
     );
-    assert_eq!(pt.status().mismatches, 3);
+    assert_eq!(pt.status().await.mismatches, 3);
 }
 
 #[tokio::test]
@@ -238,12 +256,74 @@ async fn shadow_reads_are_sampled() {
     let pt = Passthrough::builder("a", a)
         .secondary("b", b, SecondaryOptions::non_blocking())
         .read_policy(ReadPolicy::default().with_shadow_reads(0.25))
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
     for _ in 0..100 {
         db.users.get("t", "auth0|x").await.unwrap();
     }
-    pt.flush().await;
-    assert_eq!(pt.status().compared_reads, 25);
+    assert_eq!(compared(&pt, 25).await, 25);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(pt.status().await.compared_reads, 25);
+}
+
+/// Every read compared against a secondary that answers reads slowly: the
+/// compared reads run beside the write path (bounded, the surplus skipped),
+/// so a write, even one that waits for that secondary's copy, is not
+/// delayed by them, and replication does not fall behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shadow_reads_of_a_slow_secondary_never_delay_writes() {
+    let (a, b) = seeded().await;
+    let (slow_b, switch) = with_faults(&b);
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary("b", slow_b, SecondaryOptions::blocking(OnFailure::FailCall))
+        .read_policy(ReadPolicy::default().with_shadow_reads(1.0))
+        .options(ReplicationOptions {
+            shadow_concurrency: 8,
+            ..quick_options()
+        })
+        .build()
+        .unwrap();
+    let db = pt.adapters();
+    db.users.create("t", user("auth0|u")).await.unwrap();
+    flush(&pt).await;
+    switch.delay_reads(Duration::from_millis(400));
+    for _ in 0..100 {
+        db.users.get("t", "auth0|u").await.unwrap();
+    }
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    for n in 0..20 {
+        let write = Instant::now();
+        db.users
+            .update(
+                "t",
+                "auth0|u",
+                UserPatch {
+                    login_count: Some(n),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        slowest = slowest.max(write.elapsed());
+    }
+    flush(&pt).await;
+    let replicated = started.elapsed();
+    assert!(
+        slowest < Duration::from_millis(200),
+        "a write waited {slowest:?} behind compared reads"
+    );
+    assert!(
+        replicated < Duration::from_millis(400),
+        "replication took {replicated:?}"
+    );
+    assert_eq!(
+        b.users.get("t", "auth0|u").await.unwrap(),
+        a.users.get("t", "auth0|u").await.unwrap()
+    );
+    // The compared reads did happen, at most the bound at once.
+    let done = compared(&pt, 8).await;
+    assert!((8..100).contains(&done), "{done} compared");
 }

@@ -1,18 +1,24 @@
-//! Replication: exact records, ordering, blocking and non-blocking failures,
-//! dead letters and replay, full queues, statistics and secrets.
+//! Replication: exact records, blocking and non-blocking failures (transient
+//! ones retried until they succeed, rejections dead-lettered and replayed),
+//! the fast path's bound, statistics and secrets.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapter_interfaces::{
-    AdapterError, EntityKind, ErrorKind, PasswordAlgorithm, PasswordInsert, TenantInsert,
+    AdapterError, DataAdapters, EntityKind, ErrorKind, PasswordAlgorithm, PasswordInsert,
     UserInsert, UserPatch, memory,
 };
-use common::{CLIENT_SECRET, HASH, assert_same, dump, quick_retry, workload};
-use passthrough::{Health, OnFailure, Passthrough, Role, SecondaryOptions, with_faults};
+use common::{
+    CLIENT_SECRET, HASH, assert_same, dump, flush, quick_options, quick_retry, tenant, workload,
+};
+use passthrough::{
+    Health, OnFailure, Passthrough, ReplicationOptions, Role, SecondaryOptions, with_faults,
+};
 
 #[tokio::test]
 async fn every_method_replicates_the_primarys_exact_records() {
@@ -24,22 +30,24 @@ async fn every_method_replicates_the_primarys_exact_records() {
             c.clone(),
             SecondaryOptions::blocking(OnFailure::FailCall),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     workload(&pt.adapters(), "acme").await;
-    pt.flush().await;
+    flush(&pt).await;
     // Ids, timestamps, generated values, demoted passwords, used codes: all identical.
     assert_same(&a, &b).await;
     assert_same(&a, &c).await;
-    let status = pt.status();
+    let status = pt.status().await;
     assert_eq!(status.status, Health::Healthy);
     assert_eq!(status.pending, 0);
     assert_eq!(status.dead_letters, 0);
-    // Every state-changing method reached the secondaries.
-    let replicated: std::collections::BTreeSet<(EntityKind, &str)> = status
+    // Every state-changing method went through the passthrough's write path
+    // (journaled, then copied) ...
+    let written: BTreeSet<(EntityKind, &str)> = status
         .operations
         .iter()
-        .filter(|o| o.role == Role::Secondary && o.store == "b" && o.ok > 0)
+        .filter(|o| o.role == Role::Primary && o.store == "a" && o.ok > 0)
         .map(|o| (o.entity, o.method))
         .collect();
     for expected in [
@@ -57,14 +65,30 @@ async fn every_method_replicates_the_primarys_exact_records() {
         (EntityKind::Log, "upsert"),
     ] {
         assert!(
-            replicated.contains(&expected),
-            "{expected:?} not replicated: {replicated:?}"
+            written.contains(&expected),
+            "{expected:?} not written: {written:?}"
+        );
+    }
+    // ... and every entity was copied to each secondary.
+    for store in ["b", "c"] {
+        let copied: BTreeSet<EntityKind> = status
+            .operations
+            .iter()
+            .filter(|o| {
+                o.role == Role::Secondary && o.store == store && o.method == "copy" && o.ok > 0
+            })
+            .map(|o| o.entity)
+            .collect();
+        assert_eq!(
+            copied,
+            EntityKind::ALL.into_iter().collect::<BTreeSet<_>>(),
+            "{store}"
         );
     }
 }
 
 #[tokio::test]
-async fn a_failed_primary_write_touches_no_secondary() {
+async fn a_failed_primary_write_leaves_the_secondary_as_the_primary() {
     let (a, b) = (memory::adapters(), memory::adapters());
     let (faulty_a, switch) = with_faults(&a);
     let pt = Passthrough::builder("a", faulty_a)
@@ -73,21 +97,21 @@ async fn a_failed_primary_write_touches_no_secondary() {
             b.clone(),
             SecondaryOptions::blocking(OnFailure::FailCall),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
-    let tenant = TenantInsert {
-        id: Some("t".into()),
-        friendly_name: "T".into(),
-        ..Default::default()
-    };
     switch.fail_writes(true);
-    let error = db.tenants.create(tenant.clone()).await.unwrap_err();
-    assert_eq!(error.kind(), ErrorKind::Backend);
+    let error = db.tenants.create(tenant("t")).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::Backend,
+        "the primary's error, as is"
+    );
     switch.fail_writes(false);
-    db.tenants.create(tenant.clone()).await.unwrap();
-    // The primary's own error (a conflict) comes back as is, and nothing is replicated.
-    let conflict = db.tenants.create(tenant).await.unwrap_err();
+    db.tenants.create(tenant("t")).await.unwrap();
+    // The primary's own error (a conflict) comes back as is.
+    let conflict = db.tenants.create(tenant("t")).await.unwrap_err();
     assert_eq!(conflict.kind(), ErrorKind::Conflict);
     let missing = db
         .users
@@ -95,19 +119,21 @@ async fn a_failed_primary_write_touches_no_secondary() {
         .await
         .unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
-    pt.flush().await;
+    flush(&pt).await;
+    // The keys of the failed writes were journaled before the primary
+    // refused them; their copies (the primary's current state: no user, the
+    // first tenant) leave the secondary exactly as the primary.
     assert_eq!(dump(&b).await.len(), 1);
-    let secondary_calls: u64 = pt
-        .status()
+    assert_same(&a, &b).await;
+    let status = pt.status().await;
+    assert_eq!((status.pending, status.dead_letters), (0, 0));
+    let failed_on_secondary: u64 = status
         .operations
         .iter()
         .filter(|o| o.role == Role::Secondary)
-        .map(|o| o.ok + o.failed)
+        .map(|o| o.failed)
         .sum();
-    assert_eq!(
-        secondary_calls, 1,
-        "only the successful create reaches the secondary"
-    );
+    assert_eq!(failed_on_secondary, 0);
 }
 
 type Seen = Arc<Mutex<Vec<String>>>;
@@ -139,17 +165,11 @@ async fn a_blocking_secondary_that_reports_calls_on_error_and_retries() {
                 .retry(quick_retry(5))
                 .on_error(on_error),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
-    db.tenants
-        .create(TenantInsert {
-            id: Some("t".into()),
-            friendly_name: "T".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("t")).await.unwrap();
     switch.fail_next_writes(2);
     let user = db
         .users
@@ -163,27 +183,27 @@ async fn a_blocking_secondary_that_reports_calls_on_error_and_retries() {
         )
         .await
         .expect("a reported failure does not fail the call");
-    pt.flush().await;
+    flush(&pt).await;
     assert_same(&a, &b).await;
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert!(
-        seen[0].starts_with(&format!("b|user|create|{}|1|false", user.user_id)),
+        seen[0].starts_with(&format!("b|user|copy|{}|1|false", user.user_id)),
         "{seen:?}"
     );
     assert!(
-        seen[1].starts_with(&format!("b|user|create|{}|2|false", user.user_id)),
+        seen[1].starts_with(&format!("b|user|copy|{}|2|false", user.user_id)),
         "{seen:?}"
     );
-    let stats = pt.status();
+    let stats = pt.status().await;
     let op = stats
         .operations
         .iter()
-        .find(|o| o.store == "b" && o.entity == EntityKind::User && o.method == "create")
+        .find(|o| o.store == "b" && o.entity == EntityKind::User && o.method == "copy")
         .unwrap();
     assert_eq!(
-        (op.ok, op.failed, op.retried, op.pending, op.dead_lettered),
-        (1, 2, 2, 0, 0)
+        (op.ok, op.failed, op.retried, op.dead_lettered),
+        (1, 2, 2, 0)
     );
     assert_eq!(stats.total_errors, 2);
     assert_eq!(stats.errors_by_entity.get(&EntityKind::User), Some(&2));
@@ -200,17 +220,11 @@ async fn a_blocking_secondary_that_fails_the_call_says_the_primary_is_committed(
             faulty_b,
             SecondaryOptions::blocking(OnFailure::FailCall).retry(quick_retry(5)),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
-    db.tenants
-        .create(TenantInsert {
-            id: Some("t".into()),
-            friendly_name: "T".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("t")).await.unwrap();
     switch.fail_next_writes(1);
     let error = db
         .users
@@ -236,12 +250,16 @@ async fn a_blocking_secondary_that_fails_the_call_says_the_primary_is_committed(
         a.users.get("t", "auth0|u1").await.unwrap().is_some(),
         "the primary holds the write"
     );
-    pt.flush().await;
+    flush(&pt).await;
     assert_same(&a, &b).await;
 }
 
+/// A secondary that is down is retried for as long as it takes: nothing is
+/// dead-lettered, every key stays owed (and `flush` says so when it runs out
+/// of time), the status says `errors`, and once the store is back every key
+/// is copied.
 #[tokio::test]
-async fn non_blocking_failures_are_dead_lettered_then_replayed() {
+async fn transient_failures_stay_pending_until_the_secondary_is_back() {
     let (a, b) = (memory::adapters(), memory::adapters());
     let (faulty_b, switch) = with_faults(&b);
     let (seen, on_error) = recorder();
@@ -253,59 +271,161 @@ async fn non_blocking_failures_are_dead_lettered_then_replayed() {
                 .retry(quick_retry(3))
                 .on_error(on_error),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     switch.fail_writes(true);
     workload(&pt.adapters(), "acme").await;
-    pt.flush().await;
-    let status = pt.status();
-    let writes: u64 = status
-        .operations
-        .iter()
-        .filter(|o| o.role == Role::Secondary)
-        .map(|o| o.dead_lettered)
-        .sum();
-    assert!(
-        writes > 20,
-        "every replicated write is dead-lettered, not dropped ({writes})"
-    );
-    assert_eq!(status.dead_letters as u64, writes);
+    let error = pt
+        .flush_within(Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    // One row per key: every key whose copy has to write something (a
+    // cleanup or a password removal that finds nothing to do on the empty
+    // secondary is settled without writing).
+    assert_eq!(error.pending, 16, "every written key is owed: {error}");
+    assert_eq!(error.dead, 0, "a transient failure is never a dead letter");
+    let status = pt.status().await;
     assert_eq!(status.status, Health::Errors);
-    assert_eq!(status.pending, 0);
-    // Three attempts each, except the cleanup: its retry reconciles the
-    // target's expired codes with the primary, and the target has none (every
-    // write failed), so the second attempt has nothing to write and succeeds.
-    let cleanup = status
-        .operations
-        .iter()
-        .find(|o| o.role == Role::Secondary && o.method == "cleanup")
-        .unwrap();
-    assert_eq!(
-        (cleanup.failed, cleanup.ok, cleanup.dead_lettered),
-        (1, 1, 0)
+    assert_eq!(status.pending, error.pending);
+    assert_eq!(status.dead_letters, 0);
+    assert!(status.secondaries[0].retrying);
+    assert!(status.secondaries[0].oldest_pending.is_some());
+    assert!(status.journal.oldest_pending_age_ms.is_some());
+    assert!(pt.dead_letters(100).await.unwrap().is_empty());
+    // Retried well past the three attempts a rejection gets.
+    assert!(
+        status.total_errors > 3 * error.pending,
+        "{} errors",
+        status.total_errors
     );
-    assert_eq!(status.total_errors, writes * 3 + 1, "three attempts each");
     assert!(status.errors_by_entity.contains_key(&EntityKind::Password));
     assert!(dump(&b).await.is_empty());
-    let letters = pt.dead_letters();
+    let callbacks = seen.lock().unwrap().join("\n");
+    assert!(!callbacks.contains("|true|"), "nothing dead-lettered");
+    // Code keys are bearer tokens: only a prefix shows.
+    let code_keys: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.starts_with("b|code|"))
+        .map(|s| s.split('|').nth(3).unwrap().to_owned())
+        .collect();
     assert!(
-        letters
-            .iter()
-            .all(|l| l.attempts == 3 && l.secondary == "b" && l.error.contains("injected fault"))
+        !code_keys.is_empty()
+            && code_keys
+                .iter()
+                .all(|k| k.ends_with('…') && k.chars().count() == 5),
+        "{code_keys:?}"
+    );
+    // Nothing leaks: reports and on_error never show a hash or a client secret.
+    let report = serde_json::to_string(&status).unwrap();
+    for text in [&report, &callbacks] {
+        assert!(
+            !text.contains(HASH) && !text.contains(CLIENT_SECRET),
+            "secret leaked: {text}"
+        );
+    }
+
+    switch.fail_writes(false);
+    flush(&pt).await;
+    let status = pt.status().await;
+    assert_eq!(status.status, Health::Healthy);
+    assert_eq!((status.pending, status.dead_letters), (0, 0));
+    assert_same(&a, &b).await;
+}
+
+/// A user written directly into the secondary, holding the email another
+/// user gets on the primary: the secondary refuses that user (a unique
+/// conflict), and so everything that needs it as a parent.
+async fn squatter(secondary: &DataAdapters, tenant_id: &str, email: &str) {
+    secondary
+        .users
+        .create(
+            tenant_id,
+            UserInsert {
+                user_id: Some(format!("auth0|squatter-{email}")),
+                email: Some(email.into()),
+                connection: "db".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn unsquat(secondary: &DataAdapters, tenant_id: &str, email: &str) {
+    let id = format!("auth0|squatter-{email}");
+    assert!(secondary.users.remove(tenant_id, &id).await.unwrap());
+}
+
+#[tokio::test]
+async fn rejected_copies_are_dead_lettered_then_replayed() {
+    let (a, b) = (memory::adapters(), memory::adapters());
+    let (seen, on_error) = recorder();
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary(
+            "b",
+            b.clone(),
+            SecondaryOptions::non_blocking()
+                .retry(quick_retry(3))
+                .on_error(on_error),
+        )
+        .options(quick_options())
+        .build()
+        .unwrap();
+    b.tenants.create(tenant("acme")).await.unwrap();
+    squatter(&b, "acme", "bob@example.com").await;
+    workload(&pt.adapters(), "acme").await;
+    flush(&pt).await;
+    let status = pt.status().await;
+    let letters = pt.dead_letters(100).await.unwrap();
+    let bob = a
+        .users
+        .list("acme", &Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|u| u.email.as_deref() == Some("bob@example.com"))
+        .unwrap();
+    let parked: BTreeSet<(&str, &str)> = letters
+        .iter()
+        .map(|l| (l.subject, l.key.as_str()))
+        .collect();
+    assert!(
+        parked.contains(&("user", bob.user_id.as_str())),
+        "{letters:?}"
     );
     assert!(
-        letters.windows(2).all(|w| w[0].id < w[1].id),
+        letters.iter().all(|l| l.attempts == 3
+            && l.secondary == "b"
+            && l.tenant_id == "acme"
+            && l.error.to_lowercase().contains("email")),
+        "{letters:?}"
+    );
+    assert!(
+        letters.windows(2).all(|w| w[0].since <= w[1].since),
         "oldest first"
     );
-    assert_eq!(
+    assert_eq!(status.dead_letters, letters.len() as u64);
+    assert_eq!(status.pending, 0);
+    assert_eq!(status.status, Health::Errors);
+    assert_eq!(status.dead_letter_sample, letters);
+    assert!(
         seen.lock()
             .unwrap()
             .iter()
             .filter(|s| s.contains("|3|true|"))
-            .count() as u64,
-        writes
+            .count()
+            >= letters.len()
     );
-
+    // The rest was copied: only bob (and what hangs on him) is missing.
+    assert!(b.users.get("acme", &bob.user_id).await.unwrap().is_none());
+    assert_eq!(
+        b.tenants.get("acme").await.unwrap(),
+        a.tenants.get("acme").await.unwrap()
+    );
     // Nothing leaks: reports, dead letters and on_error never show a hash or a client secret.
     let report =
         serde_json::to_string(&status).unwrap() + &serde_json::to_string(&letters).unwrap();
@@ -316,48 +436,31 @@ async fn non_blocking_failures_are_dead_lettered_then_replayed() {
             "secret leaked: {text}"
         );
     }
-    // Code keys are bearer tokens: only a prefix shows.
-    let codes: Vec<_> = letters
-        .iter()
-        .filter(|l| l.entity == EntityKind::Code && l.method == "create")
-        .collect();
-    assert!(
-        !codes.is_empty()
-            && codes
-                .iter()
-                .all(|l| l.key.ends_with('…') && l.key.chars().count() == 5)
-    );
 
-    switch.fail_writes(false);
-    let replayed = pt.replay_dead_letters().await;
-    assert_eq!(replayed as u64, writes);
-    pt.flush().await;
-    assert!(pt.dead_letters().is_empty());
-    assert_eq!(pt.status().status, Health::Healthy);
+    // After the manual fix, a replay copies the primary's current state.
+    unsquat(&b, "acme", "bob@example.com").await;
+    let replayed = pt.replay_dead_letters().await.unwrap();
+    assert_eq!(replayed, letters.len() as u64);
+    flush(&pt).await;
+    assert!(pt.dead_letters(100).await.unwrap().is_empty());
+    assert_eq!(pt.status().await.status, Health::Healthy);
     assert_same(&a, &b).await;
 }
 
 #[tokio::test]
 async fn a_replay_copies_the_current_record_never_a_stale_one() {
     let (a, b) = (memory::adapters(), memory::adapters());
-    let (faulty_b, switch) = with_faults(&b);
     let pt = Passthrough::builder("a", a.clone())
         .secondary(
             "b",
-            faulty_b,
+            b.clone(),
             SecondaryOptions::non_blocking().retry(quick_retry(1)),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
-    db.tenants
-        .create(TenantInsert {
-            id: Some("t".into()),
-            friendly_name: "T".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    db.tenants.create(tenant("t")).await.unwrap();
     let user = db
         .users
         .create(
@@ -370,36 +473,33 @@ async fn a_replay_copies_the_current_record_never_a_stale_one() {
         )
         .await
         .unwrap();
-    pt.flush().await;
-    switch.fail_next_writes(1);
+    flush(&pt).await;
+    squatter(&b, "t", "taken@x.io").await;
+    let patch = |name: &str| UserPatch {
+        name: Some(Some(name.into())),
+        email: Some(Some("taken@x.io".into())),
+        ..Default::default()
+    };
     db.users
-        .update(
-            "t",
-            &user.user_id,
-            UserPatch {
-                name: Some(Some("v1".into())),
-                ..Default::default()
-            },
-        )
+        .update("t", &user.user_id, patch("v1"))
         .await
         .unwrap();
-    pt.flush().await;
-    assert_eq!(pt.dead_letters().len(), 1);
+    flush(&pt).await;
+    assert_eq!(pt.dead_letters(10).await.unwrap().len(), 1);
     db.users
-        .update(
-            "t",
-            &user.user_id,
-            UserPatch {
-                name: Some(Some("v2".into())),
-                ..Default::default()
-            },
-        )
+        .update("t", &user.user_id, patch("v2"))
         .await
         .unwrap();
-    pt.flush().await;
-    // Replaying the v1 update must not roll the secondary back from v2.
-    assert_eq!(pt.replay_dead_letters().await, 1);
-    pt.flush().await;
+    flush(&pt).await;
+    assert_eq!(
+        pt.dead_letters(10).await.unwrap().len(),
+        1,
+        "one row per key"
+    );
+    // Replaying must copy v2, the primary's current record, not v1.
+    unsquat(&b, "t", "taken@x.io").await;
+    assert_eq!(pt.replay_dead_letters().await.unwrap(), 1);
+    flush(&pt).await;
     assert_eq!(
         b.users
             .get("t", "auth0|u")
@@ -411,13 +511,24 @@ async fn a_replay_copies_the_current_record_never_a_stale_one() {
         Some("v2")
     );
     assert_same(&a, &b).await;
-    // A dead-lettered removal replays as a removal.
-    switch.fail_next_writes(1);
+    // A removal of a dead-lettered key revives it and is copied as a removal.
+    squatter(&b, "t", "again@x.io").await;
+    db.users
+        .update(
+            "t",
+            "auth0|u",
+            UserPatch {
+                email: Some(Some("again@x.io".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    flush(&pt).await;
+    assert_eq!(pt.dead_letters(10).await.unwrap().len(), 1);
     assert!(db.users.remove("t", "auth0|u").await.unwrap());
-    pt.flush().await;
-    assert!(b.users.get("t", "auth0|u").await.unwrap().is_some());
-    assert_eq!(pt.replay_dead_letters().await, 1);
-    pt.flush().await;
+    flush(&pt).await;
+    assert!(pt.dead_letters(10).await.unwrap().is_empty());
     assert!(b.users.get("t", "auth0|u").await.unwrap().is_none());
 }
 
@@ -431,6 +542,7 @@ async fn order_holds_under_retries_and_concurrency() {
             faulty_b,
             SecondaryOptions::non_blocking().retry(quick_retry(50)),
         )
+        .options(quick_options())
         .build()
         .unwrap();
     let db = pt.adapters();
@@ -439,14 +551,7 @@ async fn order_holds_under_retries_and_concurrency() {
         let (db, switch) = (db.clone(), switch.clone());
         tasks.push(tokio::spawn(async move {
             let t = format!("t{n}");
-            db.tenants
-                .create(TenantInsert {
-                    id: Some(t.clone()),
-                    friendly_name: t.clone(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
+            db.tenants.create(tenant(&t)).await.unwrap();
             // Writes fail now and then: a retried create must still precede its updates,
             // and a user its sessions and passwords.
             switch.fail_next_writes(2);
@@ -505,97 +610,91 @@ async fn order_holds_under_retries_and_concurrency() {
     for task in tasks {
         task.await.unwrap();
     }
-    pt.flush().await;
+    flush(&pt).await;
     assert!(switch.injected() > 0, "failures were injected");
-    assert!(pt.dead_letters().is_empty(), "{:?}", pt.dead_letters());
+    let letters = pt.dead_letters(100).await.unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
     assert_same(&a, &b).await;
 }
 
-#[tokio::test]
-async fn a_full_queue_dead_letters_instead_of_dropping() {
+/// Beyond `max_in_flight` fast-path copies, keys are left in the journal for
+/// a relay: none is dropped, even with this process's relay off (`flush`
+/// copies them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_beyond_the_fast_paths_bound_wait_in_the_journal() {
     let (a, b) = (memory::adapters(), memory::adapters());
-    let (faulty_b, switch) = with_faults(&b);
+    let (slow_b, switch) = with_faults(&b);
+    switch.delay_writes(Duration::from_millis(20));
     let pt = Passthrough::builder("a", a.clone())
         .secondary(
             "b",
-            faulty_b,
-            SecondaryOptions::non_blocking()
-                .queue_capacity(2)
-                .enqueue_timeout(Duration::from_millis(5))
-                .retry(passthrough::RetryPolicy {
-                    max_attempts: 3,
-                    initial_backoff: Duration::from_millis(100),
-                    max_backoff: Duration::from_millis(100),
-                }),
+            slow_b,
+            SecondaryOptions::non_blocking().max_in_flight(1),
         )
+        .options(ReplicationOptions {
+            relay: false,
+            ..quick_options()
+        })
         .build()
         .unwrap();
     let db = pt.adapters();
-    switch.fail_writes(true);
-    for n in 0..10 {
-        db.tenants
-            .create(TenantInsert {
-                id: Some(format!("t{n}")),
-                friendly_name: "T".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-    }
-    let immediate: Vec<_> = pt
-        .dead_letters()
-        .into_iter()
-        .filter(|l| l.attempts == 0)
-        .collect();
-    assert!(
-        immediate.len() >= 5,
-        "writes that found the queue full are parked: {immediate:?}"
-    );
-    assert!(immediate[0].error.contains("stayed full"));
-    assert_eq!(pt.status().status, Health::Errors);
-    pt.flush().await;
-    assert_eq!(
-        pt.dead_letters().len(),
-        10,
-        "every write is queued or parked, none dropped"
-    );
-    switch.fail_writes(false);
-    pt.replay_dead_letters().await;
-    pt.flush().await;
+    let writes = (0..20).map(|n| {
+        let db = db.clone();
+        async move { db.tenants.create(tenant(&format!("t{n}"))).await.unwrap() }
+    });
+    futures::future::join_all(writes).await;
+    assert!(pt.owed().await.unwrap().pending > 0, "left for the relay");
+    flush(&pt).await;
     assert_same(&a, &b).await;
 }
 
 #[tokio::test]
 async fn discarded_dead_letters_leave_the_list() {
     let (a, b) = (memory::adapters(), memory::adapters());
-    let (faulty_b, switch) = with_faults(&b);
     let pt = Passthrough::builder("a", a)
         .secondary(
             "b",
-            faulty_b,
+            b.clone(),
             SecondaryOptions::non_blocking().retry(quick_retry(1)),
         )
+        .options(quick_options())
         .build()
         .unwrap();
-    switch.fail_writes(true);
     let db = pt.adapters();
+    db.tenants.create(tenant("t")).await.unwrap();
+    flush(&pt).await;
     for n in 0..3 {
-        db.tenants
-            .create(TenantInsert {
-                id: Some(format!("t{n}")),
-                friendly_name: "T".into(),
-                ..Default::default()
-            })
+        let email = format!("u{n}@x.io");
+        squatter(&b, "t", &email).await;
+        db.users
+            .create(
+                "t",
+                UserInsert {
+                    user_id: Some(format!("auth0|u{n}")),
+                    email: Some(email),
+                    connection: "db".into(),
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
     }
-    pt.flush().await;
-    assert_eq!(pt.discard_dead_letters(|l| l.key == "t1"), 1);
+    flush(&pt).await;
+    assert_eq!(pt.dead_letters(10).await.unwrap().len(), 3);
     assert_eq!(
-        pt.dead_letters()
-            .iter()
-            .map(|l| l.key.as_str())
-            .collect::<Vec<_>>(),
-        ["t0", "t2"]
+        pt.discard_dead_letters(|l| l.key == "auth0|u1")
+            .await
+            .unwrap(),
+        1
     );
+    let mut left: Vec<String> = pt
+        .dead_letters(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.key)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["auth0|u0", "auth0|u2"]);
+    assert_eq!(pt.status().await.dead_letters, 2);
 }

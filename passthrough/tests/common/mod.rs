@@ -10,7 +10,7 @@ use adapter_interfaces::{
     ListParams, LogInsert, Page, PasswordAlgorithm, PasswordInsert, Record, Secret, SessionInsert,
     SessionPatch, TenantInsert, TenantPatch, Timestamp, UserInsert, UserPatch,
 };
-use passthrough::RetryPolicy;
+use passthrough::{Passthrough, ReplicationOptions, RetryPolicy};
 
 /// A password hash and a client secret the tests look for in reports.
 pub const HASH: &str = "$2b$10$SECRET-HASH-never-in-reports";
@@ -22,6 +22,48 @@ pub fn quick_retry(max_attempts: u32) -> RetryPolicy {
         max_attempts,
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(5),
+    }
+}
+
+/// Short leases, polls and timeouts, so the suite stays fast (a copy may
+/// take up to half the lease: the tests' slow stores stay well below it).
+pub fn quick_options() -> ReplicationOptions {
+    ReplicationOptions {
+        lease: Duration::from_secs(2),
+        relay_poll: Duration::from_millis(5),
+        flush_timeout: Duration::from_secs(10),
+        follow_interval: Duration::from_millis(20),
+        switch_timeout: Duration::from_secs(5),
+        ..ReplicationOptions::default()
+    }
+}
+
+/// Flushes, failing the test if anything is still owed (dead letters aside).
+pub async fn flush(pt: &Passthrough) {
+    if let Err(error) = pt.flush().await {
+        panic!("flush: {error}");
+    }
+}
+
+/// Waits (at most 5 s) until the passthrough has compared `at_least` reads:
+/// compared reads run in the background and `flush` does not wait for them.
+pub async fn compared(pt: &Passthrough, at_least: u64) -> u64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let done = pt.status().await.compared_reads;
+        if done >= at_least || std::time::Instant::now() > deadline {
+            return done;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A tenant insert with this id.
+pub fn tenant(id: &str) -> TenantInsert {
+    TenantInsert {
+        id: Some(id.into()),
+        friendly_name: id.into(),
+        ..Default::default()
     }
 }
 
