@@ -1308,7 +1308,10 @@ pub async fn journal_begin_racing_a_switch_is_fenced(journal: Journal) {
                 let key = user(w * 100_000 + n);
                 n += 1;
                 let late = switched.load(std::sync::atomic::Ordering::SeqCst);
-                let begun = journal.begin(&fence(0), &[key.clone()], LONG).await.expect("begin");
+                let begun = journal
+                    .begin(&fence(0), std::slice::from_ref(&key), LONG)
+                    .await
+                    .expect("begin");
                 match begun {
                     Begun::Recorded => {
                         assert!(

@@ -404,6 +404,28 @@ pub(crate) fn delay_millis(delay: Duration) -> i64 {
     i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// The keys with duplicates merged (one per row; a cascade wins over a plain record).
+pub(crate) fn merged_keys(keys: &[JournalKey]) -> Vec<JournalKey> {
+    let mut rows: std::collections::BTreeMap<(String, String, &'static str, String), JournalKey> =
+        std::collections::BTreeMap::new();
+    for key in keys {
+        let id = (
+            key.target.clone(),
+            key.tenant_id.clone(),
+            key.subject.entity_column(),
+            key.subject.key_column(),
+        );
+        match rows.get_mut(&id) {
+            Some(existing) if key.subject.cascades() => *existing = key.clone(),
+            Some(_) => {}
+            None => {
+                rows.insert(id, key.clone());
+            }
+        }
+    }
+    rows.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,26 +467,4 @@ mod tests {
         };
         assert_eq!(subject.display_key(), "secr…");
     }
-}
-
-/// The keys with duplicates merged (one per row; a cascade wins over a plain record).
-pub(crate) fn merged_keys(keys: &[JournalKey]) -> Vec<JournalKey> {
-    let mut rows: std::collections::BTreeMap<(String, String, &'static str, String), JournalKey> =
-        std::collections::BTreeMap::new();
-    for key in keys {
-        let id = (
-            key.target.clone(),
-            key.tenant_id.clone(),
-            key.subject.entity_column(),
-            key.subject.key_column(),
-        );
-        match rows.get_mut(&id) {
-            Some(existing) if key.subject.cascades() => *existing = key.clone(),
-            Some(_) => {}
-            None => {
-                rows.insert(id, key.clone());
-            }
-        }
-    }
-    rows.into_values().collect()
 }

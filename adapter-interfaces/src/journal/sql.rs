@@ -407,7 +407,7 @@ fn bad_row(what: &str) -> AdapterError {
     }
 }
 
-fn column<'a>(row: &'a TextRow, index: usize) -> Option<&'a str> {
+fn column(row: &TextRow, index: usize) -> Option<&str> {
     row.get(index).and_then(|c| c.as_deref())
 }
 
