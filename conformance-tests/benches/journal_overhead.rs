@@ -205,8 +205,16 @@ async fn main() {
     );
     let base = bare.throughput();
     line("bare primary", &bare, base);
-    line("non-blocking passthrough, until callers return", &callers, base);
-    line("non-blocking passthrough, until replicated", &replicated, base);
+    line(
+        "non-blocking passthrough, until callers return",
+        &callers,
+        base,
+    );
+    line(
+        "non-blocking passthrough, until replicated",
+        &replicated,
+        base,
+    );
     let hand = by_hand.throughput();
     line("primary then secondary, by hand", &by_hand, base);
     println!(
