@@ -29,7 +29,10 @@ async fn migrate_twice_and_over_another_backends_schema() {
         .await
         .expect("migrate over another backend's schema");
     store.migrate().await.expect("migrate again");
-    assert_eq!(store.schema_version().await.expect("version"), Some(1));
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
 
     let db_adapters = store.adapters();
     let tenant = db_adapters
@@ -92,7 +95,10 @@ async fn migrate_twice(db: conformance_tests::provision::TestDatabase) {
     assert_eq!(store.schema_version().await.expect("version"), None);
     store.migrate().await.expect("migrate");
     store.migrate().await.expect("migrate again");
-    assert_eq!(store.schema_version().await.expect("version"), Some(1));
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
 }
 
 #[cfg(feature = "postgres")]

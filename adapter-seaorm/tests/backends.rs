@@ -652,7 +652,10 @@ async fn bulk_upserts(db: &Fresh) {
 /// canonical text forms that every backend writes.
 async fn migrations_and_storage(db: &Fresh) {
     db.store.migrate().await.unwrap();
-    assert_eq!(db.store.schema_version().await.unwrap(), Some(1));
+    assert_eq!(
+        db.store.schema_version().await.unwrap(),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
     let sea = db.store.adapters();
     sea.tenants.upsert(tenant("t")).await.unwrap();
     let u = user(1);
@@ -698,7 +701,10 @@ async fn reads_what_another_backend_wrote(db: &Fresh) {
         .await
         .unwrap();
     db.store.migrate().await.unwrap();
-    assert_eq!(db.store.schema_version().await.unwrap(), Some(1));
+    assert_eq!(
+        db.store.schema_version().await.unwrap(),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
     let backend = db.store.backend();
     let (yes, no, stamp, login) = match backend {
         DbBackend::Sqlite => (

@@ -68,15 +68,24 @@ fn full_user(id: &str, email: &str) -> UserInsert {
 }
 
 async fn migrations_are_idempotent(fresh: &Fresh) {
-    assert_eq!(fresh.store.schema_version().await.unwrap(), Some(1));
+    assert_eq!(
+        fresh.store.schema_version().await.unwrap(),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
     fresh.store.migrate().await.unwrap();
     fresh.store.migrate().await.unwrap();
-    assert_eq!(fresh.store.schema_version().await.unwrap(), Some(1));
+    assert_eq!(
+        fresh.store.schema_version().await.unwrap(),
+        Some(adapter_interfaces::schema::SCHEMA_VERSION)
+    );
     if !fresh.url.contains(":memory:") {
         // Another store (another process) on the same database finds it migrated.
         let other = adapter_sqlx::connect(&fresh.url).await.unwrap();
         other.migrate().await.unwrap();
-        assert_eq!(other.schema_version().await.unwrap(), Some(1));
+        assert_eq!(
+            other.schema_version().await.unwrap(),
+            Some(adapter_interfaces::schema::SCHEMA_VERSION)
+        );
         other.close().await;
     }
 }
