@@ -49,7 +49,20 @@ async fn resync(pair: Pair<'_>, entity: EntityKind, tenant_id: &str, key: &str) 
         EntityKind::Application => one::<Application>(pair, tenant_id, key).await,
         EntityKind::Connection => one::<Connection>(pair, tenant_id, key).await,
         EntityKind::Session => one::<Session>(pair, tenant_id, key).await,
-        EntityKind::Code => one::<Code>(pair, tenant_id, key).await,
+        EntityKind::Code => {
+            one::<Code>(pair, tenant_id, key).await?;
+            // A `codes.cleanup` removes codes without journaling each of
+            // them: a copy that read a code before the cleanup removed it
+            // and wrote it after the cleanup's own copy scanned the target
+            // would leave it there for good. Reading the source again after
+            // the write closes that window: either this read sees the
+            // removal, or the cleanup's copy (which starts only after the
+            // removal) sees the code this copy wrote.
+            if pair.source.codes.get(tenant_id, key).await?.is_none() {
+                Code::remove_absent(&*pair.target.codes, tenant_id, key).await?;
+            }
+            Ok(())
+        }
         EntityKind::Password => one::<Password>(pair, tenant_id, key).await,
         EntityKind::Log => one::<Log>(pair, tenant_id, key).await,
     }

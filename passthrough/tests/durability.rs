@@ -476,3 +476,34 @@ fn a_process_killed_mid_write_leaves_nothing_stuck_past_the_lease() {
         assert!(b.users.get("t", "auth0|k1").await.unwrap().is_some());
     });
 }
+
+/// The race `codes_cleanup_is_ordered_per_key` found, made deterministic: a
+/// code's copy reads it from the primary, a `codes.cleanup` then removes it
+/// there and its own copy finds nothing to remove on the secondary (the
+/// code's copy has not landed yet), then the code's copy lands. A cleanup
+/// journals its cut-off, not each code it removes, so the journal's
+/// per-key check alone cannot catch this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_copied_while_a_cleanup_removes_it_does_not_stay_behind() {
+    let (a, b) = (memory::adapters(), memory::adapters());
+    let (slow_b, switch) = with_faults(&b);
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary("b", slow_b, SecondaryOptions::non_blocking())
+        .options(quick_options())
+        .build()
+        .unwrap();
+    let db = pt.adapters();
+    db.tenants.create(tenant("t")).await.unwrap();
+    flush(&pt).await;
+    switch.delay_writes(Duration::from_millis(150));
+    let expired = CodeInsert {
+        code_id: Some("expired".into()),
+        ..CodeInsert::new(CodeType::Otp, Timestamp::now().plus_millis(-60_000))
+    };
+    db.codes.create("t", expired).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(db.codes.cleanup("t", Timestamp::now()).await.unwrap(), 1);
+    flush(&pt).await;
+    assert!(b.codes.get("t", "expired").await.unwrap().is_none());
+    assert_same(&a, &b).await;
+}
