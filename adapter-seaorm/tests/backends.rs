@@ -755,7 +755,10 @@ async fn reads_what_another_backend_wrote(db: &Fresh) {
     );
     let page = sea
         .users
-        .list("x", &ListParams::default().with_q("last_login:>2024-02-03"))
+        .list(
+            "x",
+            &ListParams::default().with_q("last_login:>=2024-02-03"),
+        )
         .await
         .unwrap();
     assert_eq!(page.items, vec![expected]);
