@@ -17,7 +17,7 @@
 //!
 //! let store = adapter_diesel::connect("sqlite::memory:").await?;
 //! store.migrate().await?;
-//! assert_eq!(store.schema_version().await?, Some(1));
+//! assert_eq!(store.schema_version().await?, Some(adapter_interfaces::schema::SCHEMA_VERSION));
 //! let db = store.adapters();
 //! let tenant = db.tenants.create(TenantInsert { friendly_name: "Acme".into(), ..Default::default() }).await?;
 //! db.users.create(&tenant.id, UserInsert {

@@ -25,7 +25,7 @@
 //! # async fn main() -> adapter_interfaces::Result<()> {
 //! let store = adapter_seaorm::connect("sqlite::memory:").await?;
 //! store.migrate().await?;
-//! assert_eq!(store.schema_version().await?, Some(1));
+//! assert_eq!(store.schema_version().await?, Some(adapter_interfaces::schema::SCHEMA_VERSION));
 //! let db = store.adapters();
 //! let tenant = db.tenants.create(TenantInsert { friendly_name: "Acme".into(), ..Default::default() }).await?;
 //! let user = db.users.create(&tenant.id, UserInsert {

@@ -24,7 +24,7 @@
 //! # async fn main() -> adapter_interfaces::Result<()> {
 //! let store = adapter_sqlx::connect("sqlite::memory:").await?;
 //! store.migrate().await?;
-//! assert_eq!(store.schema_version().await?, Some(1));
+//! assert_eq!(store.schema_version().await?, Some(adapter_interfaces::schema::SCHEMA_VERSION));
 //! let db = store.adapters();
 //! let acme = db.tenants.create(TenantInsert { id: Some("acme".into()), friendly_name: "Acme".into(), ..Default::default() }).await?;
 //! let ada = db.users.create(&acme.id, UserInsert {
