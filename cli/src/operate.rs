@@ -88,9 +88,9 @@ impl MigrationStores {
         }
     }
 
-    /// A migration passthrough over the two stores, following the stored stage.
-    /// Fails when no stage was ever stored (set one first).
-    pub async fn passthrough(
+    /// A migration passthrough over the two stores and its controller, which
+    /// has read the stored stage (if any).
+    async fn following(
         &self,
         options: ReplicationOptions,
     ) -> Result<(Passthrough, Arc<MigrationController>), CommandError> {
@@ -100,6 +100,16 @@ impl MigrationStores {
             .build()
             .map_err(|e| CommandError::Operate(e.to_string()))?;
         controller.refresh().await;
+        Ok((passthrough, controller))
+    }
+
+    /// A migration passthrough over the two stores, following the stored stage.
+    /// Fails when no stage was ever stored (set one first).
+    pub async fn passthrough(
+        &self,
+        options: ReplicationOptions,
+    ) -> Result<(Passthrough, Arc<MigrationController>), CommandError> {
+        let (passthrough, controller) = self.following(options).await?;
         if controller.generation() == 0 {
             return Err(CommandError::Operate(format!(
                 "no migration stage is stored in {} or {} yet: run `switchyard stage set dual-write --old {} --new {}` first",
@@ -200,12 +210,8 @@ pub async fn stage_set(
         relay: false,
         ..ReplicationOptions::default()
     };
-    let controller = MigrationController::new(Stage::Off);
-    let _passthrough = Passthrough::migration(stores.old(), stores.new_store(), controller.clone())
-        .options(options)
-        .build()
-        .map_err(|e| CommandError::Operate(e.to_string()))?;
-    controller.refresh().await;
+    // The passthrough drains what the promoted store misses during the switch.
+    let (_passthrough, controller) = stores.following(options).await?;
     let change = if force {
         controller.force_stage(stage).await
     } else {
