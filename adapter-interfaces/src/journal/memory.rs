@@ -239,6 +239,33 @@ impl ReplicationJournal for MemoryJournal {
             .collect())
     }
 
+    async fn claim_keys(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let mut state = self.state()?;
+        let now = now_millis();
+        let mut claims = Vec::new();
+        for key in merged_keys(keys) {
+            let id = row_id(&key);
+            if !state.rows.contains_key(&id) {
+                let seq = state.next_seq();
+                state.rows.insert(id.clone(), Row::new(key.clone(), seq, now));
+            }
+            let Some(row) = state.rows.get_mut(&id) else {
+                continue;
+            };
+            if !row.dead && row.writes_done(now) && row.claim_free(now) {
+                row.claimed_by = Some(token.to_owned());
+                row.claim_until = after(now, lease);
+                claims.extend(row.claim());
+            }
+        }
+        Ok(claims)
+    }
+
     async fn settle(&self, claim: &Claim) -> Result<bool> {
         let mut state = self.state()?;
         let now = now_millis();

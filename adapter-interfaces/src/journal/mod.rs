@@ -355,6 +355,32 @@ pub trait ReplicationJournal: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<Claim>>;
 
+    /// A copier's claim on chosen keys (a backfill, a repair): records each
+    /// key that has no row and claims, under `token`, each that is not a dead
+    /// letter, has no write in flight and no live claim. The keys' `seq` does
+    /// not change: this is not a write. Returns the claims won, each with the
+    /// row's own subject (a pending cascade stays a cascade).
+    ///
+    /// A key not won needs nothing from the caller: its row stays until a
+    /// copy that read the source after every write of the key is settled
+    /// (a dead letter stays until it is replayed or discarded).
+    async fn claim_keys(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>>;
+
+    /// [`ReplicationJournal::settle`] for many claims, in their order; the
+    /// database journal does it in a few statements per thousand claims.
+    async fn settle_many(&self, claims: &[Claim]) -> Result<Vec<bool>> {
+        let mut settled = Vec::with_capacity(claims.len());
+        for claim in claims {
+            settled.push(self.settle(claim).await?);
+        }
+        Ok(settled)
+    }
+
     /// After a successful copy: removes the row when nothing changed since
     /// the claim; otherwise leaves it for another pass (marking it again
     /// when the claim was lost). `true` when the key is settled.

@@ -379,10 +379,18 @@ impl Statement {
         self
     }
 
-    /// A row constructor list `((t, e, k, r), …)` for `IN`.
+    /// A list of rows `(t, e, k, r)` for `(target, entity, tenant_id,
+    /// record_key) IN …`.
     fn key_list(&mut self, keys: &[JournalKey]) -> &mut Self {
-        self.sql("(");
-        for (i, key) in keys.iter().enumerate() {
+        self.row_list(keys.iter().map(|key| (key, None)))
+    }
+
+    /// A list of rows `(t, e, k, r)`, or `(t, e, k, r, seq)` where a `seq` is
+    /// given, for `IN`: a `VALUES` table where SQLite asks for one (it takes
+    /// no list of row values), a list of row constructors on MySQL.
+    fn row_list<'k>(&mut self, rows: impl Iterator<Item = (&'k JournalKey, Option<i64>)>) -> &mut Self {
+        self.sql(if self.dialect.is_mysql() { "(" } else { "(VALUES " });
+        for (i, (key, seq)) in rows.enumerate() {
             if i > 0 {
                 self.sql(", ");
             }
@@ -393,8 +401,11 @@ impl Statement {
                 .sql(", ")
                 .text(&key.tenant_id)
                 .sql(", ")
-                .text(&key.subject.key_column())
-                .sql(")");
+                .text(&key.subject.key_column());
+            if let Some(seq) = seq {
+                self.sql(", ").int(seq);
+            }
+            self.sql(")");
         }
         self.sql(")")
     }
@@ -659,8 +670,20 @@ impl<E: JournalSql> SqlJournal<E> {
                 .sql(&format!(" THEN {new_until} ELSE {old_until} END, "));
         }
         s.marked();
+        self.claims_of_upsert(s, token, keys).await
+    }
+
+    /// Runs an upsert of `keys` that claims rows for `token`, and returns the
+    /// claims it won: through `RETURNING`, or on MySQL by reading the rows back.
+    async fn claims_of_upsert(
+        &self,
+        mut upsert: Statement,
+        token: &str,
+        keys: &[JournalKey],
+    ) -> Result<Vec<Claim>> {
+        let dialect = self.dialect();
         let rows = if dialect.is_mysql() {
-            self.execute(s).await?;
+            self.execute(upsert).await?;
             let mut read = Statement::new(dialect);
             read.sql("SELECT ").claim_columns();
             read.sql(&format!(
@@ -669,14 +692,154 @@ impl<E: JournalSql> SqlJournal<E> {
             .key_list(keys);
             self.fetch(read, CLAIM_COLUMNS).await?
         } else {
-            s.sql(" RETURNING ").claim_columns();
-            self.fetch(s, CLAIM_COLUMNS).await?
+            upsert.sql(" RETURNING ").claim_columns();
+            self.fetch(upsert, CLAIM_COLUMNS).await?
         };
         let mut claims = Vec::new();
         for row in &rows {
             claims.extend(claim_of(row, token)?);
         }
         Ok(claims)
+    }
+
+    /// `claim_keys` for one chunk of keys.
+    async fn claim_keys_chunk(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let dialect = self.dialect();
+        let mut s = Statement::new(dialect);
+        s.insert_into().sql("VALUES ");
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                s.sql(", ");
+            }
+            s.sql("(")
+                .text(&key.target)
+                .sql(", ")
+                .text(key.subject.entity_column())
+                .sql(", ")
+                .text(&key.tenant_id)
+                .sql(", ")
+                .text(&key.subject.key_column())
+                .sql(", ")
+                .int(i64::from(key.subject.cascades()))
+                .sql(", 1, 0, ")
+                .now()
+                .sql(", ")
+                .text(token)
+                .sql(", ")
+                .now_plus(lease)
+                .sql(", 0, ")
+                .now()
+                .sql(", 0, NULL, ")
+                .now()
+                .sql(", ")
+                .now()
+                .sql(")");
+        }
+        s.on_conflict();
+        // A row is taken only when it is free: not dead, no write in flight,
+        // no live claim. Nothing else changes, `seq` least of all.
+        let free = |s: &mut Statement, qualify: &dyn Fn(&str) -> String| {
+            s.sql(&format!("{} < ", qualify("claim_until")))
+                .now()
+                .sql(&format!(
+                    " AND {} = 0 AND ({} = 0 OR {} < ",
+                    qualify("dead"),
+                    qualify("pending_writes"),
+                    qualify("writes_until")
+                ))
+                .now()
+                .sql(")");
+        };
+        if dialect.is_mysql() {
+            // As in `finish`: claimed_by first (from the old columns), then
+            // claim_until (from the claimed_by just assigned).
+            s.sql("claimed_by = CASE WHEN ");
+            free(&mut s, &|c| c.to_owned());
+            s.sql(" THEN VALUES(claimed_by) ELSE claimed_by END, ")
+                .sql("claim_until = CASE WHEN claimed_by = VALUES(claimed_by) THEN VALUES(claim_until) ELSE claim_until END");
+        } else {
+            let old = |c: &str| format!("{JOURNAL_TABLE}.{c}");
+            s.sql("claimed_by = CASE WHEN ");
+            free(&mut s, &old);
+            s.sql(" THEN excluded.claimed_by ELSE ")
+                .sql(&old("claimed_by"))
+                .sql(" END, claim_until = CASE WHEN ");
+            free(&mut s, &old);
+            s.sql(" THEN excluded.claim_until ELSE ")
+                .sql(&old("claim_until"))
+                .sql(" END");
+        }
+        self.claims_of_upsert(s, token, keys).await
+    }
+
+    /// `settle_many` for one chunk of claims that share one token: one
+    /// `DELETE` of the rows that may go; the rest as `settle` does them.
+    async fn settle_chunk(&self, token: &str, claims: &[Claim]) -> Result<Vec<bool>> {
+        let dialect = self.dialect();
+        let mut s = Statement::new(dialect);
+        s.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE claimed_by = "))
+            .text(token)
+            .sql(" AND (pending_writes = 0 OR writes_until < ")
+            .now()
+            .sql(") AND (target, entity, tenant_id, record_key, seq) IN ")
+            .row_list(claims.iter().map(|c| (&c.key, Some(c.seq))));
+        let key_columns = [
+            Col::Text("target"),
+            Col::Text("entity"),
+            Col::Text("tenant_id"),
+            Col::Text("record_key"),
+        ];
+        type Id = (String, String, String, String);
+        let id_of = |key: &JournalKey| -> Id {
+            (
+                key.target.clone(),
+                key.subject.entity_column().to_owned(),
+                key.tenant_id.clone(),
+                key.subject.key_column(),
+            )
+        };
+        let row_id = |row: &TextRow| -> Id {
+            let text = |i| column(row, i).unwrap_or_default().to_owned();
+            (text(0), text(1), text(2), text(3))
+        };
+        let settled: std::collections::HashSet<Id> = if dialect == Dialect::MySql {
+            // No `DELETE … RETURNING`: what is left after the delete was not
+            // settled (a row written again since is taken for one left, which
+            // costs one more copy, never a lost one).
+            self.execute(s).await?;
+            let mut read = Statement::new(dialect);
+            read.sql("SELECT ").columns(&key_columns).sql(&format!(
+                " FROM {JOURNAL_TABLE} WHERE (target, entity, tenant_id, record_key) IN "
+            ));
+            read.key_list(&claims.iter().map(|c| c.key.clone()).collect::<Vec<_>>());
+            let left: std::collections::HashSet<Id> =
+                self.fetch(read, 4).await?.iter().map(row_id).collect();
+            claims
+                .iter()
+                .map(|c| id_of(&c.key))
+                .filter(|id| !left.contains(id))
+                .collect()
+        } else {
+            s.sql(" RETURNING ").columns(&key_columns);
+            self.fetch(s, 4).await?.iter().map(row_id).collect()
+        };
+        let mut out = Vec::with_capacity(claims.len());
+        for claim in claims {
+            if settled.contains(&id_of(&claim.key)) {
+                out.push(true);
+                continue;
+            }
+            if !self.release_held(claim).await? {
+                self.mark(&claim.key).await?;
+            }
+            out.push(false);
+        }
+        Ok(out)
     }
 
     /// Marks `key` changed, so that it is applied again (see `settle`).
@@ -860,6 +1023,37 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         }
         claims.sort_by_key(|c| c.since);
         Ok(claims)
+    }
+
+    async fn claim_keys(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let keys = merged_keys(keys);
+        let mut claims = Vec::new();
+        for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            claims.extend(self.claim_keys_chunk(token, chunk, lease).await?);
+        }
+        Ok(claims)
+    }
+
+    async fn settle_many(&self, claims: &[Claim]) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(claims.len());
+        // Consecutive claims of one token go together (a copier's batch has one).
+        let mut start = 0;
+        while start < claims.len() {
+            let token = &claims[start].token;
+            let end = claims[start..]
+                .iter()
+                .take(KEYS_PER_STATEMENT)
+                .position(|c| c.token != *token)
+                .map_or((start + KEYS_PER_STATEMENT).min(claims.len()), |n| start + n);
+            out.extend(self.settle_chunk(token, &claims[start..end]).await?);
+            start = end;
+        }
+        Ok(out)
     }
 
     async fn settle(&self, claim: &Claim) -> Result<bool> {
