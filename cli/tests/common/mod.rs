@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
 
 use conformance_tests::provision::{self, TestDatabase};
 
@@ -197,4 +197,107 @@ pub fn sqlite_exec(path: &Path, sql: &str) {
 /// The path of `name` in `dir`.
 pub fn path(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
+}
+
+/// Starts the binary with `args` in `dir`, its standard output going to the
+/// file `out` there and its standard error to `err` (the same file if equal).
+pub fn spawn_logged(dir: &Path, args: &[&str], out: &str, err: &str) -> Child {
+    let stdout = std::fs::File::create(dir.join(out)).expect("log file");
+    let stderr = if err == out {
+        stdout.try_clone().expect("log file")
+    } else {
+        std::fs::File::create(dir.join(err)).expect("log file")
+    };
+    switchyard(dir)
+        .args(args)
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .expect("cannot start switchyard")
+}
+
+/// The text of the file `log` in `dir` (empty if there is none).
+pub fn log_text(dir: &Path, log: &str) -> String {
+    std::fs::read_to_string(dir.join(log)).unwrap_or_default()
+}
+
+/// The operations reported by the `switchyard traffic` runs whose logs (in
+/// `dir`, named `prefix…`) end with a summary; a killed run has none.
+pub fn traffic_operations(dir: &Path, prefix: &str) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(prefix) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.starts_with("traffic: ")) {
+            total += line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+/// A verify JSON report's sums over entities: records in the source,
+/// differing, missing in the target, extra in the target.
+pub fn verify_totals(report: &serde_json::Value) -> (u64, u64, u64, u64) {
+    let mut totals = (0, 0, 0, 0);
+    for e in report["entities"].as_array().expect("entities") {
+        let n = |field: &str| e[field].as_u64().expect("a count");
+        totals.0 += n("source_count");
+        totals.1 += n("differing");
+        totals.2 += n("missing_in_target");
+        totals.3 += n("extra_in_target");
+    }
+    totals
+}
+
+/// The entities a verify JSON report finds different, with their counts and
+/// the names of the fields that differ: never keys or values, which may be
+/// code ids (secrets are redacted, but the summary needs neither).
+pub fn verify_summary(report: &serde_json::Value) -> String {
+    let mut parts = Vec::new();
+    for e in report["entities"].as_array().expect("entities") {
+        let n = |field: &str| e[field].as_u64().unwrap_or(0);
+        let (differing, missing, extra) =
+            (n("differing"), n("missing_in_target"), n("extra_in_target"));
+        if differing + missing + extra == 0 && n("source_count") == n("target_count") {
+            continue;
+        }
+        let mut fields: Vec<&str> = e["first_differences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d["fields"].as_array().into_iter().flatten())
+            .filter_map(|f| f["field"].as_str())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        parts.push(format!(
+            "{}: {differing} differing ({}), {missing} missing, {extra} extra ({} vs {})",
+            e["entity"].as_str().unwrap_or("?"),
+            fields.join(", "),
+            n("source_count"),
+            n("target_count")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Runs the binary with `args` in `dir` and shows only the command and its
+/// exit status (for output that names keys, such as a verify report).
+pub fn run_quiet(dir: &Path, args: &[&str]) -> Output {
+    let output = switchyard(dir)
+        .args(args)
+        .output()
+        .expect("cannot run switchyard");
+    eprintln!(
+        "$ switchyard {}\n-> {:?}",
+        args.join(" "),
+        output.status.code()
+    );
+    output
 }
