@@ -158,7 +158,7 @@ mod tests {
             Counts {
                 copied: 3,
                 skipped: 1,
-                failed: 0,
+                ..Counts::default()
             },
         );
         cp.save(&path).unwrap();
