@@ -666,6 +666,124 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn with_batches_of_one_a_target_outage_stops_the_run_and_keeps_its_place() {
+        let (source, target) = seeded(&small()).await;
+        let (faulty, switch) = passthrough::with_faults(&target);
+        let dir = std::env::temp_dir().join(format!("switchyard-outage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cp.json");
+        let mut options = BackfillOptions {
+            batch_size: 1,
+            checkpoint: Some(path.clone()),
+            fingerprint: "f".into(),
+            ..Default::default()
+        };
+        options.stop_after_batches = Some(3);
+        let err = backfill(&source, &faulty, &options, &Silent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackfillError::Interrupted(3)), "{err}");
+        let before = Checkpoint::load(&path, "f").unwrap().expect("a checkpoint");
+        options.stop_after_batches = None;
+        switch.fail_writes(true);
+        let err = backfill(&source, &faulty, &options, &Silent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackfillError::Target { .. }), "{err}");
+        // The run stopped at the record it could not write: nothing counted
+        // as failed, the checkpoint did not move past it.
+        let after = Checkpoint::load(&path, "f")
+            .unwrap()
+            .expect("the checkpoint stays");
+        assert_eq!(after, before);
+        switch.fail_writes(false);
+        let report = backfill(&source, &faulty, &options, &Silent).await.unwrap();
+        assert_eq!(report.totals().failed, 0, "{report}");
+        assert!(verified(&source, &target).await.identical);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn prune_removes_what_only_the_target_has() {
+        use adapter_interfaces::*;
+        let (source, target) = seeded(&small()).await;
+        backfill(&source, &target, &BackfillOptions::default(), &Silent)
+            .await
+            .unwrap();
+        // Extras on the target: a whole tenant, and one record of every
+        // entity in a tenant both have.
+        let other = target
+            .tenants
+            .create(TenantInsert {
+                friendly_name: "Only here".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&target, &tenant, 0).await;
+        user.user_id = "auth0|extra".into();
+        user.email = Some("extra@example.com".into());
+        user.username = None;
+        user.phone_number = None;
+        target.users.upsert(&tenant, user).await.unwrap();
+        macro_rules! extra {
+            ($R:ty, |$r:ident| $change:expr) => {{
+                let mut $r = nth::<$R>(&target, &tenant, 0).await;
+                $change;
+                <$R as Entity>::store(&target)
+                    .upsert(&tenant, $r)
+                    .await
+                    .unwrap();
+            }};
+        }
+        extra!(Application, |r| {
+            r.client_id = "extra-app".into();
+        });
+        extra!(Connection, |r| {
+            r.id = "con_extra".into();
+            r.name = "extra-connection".into();
+        });
+        extra!(Session, |r| r.id = "extra-session".into());
+        extra!(Code, |r| r.code_id = "extra-code".into());
+        extra!(Password, |r| {
+            r.id = "extra-password".into();
+            r.is_current = false;
+        });
+        extra!(Log, |r| r.log_id = "extra-log".into());
+        let report = verified(&source, &target).await;
+        assert!(!report.identical);
+        let options = BackfillOptions {
+            prune: true,
+            ..Default::default()
+        };
+        let dry = backfill(
+            &source,
+            &target,
+            &BackfillOptions {
+                dry_run: true,
+                ..options.clone()
+            },
+            &Silent,
+        )
+        .await
+        .unwrap();
+        assert_eq!(dry.totals().removed, 7, "{dry}");
+        assert!(target.tenants.get(&other.id).await.unwrap().is_some());
+        let pruned = backfill(&source, &target, &options, &Silent).await.unwrap();
+        // Six records and the tenant removed; the log is kept (append-only).
+        assert_eq!(pruned.totals().removed, 7, "{pruned}");
+        assert_eq!(pruned.totals().unprunable, 1, "{pruned}");
+        assert!(target.tenants.get(&other.id).await.unwrap().is_none());
+        let report = verified(&source, &target).await;
+        for entity in &report.entities {
+            let extra = u64::from(entity.entity == EntityKind::Log);
+            assert_eq!(entity.extra_in_target, extra, "{report}");
+            assert_eq!((entity.missing_in_target, entity.differing), (0, 0));
+        }
+    }
+
+    #[tokio::test]
     async fn a_dry_run_writes_nothing() {
         let (source, target) = seeded(&small()).await;
         let options = BackfillOptions {

@@ -718,6 +718,94 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_key_written_while_compared_is_not_reported_as_different() {
+        let (source, target) = pair().await;
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&source, &tenant, 0).await;
+        user.login_count += 1;
+        source.users.upsert(&tenant, user.clone()).await.unwrap();
+        // Replication catches up while verify runs: after its scan, before its re-check.
+        let (late, scope) = (target.clone(), tenant.clone());
+        let catch_up = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            late.users.upsert(&scope, user).await.unwrap();
+        });
+        let options = VerifyOptions {
+            settle_interval: Duration::from_millis(600),
+            ..VerifyOptions::default()
+        };
+        let report = verify(&source, &target, &options, &Silent).await.unwrap();
+        catch_up.await.unwrap();
+        assert!(report.identical, "{report}");
+        let users = entity_of(&report, EntityKind::User);
+        assert_eq!(users.changed_while_compared, 1, "{report}");
+        assert_eq!(users.differing, 0);
+        assert!(format!("{report}").contains("being written while compared"));
+        // Without a re-check, the same moment is a difference.
+        let mut user = nth::<User>(&source, &tenant, 0).await;
+        user.login_count += 1;
+        source.users.upsert(&tenant, user).await.unwrap();
+        let options = VerifyOptions {
+            settle_rounds: 0,
+            ..VerifyOptions::default()
+        };
+        let report = verify(&source, &target, &options, &Silent).await.unwrap();
+        assert_eq!(entity_of(&report, EntityKind::User).differing, 1);
+    }
+
+    #[tokio::test]
+    async fn repair_brings_every_difference_to_the_source_and_plain_verify_never_writes() {
+        use adapter_interfaces::{Code, Session};
+        let (source, target) = pair().await;
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&target, &tenant, 0).await;
+        user.login_count += 7;
+        target.users.upsert(&tenant, user).await.unwrap();
+        let session = nth::<Session>(&target, &tenant, 0).await;
+        target.sessions.remove(&tenant, &session.id).await.unwrap();
+        let mut code = nth::<Code>(&target, &tenant, 0).await;
+        code.code_id = "extra-code-0123456789".into();
+        target.codes.upsert(&tenant, code).await.unwrap();
+        let fast = VerifyOptions {
+            settle_interval: Duration::from_millis(10),
+            ..VerifyOptions::default()
+        };
+        let plain = verify(&source, &target, &fast, &Silent).await.unwrap();
+        assert!(!plain.identical);
+        let shown = format!("{plain}");
+        assert!(
+            shown.contains("extr…") && !shown.contains("extra-code-0123456789"),
+            "{shown}"
+        );
+        // A plain verify wrote nothing: the same differences again.
+        let again = verify(&source, &target, &fast, &Silent).await.unwrap();
+        assert_eq!(again.entities, plain.entities);
+        let options = VerifyOptions {
+            repair: Some(Repair {
+                coordination: Some(crate::backfill::Coordination::migration(
+                    passthrough::Side::Old,
+                )),
+            }),
+            ..fast.clone()
+        };
+        let repaired = verify(&source, &target, &options, &Silent).await.unwrap();
+        assert!(repaired.identical, "{repaired}");
+        let total: u64 = repaired.entities.iter().map(|e| e.repaired).sum();
+        assert_eq!(total, 3, "{repaired}");
+        assert!(verified(&source, &target).await.identical);
+        assert!(
+            source
+                .journal
+                .backlog()
+                .await
+                .unwrap()
+                .iter()
+                .all(|b| b.pending == 0 && b.dead == 0),
+            "the repair settled its claims"
+        );
+    }
+
+    #[tokio::test]
     async fn missing_and_extra_records_are_named() {
         let (source, target) = pair().await;
         let tenant = tenant_id(&source, 1).await;
