@@ -730,4 +730,89 @@ mod tests {
                 .all(|b| b.pending == 0)
         );
     }
+
+    #[tokio::test]
+    async fn a_key_with_a_write_in_flight_is_left_to_replication() {
+        use adapter_interfaces::journal::{Begun, Fence};
+        let (source, target) = (memory::adapters(), memory::adapters());
+        let t = tenant(&source).await;
+        let a = source
+            .users
+            .create(&t, user("auth0|a", "first"))
+            .await
+            .unwrap();
+        let journal: Arc<dyn ReplicationJournal> = Arc::new(MemoryJournal::new());
+        // A passthrough began a write of the user and has not finished it.
+        let fence = Fence {
+            scope: DEFAULT_SCOPE.into(),
+            generation: 0,
+            stage: "dual_write".into(),
+        };
+        let key = JournalKey::new(
+            "new",
+            t.as_str(),
+            Subject::Record {
+                entity: EntityKind::User,
+                key: "auth0|a".into(),
+            },
+        );
+        let begun = journal
+            .begin(&fence, std::slice::from_ref(&key), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(begun, Begun::Recorded);
+        let copy = LiveCopy::new(source.clone(), target.clone(), journal.clone(), "new");
+        let done = copy
+            .reconcile::<User>(
+                &t,
+                SourceRead::EachKey,
+                std::slice::from_ref(&a),
+                Vec::new(),
+                ReconcileOptions::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!((done.copied, done.deferred), (0, 1));
+        assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), None);
+        // The writer's row is still there for replication to apply.
+        assert_eq!(journal.backlog().await.unwrap()[0].pending, 1);
+    }
+
+    #[tokio::test]
+    async fn the_copy_stops_when_the_stage_moves_the_primary_away() {
+        let (source, target) = (memory::adapters(), memory::adapters());
+        let t = tenant(&source).await;
+        let a = source
+            .users
+            .create(&t, user("auth0|a", "first"))
+            .await
+            .unwrap();
+        let journal: Arc<dyn ReplicationJournal> = Arc::new(MemoryJournal::new());
+        assert!(
+            journal
+                .set_stage(DEFAULT_SCOPE, 0, "live", 3)
+                .await
+                .unwrap()
+        );
+        let copy = LiveCopy::new(source.clone(), target.clone(), journal.clone(), "new")
+            .expect_primary(Side::Old);
+        let error = copy
+            .reconcile::<User>(
+                &t,
+                SourceRead::EachKey,
+                std::slice::from_ref(&a),
+                Vec::new(),
+                ReconcileOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, LiveCopyError::StageMoved { .. }), "{error}");
+        assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), None);
+        // Its claim was given back: a relay may take the key at once.
+        let claims = journal
+            .claim("relay", "new", 10, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(claims.len(), 1);
+    }
 }
