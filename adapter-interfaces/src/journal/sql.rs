@@ -388,8 +388,15 @@ impl Statement {
     /// A list of rows `(t, e, k, r)`, or `(t, e, k, r, seq)` where a `seq` is
     /// given, for `IN`: a `VALUES` table where SQLite asks for one (it takes
     /// no list of row values), a list of row constructors on MySQL.
-    fn row_list<'k>(&mut self, rows: impl Iterator<Item = (&'k JournalKey, Option<i64>)>) -> &mut Self {
-        self.sql(if self.dialect.is_mysql() { "(" } else { "(VALUES " });
+    fn row_list<'k>(
+        &mut self,
+        rows: impl Iterator<Item = (&'k JournalKey, Option<i64>)>,
+    ) -> &mut Self {
+        self.sql(if self.dialect.is_mysql() {
+            "("
+        } else {
+            "(VALUES "
+        });
         for (i, (key, seq)) in rows.enumerate() {
             if i > 0 {
                 self.sql(", ");
@@ -1049,7 +1056,9 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
                 .iter()
                 .take(KEYS_PER_STATEMENT)
                 .position(|c| c.token != *token)
-                .map_or((start + KEYS_PER_STATEMENT).min(claims.len()), |n| start + n);
+                .map_or((start + KEYS_PER_STATEMENT).min(claims.len()), |n| {
+                    start + n
+                });
             out.extend(self.settle_chunk(token, &claims[start..end]).await?);
             start = end;
         }
