@@ -152,6 +152,7 @@ macro_rules! __for_each_journal_check {
             journal_claim_keys_above_a_chunk_and_with_duplicates,
             journal_settle_many_answers_as_settle_does,
             journal_settle_many_above_a_chunk,
+            journal_settle_many_of_one_claim_twice_answers_as_settle_does,
             journal_concurrent_claim_keys_never_share_a_key,
             journal_stage_fence,
             journal_stage_is_compare_and_set,
@@ -1539,6 +1540,36 @@ pub async fn journal_settle_many_above_a_chunk(journal: Journal) {
         left,
         "only the rewritten keys are left"
     );
+}
+
+/// A claim given twice to settle_many answers as two settles of it: the
+/// first settles, the second finds the row gone and marks the key again.
+pub async fn journal_settle_many_of_one_claim_twice_answers_as_settle_does(journal: Journal) {
+    let (one_by_one, many) = (user(1), user(2));
+    let claims = claim_keys(
+        &journal,
+        &token("copier"),
+        &[one_by_one.clone(), many.clone()],
+        LONG,
+    )
+    .await;
+    let (a, b) = (claim_of(&claims, &one_by_one), claim_of(&claims, &many));
+    let settled = vec![
+        journal.settle(a).await.expect("settle"),
+        journal.settle(a).await.expect("settle"),
+    ];
+    assert_eq!(settled, vec![true, false], "settle twice");
+    assert_eq!(
+        settle_many(&journal, &[b.clone(), b.clone()]).await,
+        settled,
+        "settle_many of one claim twice answers as settle twice"
+    );
+    assert_eq!(
+        keys(&journal).await,
+        vec![one_by_one, many],
+        "both keys are marked again"
+    );
+    assert_eq!(drain(&journal).await, 2);
 }
 
 /// Copiers' claim_keys on overlapping keys, racing relays' claims, never
