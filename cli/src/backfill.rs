@@ -7,20 +7,19 @@
 //! order, the source is read in keyset pages of `batch_size` records and the
 //! target's records of the same key range are read beside them. The keys
 //! that differ (and with [`BackfillOptions::prune`], the keys only the
-//! target has) are reconciled by [`passthrough::LiveCopy`]: claimed in the
-//! source's replication journal, read again from the source after the
-//! claim, written or removed in one batch, and settled. That is what makes
-//! a backfill safe beside live dual-writes, from this process or any other:
-//! it never overwrites a record that replication wrote after the page was
-//! read, and never brings back one removed meanwhile (the guarantee and its
-//! reasons are in the `live_copy` module docs). Keys with a write in flight
-//! or held by a relay are left to replication and counted as *deferred*.
+//! target has) are reconciled by [`passthrough::LiveCopy`]: written in one
+//! batch, then read again from the source; a key the application changed
+//! or removed meanwhile is copied again under its claim in the source's
+//! replication journal, as a relay copies it. That is what makes a backfill
+//! safe beside live dual-writes, from this process or any other: it never
+//! leaves a record older than the one replication wrote, and never brings
+//! back one removed meanwhile (the guarantee and its reasons are in the
+//! `live_copy` module docs). On a quiet store it costs one more read of the
+//! source per batch.
 //!
 //! A rerun copies nothing twice and counts copied and skipped records. A
 //! record the target refuses goes to the errors file (its key, a code's as
-//! a prefix, and the reason; never its values) and stays owed in the
-//! journal as a dead letter, so that no switch promotes a target that lacks
-//! it; the run goes on. A batch that fails at the driver stops the run (the
+//! a prefix, and the reason; never its values) and the run goes on. A batch that fails at the driver stops the run (the
 //! target is down, not the data bad), and a rerun starts at that batch.
 //! After every batch the position is saved in a checkpoint (written only
 //! for its owner: its cursor holds a whole key), so that a run killed at any

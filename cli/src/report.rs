@@ -17,7 +17,8 @@ pub struct Counts {
     /// Removed from the target: pruned, or removed from the source while copying.
     #[serde(default)]
     pub removed: u64,
-    /// Left to replication: a write of the key was in flight, or a relay held it.
+    /// Changed while copied and still owed by the journal when the copy gave
+    /// up waiting for its copier (see `switchyard journal status`).
     #[serde(default)]
     pub deferred: u64,
     /// Extra records on the target that cannot be pruned one by one (logs).
@@ -122,7 +123,7 @@ impl fmt::Display for BackfillReport {
         if t.deferred > 0 {
             write!(
                 f,
-                "\n({} keys were being written meanwhile: replication copies them; `switchyard journal status` shows what is left)",
+                "\n({} keys changed while copied and are still owed by the journal: `switchyard journal status` shows them)",
                 t.deferred
             )?;
         }

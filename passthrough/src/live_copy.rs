@@ -1,5 +1,5 @@
 //! Copying while the application writes: how a backfill, a prune or a
-//! repair brings chosen keys of a target to the source's current state
+//! repair brings a key range of a target to the source's current state
 //! without racing the replication of the passthroughs that write the same
 //! keys (in this process or in any other).
 //!
@@ -10,61 +10,58 @@
 //! For every key where the two differ (and, with
 //! [`ReconcileOptions::prune`], every key only the target has) it:
 //!
-//! 1. **claims the key** in the source's replication journal with
-//!    [`ReplicationJournal::claim_keys`], the journal in which every
-//!    passthrough whose primary is the source records its writes, under
-//!    the subject those writes use (a password's subject is every password
-//!    of its user, as for a password write);
-//! 2. **reads the source again**, after the claim;
-//! 3. **writes the target** from that read: upserts the current record, or
-//!    removes the key where the source no longer has it;
-//! 4. **settles** the claims ([`ReplicationJournal::settle_many`]).
+//! 1. **writes the target** in one batch from what the caller read (upsert
+//!    the source's record, or remove the key);
+//! 2. **reads the source again**, after that write;
+//! 3. for each key whose current source state is not what it wrote (the
+//!    application changed or removed it meanwhile), **copies the key again
+//!    under its claim** in the source's replication journal, exactly as a
+//!    relay does ([`ReplicationJournal::claim_keys`], then the relay's own
+//!    copy of the key's subject, then settle). When another copier holds
+//!    the key, or a write of it is in flight, it waits until the two stores
+//!    agree (or until its lease, then the key is *deferred*: the journal
+//!    still owes it).
 //!
-//! A key whose claim it does not win is left alone and counted as
-//! *deferred*: a write of it is in flight, or another copier holds it, or it
-//! is a dead letter. In each case the journal's own rule applies: the row
-//! stays until a copy that read the source after every write of the key is
-//! settled.
+//! **Why no newer record is overwritten and no removed one comes back.** If
+//! the source still holds, after the batch write, what the batch wrote,
+//! then the target holds the source's current state as of that read, and
+//! every later write of the key is journaled and copied after it. If it
+//! does not, the key changed after the caller's read: step 3 copies its
+//! current state under the key's claim, which is the journal's own rule
+//! (the copy reads the source after its claim; a newer write keeps the row
+//! for another copy). A copier that held the key and copied it before the
+//! batch write is why step 3 waits for agreement instead of leaving the key
+//! to that copier. A password's subject is every password of its user, so a
+//! stale current password that demoted a newer one is undone with the
+//! user's whole set; a code that a `codes.cleanup` removed after the caller's
+//! read is removed again, as the relay's copy of a code does.
 //!
-//! **Why no newer record is overwritten and no removed one comes back.** The
-//! copy reads the source after its claim, so it writes a state at least as
-//! new as every source write that had finished by then. A write that begins
-//! later changes the key's `seq`, so the settle fails and the key stays owed:
-//! a relay copies its current state again after this copy's write. A write
-//! that began earlier either is still in flight (the claim is refused) or
-//! has finished, and then the re-read sees it. A claim that outlives its
-//! lease cannot settle, and its settle marks the key again, so a copy
-//! written late is itself copied over. The copy is therefore never the last
-//! word on a key that changed after it read the source; replication is.
-//! What replication does not journal key by key is closed here: a
-//! `codes.cleanup` removes codes by cut-off, so after writing codes the
-//! source is read once more and codes it no longer has are removed again (as
-//! the relay's copy of a code does); a write that fails because its parent
-//! is gone is checked against the source (a record the source no longer has
-//! is not a failure, it is settled as absent), and a parent the target lacks
-//! is copied first.
+//! On a quiet store the price is one more read of the source per batch: no
+//! journal row is written unless a key changed while it was copied.
 //!
-//! Without a journal ([`LiveCopy::offline`]) steps 1 and 4 are skipped: the
+//! Without a journal ([`LiveCopy::offline`]) steps 2 and 3 are skipped: the
 //! copy is then correct only while nothing writes the two stores.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use adapter_interfaces::journal::{Claim, Failure, JournalKey, ReplicationJournal, Subject};
+use adapter_interfaces::journal::{Failure, JournalKey, ReplicationJournal};
 use adapter_interfaces::{
     AdapterError, DataAdapters, EntityKind, EntityStore, ErrorKind, ListParams,
 };
 use serde::Serialize;
 
+use crate::copy::copy_subject;
 use crate::entity::{Entity, display_key};
 use crate::reconcile::{Pair, upsert_with_parents};
 use crate::stage::{DEFAULT_SCOPE, Side, Stage};
 
-/// How long a copy's claims last by default (a batch takes far less).
-pub const DEFAULT_COPY_LEASE: Duration = Duration::from_secs(60);
+/// How long a copy waits, per key, for another copier of it (and how long
+/// its claims last).
+pub const DEFAULT_COPY_LEASE: Duration = Duration::from_secs(30);
 
-/// Brings chosen keys of a target to a source's current state, safely while
+/// Brings key ranges of a target to a source's current state, safely while
 /// passthroughs write the same keys (see the module docs).
 #[derive(Clone)]
 pub struct LiveCopy {
@@ -81,7 +78,7 @@ struct JournalLink {
     primary: Option<Side>,
 }
 
-/// How the source is read again after the claims.
+/// How the source is read again after the batch write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceRead {
     /// The keyset range the caller read: from the cursor `from` (`None`: the
@@ -101,7 +98,7 @@ pub enum SourceRead {
 pub struct ReconcileOptions {
     /// Also remove the target's records of the range that the source lacks.
     pub prune: bool,
-    /// Count what would change; claim and write nothing.
+    /// Count what would change; write nothing.
     pub dry_run: bool,
 }
 
@@ -120,13 +117,16 @@ pub struct KeyFailure {
 /// What one reconciliation did, key by key.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Reconciled {
-    /// Keys already identical (or that became identical meanwhile).
+    /// Keys already identical.
     pub unchanged: u64,
     /// Records written to the target.
     pub copied: u64,
     /// Records removed from the target (pruned, or removed from the source meanwhile).
     pub removed: u64,
-    /// Keys left to replication: a write in flight, another copier, a dead letter.
+    /// Keys that changed while they were copied and were copied again.
+    pub recopied: u64,
+    /// Keys still owed by the journal when the copy gave up waiting for
+    /// their copier (a dead letter, a target that refuses them).
     pub deferred: u64,
     /// Records only the target has that cannot be removed one by one (logs
     /// are append-only; they go with their tenant).
@@ -141,6 +141,7 @@ impl Reconciled {
         self.unchanged += other.unchanged;
         self.copied += other.copied;
         self.removed += other.removed;
+        self.recopied += other.recopied;
         self.deferred += other.deferred;
         self.unprunable += other.unprunable;
         self.failed.extend(other.failed);
@@ -154,8 +155,7 @@ pub enum LiveCopyError {
     #[error("reading the source failed: {0}")]
     Source(#[source] AdapterError),
     /// The target failed every write of the batch at the driver: it is
-    /// down or failing, not refusing the data. Nothing was settled; what was
-    /// claimed is left to replication.
+    /// down or failing, not refusing the data.
     #[error("the target failed every write: {0}")]
     Target(#[source] AdapterError),
     /// The source's replication journal failed.
@@ -164,7 +164,7 @@ pub enum LiveCopyError {
     /// The migration stage moved: the source is no longer the primary, so
     /// copying from it would overwrite newer writes.
     #[error(
-        "the migration stage is now `{stage}`: the source is no longer the primary, so copying from it would overwrite newer writes; copy from the new primary instead"
+        "the migration stage is now `{stage}`: the source is no longer the primary, so copying from it would overwrite newer writes; copy (or verify --repair) from the new primary instead"
     )]
     StageMoved {
         /// The stage found.
@@ -172,16 +172,8 @@ pub enum LiveCopyError {
     },
 }
 
-/// The journal subject of a record's key: its own key, or for a password
-/// every password of its user (as a password write journals it).
-fn subject_of<R: Entity>(key: &str, order_key: &str) -> Subject {
-    R::write_subject(key, order_key)
-}
-
-/// A subject's row identity (entity column, key column).
-fn row_of(subject: &Subject) -> (&'static str, String) {
-    (subject.entity_column(), subject.key_column())
-}
+/// What the batch write left on the target for a key: the record, or nothing.
+type Written<R> = BTreeMap<String, (Option<R>, String)>;
 
 impl LiveCopy {
     /// A copy coordinated through `journal` (the source's replication
@@ -214,7 +206,8 @@ impl LiveCopy {
         }
     }
 
-    /// How long each batch's claims last (default [`DEFAULT_COPY_LEASE`]).
+    /// How long the copy waits for another copier of a key, and how long
+    /// its claims last (default [`DEFAULT_COPY_LEASE`]).
     pub fn lease(mut self, lease: Duration) -> Self {
         if let Some(link) = &mut self.journal {
             link.lease = lease;
@@ -224,7 +217,7 @@ impl LiveCopy {
 
     /// Stops with [`LiveCopyError::StageMoved`] when the migration stage
     /// stored beside the journal no longer makes `source` the primary
-    /// (checked after every claim, so a switch cannot complete under a copy).
+    /// (checked before each batch is written and after it is checked).
     pub fn expect_primary(mut self, source: Side) -> Self {
         if let Some(link) = &mut self.journal {
             link.primary = Some(source);
@@ -248,158 +241,151 @@ impl LiveCopy {
         options: ReconcileOptions,
     ) -> Result<Reconciled, LiveCopyError> {
         let mut out = Reconciled::default();
-        let target_seen: HashMap<String, R> = target_seen
+        let mut target_seen: HashMap<String, R> = target_seen
             .into_iter()
             .map(|r| (r.key().to_owned(), r))
             .collect();
-        let source_keys: HashSet<&str> = source_seen.iter().map(|r| r.key()).collect();
-        // Key -> the key of its journal subject's row.
-        let mut candidates: BTreeMap<String, String> = BTreeMap::new();
+        let mut upserts = Vec::new();
         for record in source_seen {
-            if target_seen.get(record.key()) == Some(record) {
-                out.unchanged += 1;
-            } else {
-                candidates.insert(
-                    record.key().to_owned(),
-                    R::record_order_key(record).to_owned(),
-                );
+            match target_seen.remove(record.key()) {
+                Some(existing) if existing == *record => out.unchanged += 1,
+                _ => upserts.push(record.clone()),
             }
         }
+        // What is left of the target's range is what only the target has.
+        let mut removals: Vec<(String, String)> = Vec::new();
         if options.prune {
-            for (key, record) in &target_seen {
-                if !source_keys.contains(key.as_str()) {
-                    candidates.insert(key.clone(), R::record_order_key(record).to_owned());
+            for (key, record) in target_seen {
+                if R::KIND == EntityKind::Log {
+                    // Logs are append-only: an extra one goes with its tenant only.
+                    out.unprunable += 1;
+                } else {
+                    removals.push((key, R::record_order_key(&record).to_owned()));
                 }
             }
+            removals.sort();
         }
-        if candidates.is_empty() {
+        if upserts.is_empty() && removals.is_empty() {
             return Ok(out);
         }
         if options.dry_run {
-            for key in candidates.keys() {
-                if source_keys.contains(key.as_str()) {
-                    out.copied += 1;
-                } else if R::KIND == EntityKind::Log {
-                    out.unprunable += 1;
-                } else {
-                    out.removed += 1;
-                }
-            }
+            out.copied += upserts.len() as u64;
+            out.removed += removals.len() as u64;
             return Ok(out);
         }
-        let (ours, claims) = self.claim::<R>(scope, &candidates, &mut out).await?;
-        if ours.is_empty() {
+        self.check_stage().await?;
+        let written = self.write::<R>(scope, upserts, removals, &mut out).await?;
+        let Some(link) = &self.journal else {
             return Ok(out);
-        }
-        let outcome = self
-            .copy_claimed::<R>(scope, &read, &ours, &target_seen, &mut out)
-            .await;
-        let failed: HashMap<String, (ErrorKind, String)> = match outcome {
-            Ok(failed) => failed,
-            Err(error) => {
-                self.give_back(&claims).await;
-                return Err(error);
-            }
         };
-        self.settle(&claims, &ours, &failed).await?;
+        if written.is_empty() {
+            return Ok(out);
+        }
+        let fresh = self.reread::<R>(scope, &read, &written).await?;
+        for (key, (left, order_key)) in &written {
+            if fresh.get(key) == left.as_ref() {
+                continue;
+            }
+            self.recopy::<R>(link, scope, key, order_key, &mut out)
+                .await?;
+        }
+        self.check_stage().await?;
         Ok(out)
     }
 
-    /// Claims the candidates' subjects; returns the keys this copy may
-    /// write (key -> subject row) and the claims won.
-    async fn claim<R: Entity>(
-        &self,
-        scope: &str,
-        candidates: &BTreeMap<String, String>,
-        out: &mut Reconciled,
-    ) -> Result<(BTreeMap<String, (&'static str, String)>, Vec<Claim>), LiveCopyError> {
-        let mut ours = BTreeMap::new();
+    /// Fails when the stored stage no longer makes the expected side primary.
+    async fn check_stage(&self) -> Result<(), LiveCopyError> {
         let Some(link) = &self.journal else {
-            for (key, order_key) in candidates {
-                ours.insert(key.clone(), row_of(&subject_of::<R>(key, order_key)));
-            }
-            return Ok((ours, Vec::new()));
+            return Ok(());
         };
-        let mut subjects: BTreeMap<(&'static str, String), Subject> = BTreeMap::new();
-        for (key, order_key) in candidates {
-            let subject = subject_of::<R>(key, order_key);
-            subjects.insert(row_of(&subject), subject);
-        }
-        let keys: Vec<JournalKey> = subjects
-            .values()
-            .map(|subject| JournalKey::new(link.target_name.clone(), scope, subject.clone()))
-            .collect();
-        let token = format!("copy-{}", uuid::Uuid::new_v4().simple());
-        let won = link
+        let Some(primary) = link.primary else {
+            return Ok(());
+        };
+        let stored = link
             .journal
-            .claim_keys(&token, &keys, link.lease)
+            .stage(DEFAULT_SCOPE)
             .await
             .map_err(LiveCopyError::Journal)?;
-        let mut claims = Vec::with_capacity(won.len());
-        for claim in won {
-            // A pending cascade (a removal of the tenant or user) is more
-            // than a copy of one record: leave it to the relay.
-            if claim.key.subject.cascades() {
-                link.journal
-                    .release(&claim)
-                    .await
-                    .map_err(LiveCopyError::Journal)?;
-            } else {
-                claims.push(claim);
-            }
-        }
-        let held: HashSet<(&'static str, String)> =
-            claims.iter().map(|c| row_of(&c.key.subject)).collect();
-        for (key, order_key) in candidates {
-            let row = row_of(&subject_of::<R>(key, order_key));
-            if held.contains(&row) {
-                ours.insert(key.clone(), row);
-            } else {
-                out.deferred += 1;
-            }
-        }
-        if let Some(primary) = link.primary {
-            let stored = link.journal.stage(DEFAULT_SCOPE).await;
-            let moved = match &stored {
-                Ok(Some(record)) => record
-                    .stage
-                    .parse::<Stage>()
-                    .map_or(Some(record.stage.clone()), |stage| {
-                        (stage.primary() != primary).then(|| record.stage.clone())
-                    }),
-                Ok(None) => None,
-                Err(_) => None,
-            };
-            if let Err(error) = stored {
-                self.give_back(&claims).await;
-                return Err(LiveCopyError::Journal(error));
-            }
-            if let Some(stage) = moved {
-                self.give_back(&claims).await;
-                return Err(LiveCopyError::StageMoved { stage });
-            }
-        }
-        Ok((ours, claims))
-    }
-
-    /// Gives claims back untried (best effort: a claim not given back runs
-    /// out with its lease).
-    async fn give_back(&self, claims: &[Claim]) {
-        let Some(link) = &self.journal else { return };
-        for claim in claims {
-            if let Err(error) = link.journal.release(claim).await {
-                tracing::debug!(%error, "a copy's claim was not given back; it runs out with its lease");
-                return;
-            }
+        let Some(record) = stored else {
+            return Ok(());
+        };
+        match record.stage.parse::<Stage>() {
+            Ok(stage) if stage.primary() == primary => Ok(()),
+            _ => Err(LiveCopyError::StageMoved {
+                stage: record.stage,
+            }),
         }
     }
 
-    /// The source's current records of `keys`, read after the claims.
+    /// Writes the batch; returns what it left on the target, per key.
+    async fn write<R: Entity>(
+        &self,
+        scope: &str,
+        upserts: Vec<R>,
+        removals: Vec<(String, String)>,
+        out: &mut Reconciled,
+    ) -> Result<Written<R>, LiveCopyError> {
+        let target = R::store(&self.target);
+        let mut written: Written<R> = BTreeMap::new();
+        let mut attempts = 0u64;
+        let mut driver = DriverFailures::default();
+        if !upserts.is_empty() {
+            attempts += upserts.len() as u64;
+            match target.upsert_many(scope, upserts.clone()).await {
+                Ok(()) => {
+                    out.copied += upserts.len() as u64;
+                    for record in upserts {
+                        let order = R::record_order_key(&record).to_owned();
+                        written.insert(record.key().to_owned(), (Some(record), order));
+                    }
+                }
+                Err(batch_error) => {
+                    tracing::debug!(entity = %R::KIND, tenant = scope, error = %batch_error, "batch refused; writing its records one by one");
+                    for record in upserts {
+                        let key = record.key().to_owned();
+                        let order = R::record_order_key(&record).to_owned();
+                        match self.upsert_one::<R>(&target, scope, record.clone()).await {
+                            Ok(true) => {
+                                out.copied += 1;
+                                written.insert(key, (Some(record), order));
+                            }
+                            Ok(false) => {
+                                out.removed += 1;
+                                written.insert(key, (None, order));
+                            }
+                            Err(error) => note_failure::<R>(key, error, out, &mut driver),
+                        }
+                    }
+                }
+            }
+        }
+        for (key, order) in removals {
+            attempts += 1;
+            match R::remove_absent(&target, scope, &key).await {
+                Ok(()) => {
+                    out.removed += 1;
+                    written.insert(key, (None, order));
+                }
+                Err(error) => note_failure::<R>(key, error, out, &mut driver),
+            }
+        }
+        if attempts > 0
+            && driver.count == attempts
+            && let Some(error) = driver.first
+        {
+            // Every write failed at the driver: the target is down, not the data bad.
+            out.failed.clear();
+            return Err(LiveCopyError::Target(error));
+        }
+        Ok(written)
+    }
+
+    /// The source's current records of the written keys, read after the write.
     async fn reread<R: Entity>(
         &self,
         scope: &str,
         read: &SourceRead,
-        keys: &BTreeMap<String, (&'static str, String)>,
+        keys: &Written<R>,
     ) -> Result<HashMap<String, R>, LiveCopyError> {
         let source = R::store(&self.source);
         let mut fresh = HashMap::with_capacity(keys.len());
@@ -448,95 +434,79 @@ impl LiveCopy {
         Ok(fresh)
     }
 
-    /// Writes the claimed keys from a fresh read of the source; returns the
-    /// keys that failed.
-    async fn copy_claimed<R: Entity>(
+    /// Copies a key that changed while it was copied, under its claim, as
+    /// a relay would; waits for another copier of it until the two stores
+    /// agree, for at most the lease.
+    async fn recopy<R: Entity>(
         &self,
+        link: &JournalLink,
         scope: &str,
-        read: &SourceRead,
-        ours: &BTreeMap<String, (&'static str, String)>,
-        target_seen: &HashMap<String, R>,
+        key: &str,
+        order_key: &str,
         out: &mut Reconciled,
-    ) -> Result<HashMap<String, (ErrorKind, String)>, LiveCopyError> {
-        let fresh = self.reread::<R>(scope, read, ours).await?;
-        let mut upserts = Vec::new();
-        let mut removals = Vec::new();
-        for key in ours.keys() {
-            match fresh.get(key) {
-                Some(record) if target_seen.get(key) == Some(record) => out.unchanged += 1,
-                Some(record) => upserts.push(record.clone()),
-                None if target_seen.contains_key(key) => removals.push(key.clone()),
-                None => out.unchanged += 1,
-            }
-        }
-        let target = R::store(&self.target);
-        let mut failed = HashMap::new();
-        let mut attempts = 0u64;
-        let mut driver = DriverFailures::default();
-        let mut written = Vec::new();
-        if !upserts.is_empty() {
-            attempts += upserts.len() as u64;
-            let keys: Vec<String> = upserts.iter().map(|r| r.key().to_owned()).collect();
-            match target.upsert_many(scope, upserts.clone()).await {
-                Ok(()) => {
-                    out.copied += upserts.len() as u64;
-                    written = keys;
-                }
-                Err(batch_error) => {
-                    tracing::debug!(entity = %R::KIND, tenant = scope, error = %batch_error, "batch refused; writing its records one by one");
-                    for record in upserts {
-                        let key = record.key().to_owned();
-                        match self.upsert_one::<R>(&*target, scope, record).await {
-                            Ok(true) => {
-                                out.copied += 1;
-                                written.push(key);
-                            }
-                            Ok(false) => out.unchanged += 1,
-                            Err(error) => {
-                                note_failure::<R>(key, error, out, &mut failed, &mut driver);
-                            }
-                        }
+    ) -> Result<(), LiveCopyError> {
+        let subject = R::write_subject(key, order_key);
+        let journal_key = JournalKey::new(link.target_name.clone(), scope, subject);
+        let deadline = Instant::now() + link.lease;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let token = format!("copy-{}", uuid::Uuid::new_v4().simple());
+            let claims = link
+                .journal
+                .claim_keys(&token, std::slice::from_ref(&journal_key), link.lease)
+                .await
+                .map_err(LiveCopyError::Journal)?;
+            if let Some(claim) = claims.into_iter().next() {
+                match copy_subject(&self.source, &self.target, scope, &claim.key.subject).await {
+                    Ok(()) => {
+                        link.journal
+                            .settle(&claim)
+                            .await
+                            .map_err(LiveCopyError::Journal)?;
+                        out.recopied += 1;
+                    }
+                    Err(error) => {
+                        let failure = Failure {
+                            error: error.to_string(),
+                            dead: !error.is_transient(),
+                            retry_in: Duration::from_secs(1),
+                        };
+                        link.journal
+                            .fail(&claim, &failure)
+                            .await
+                            .map_err(LiveCopyError::Journal)?;
+                        note_failure::<R>(
+                            key.to_owned(),
+                            error,
+                            out,
+                            &mut DriverFailures::default(),
+                        );
                     }
                 }
+                return Ok(());
             }
-        }
-        for key in removals {
-            attempts += 1;
-            if R::KIND == EntityKind::Log {
-                // Logs are append-only: an extra one goes with its tenant only.
-                out.unprunable += 1;
-                continue;
+            // Another copier holds the key, or a write of it is in flight:
+            // it copies the key's current state, unless it did so before
+            // this copy's write. Done once the two stores agree.
+            let source = R::store(&self.source)
+                .get(scope, key)
+                .await
+                .map_err(LiveCopyError::Source)?;
+            let target = R::store(&self.target)
+                .get(scope, key)
+                .await
+                .map_err(LiveCopyError::Target)?;
+            if source == target {
+                out.recopied += 1;
+                return Ok(());
             }
-            match R::remove_absent(&target, scope, &key).await {
-                Ok(()) => out.removed += 1,
-                Err(error) => note_failure::<R>(key, error, out, &mut failed, &mut driver),
+            if Instant::now() >= deadline {
+                out.deferred += 1;
+                return Ok(());
             }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
-        if attempts > 0
-            && driver.count == attempts
-            && let Some(error) = driver.first
-        {
-            // Every write failed at the driver: the target is down, not the data bad.
-            out.failed.clear();
-            return Err(LiveCopyError::Target(error));
-        }
-        if R::KIND == EntityKind::Code && !written.is_empty() {
-            // A `codes.cleanup` is journaled by cut-off, not per code: a code
-            // it removed after the re-read was just written back. Read again.
-            let written: BTreeMap<String, (&'static str, String)> = written
-                .into_iter()
-                .map(|key| (key, ("", String::new())))
-                .collect();
-            let still = self.reread::<R>(scope, read, &written).await?;
-            for key in written.keys().filter(|k| !still.contains_key(*k)) {
-                R::remove_absent(&target, scope, key)
-                    .await
-                    .map_err(LiveCopyError::Target)?;
-                out.copied -= 1;
-                out.removed += 1;
-            }
-        }
-        Ok(failed)
     }
 
     /// Upserts one record (copying a parent the target lacks first);
@@ -568,50 +538,6 @@ impl LiveCopy {
             Some(_) => Err(error),
         }
     }
-
-    /// Settles the claims whose keys were all written; fails the others
-    /// (a refusal becomes a dead letter, visible to every instance and to
-    /// the switch; a driver error is retried by the relay).
-    async fn settle(
-        &self,
-        claims: &[Claim],
-        ours: &BTreeMap<String, (&'static str, String)>,
-        failed: &HashMap<String, (ErrorKind, String)>,
-    ) -> Result<(), LiveCopyError> {
-        let Some(link) = &self.journal else {
-            return Ok(());
-        };
-        let mut failed_rows: HashMap<(&'static str, String), &(ErrorKind, String)> = HashMap::new();
-        for (key, failure) in failed {
-            if let Some(row) = ours.get(key) {
-                failed_rows.entry(row.clone()).or_insert(failure);
-            }
-        }
-        let (done, refused): (Vec<&Claim>, Vec<&Claim>) = claims
-            .iter()
-            .partition(|c| !failed_rows.contains_key(&row_of(&c.key.subject)));
-        let done: Vec<Claim> = done.into_iter().cloned().collect();
-        link.journal
-            .settle_many(&done)
-            .await
-            .map_err(LiveCopyError::Journal)?;
-        for claim in refused {
-            let (kind, error) = failed_rows[&row_of(&claim.key.subject)];
-            let dead = *kind != ErrorKind::Backend;
-            link.journal
-                .fail(
-                    claim,
-                    &Failure {
-                        error: error.clone(),
-                        dead,
-                        retry_in: Duration::from_secs(1),
-                    },
-                )
-                .await
-                .map_err(LiveCopyError::Journal)?;
-        }
-        Ok(())
-    }
 }
 
 /// The writes of a batch that failed at the driver.
@@ -626,16 +552,14 @@ fn note_failure<R: Entity>(
     key: String,
     error: AdapterError,
     out: &mut Reconciled,
-    failed: &mut HashMap<String, (ErrorKind, String)>,
     driver: &mut DriverFailures,
 ) {
-    let (kind, text) = (error.kind(), error.to_string());
+    let kind = error.kind();
     out.failed.push(KeyFailure {
         key: display_key::<R>(&key),
         kind,
-        error: text.clone(),
+        error: error.to_string(),
     });
-    failed.insert(key, (kind, text));
     if kind == ErrorKind::Backend {
         driver.count += 1;
         driver.first.get_or_insert(error);
@@ -670,7 +594,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_copy_writes_what_the_source_has_after_its_claim() {
+    async fn a_key_changed_after_the_read_is_copied_again_under_its_claim() {
         let (source, target) = (memory::adapters(), memory::adapters());
         let t = tenant(&source).await;
         target
@@ -718,7 +642,8 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!((done.copied, done.removed, done.unchanged), (1, 0, 1));
+        // Both were written as read, found changed, and copied again.
+        assert_eq!((done.copied, done.recopied, done.deferred), (2, 2, 0));
         assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), Some(newer));
         assert_eq!(target.users.get(&t, "auth0|b").await.unwrap(), None);
         assert!(
@@ -732,8 +657,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_key_with_a_write_in_flight_is_left_to_replication() {
-        use adapter_interfaces::journal::{Begun, Fence};
+    async fn a_key_with_a_write_in_flight_is_copied_and_stays_owed() {
+        use adapter_interfaces::journal::{Begun, Fence, Subject};
         let (source, target) = (memory::adapters(), memory::adapters());
         let t = tenant(&source).await;
         let a = source
@@ -772,9 +697,10 @@ mod tests {
             )
             .await
             .unwrap();
-        assert_eq!((done.copied, done.deferred), (0, 1));
-        assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), None);
-        // The writer's row is still there for replication to apply.
+        // The source still holds what was copied: nothing to copy again.
+        assert_eq!((done.copied, done.recopied), (1, 0));
+        assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), Some(a));
+        // The writer's row is still there: its own copy follows.
         assert_eq!(journal.backlog().await.unwrap()[0].pending, 1);
     }
 
@@ -808,11 +734,5 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, LiveCopyError::StageMoved { .. }), "{error}");
         assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), None);
-        // Its claim was given back: a relay may take the key at once.
-        let claims = journal
-            .claim("relay", "new", 10, Duration::from_secs(5))
-            .await
-            .unwrap();
-        assert_eq!(claims.len(), 1);
     }
 }
