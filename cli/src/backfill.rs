@@ -1,24 +1,38 @@
 //! Backfill: copies every record of a source store into a target store,
-//! exactly (ids and timestamps), in dependency order, a keyset page at a time.
+//! exactly (ids and timestamps), in dependency order, a keyset page at a
+//! time, while the application may go on writing through a passthrough.
 //!
 //! For each entity in [`EntityKind::ALL`] order (tenants first, users before
 //! their sessions and passwords), and for each tenant of the source in key
-//! order, the source is read in keyset pages of `batch_size` records. The
-//! target's records of the same key range are read the same way, and only
-//! the records that are missing or differ are written, with one
-//! `upsert_many` per batch. That is what makes a rerun copy nothing twice
-//! and count copied and skipped records. A batch the target rejects is
-//! retried record by record; a record that still fails goes to the errors
-//! file and the run continues. After every batch the position is saved in a
-//! checkpoint, so that a run killed at any moment continues where it was.
+//! order, the source is read in keyset pages of `batch_size` records and the
+//! target's records of the same key range are read beside them. The keys
+//! that differ (and with [`BackfillOptions::prune`], the keys only the
+//! target has) are reconciled by [`passthrough::LiveCopy`]: written in one
+//! batch, then read again from the source; a key the application changed
+//! or removed meanwhile is copied again under its claim in the source's
+//! replication journal, as a relay copies it. That is what makes a backfill
+//! safe beside live dual-writes, from this process or any other: it never
+//! leaves a record older than the one replication wrote, and never brings
+//! back one removed meanwhile (the guarantee and its reasons are in the
+//! `live_copy` module docs). On a quiet store it costs one more read of the
+//! source per batch.
+//!
+//! A rerun copies nothing twice and counts copied and skipped records. A
+//! record the target refuses goes to the errors file (its key, a code's as
+//! a prefix, and the reason; never its values) and the run goes on. A batch that fails at the driver stops the run (the
+//! target is down, not the data bad), and a rerun starts at that batch.
+//! After every batch the position is saved in a checkpoint (written only
+//! for its owner: its cursor holds a whole key), so that a run killed at any
+//! moment continues where it was.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, ErrorKind, ListParams};
+use passthrough::Side;
+use passthrough::live_copy::{KeyFailure, LiveCopy, LiveCopyError, ReconcileOptions, SourceRead};
 use serde::Serialize;
 
 use crate::checkpoint::Checkpoint;
@@ -50,6 +64,37 @@ pub struct BackfillOptions {
     pub target_name: String,
     /// Stop with [`BackfillError::Interrupted`] after this many batches (tests of resumption).
     pub stop_after_batches: Option<u64>,
+    /// Also remove the target's records that the source lacks, in the
+    /// tenants copied (and tenants the source lacks, with everything in them).
+    pub prune: bool,
+    /// How the copy keeps out of replication's way; `None` copies without
+    /// coordination, which is correct only while nothing writes the stores.
+    pub coordination: Option<Coordination>,
+}
+
+/// How a backfill coordinates with live replication through the source's
+/// replication journal (the journal in the source store's database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coordination {
+    /// The target's name in that journal: `new` or `old` for a migration
+    /// (the side opposite the primary), a secondary's name otherwise.
+    pub target_name: String,
+    /// Stop if the migration stage stops making this side the primary.
+    pub source_side: Option<Side>,
+}
+
+impl Coordination {
+    /// A migration's backfill from its primary `source` to the other side.
+    pub fn migration(source: Side) -> Self {
+        let target = match source {
+            Side::Old => Side::New,
+            Side::New => Side::Old,
+        };
+        Self {
+            target_name: target.name().to_owned(),
+            source_side: Some(source),
+        }
+    }
 }
 
 impl Default for BackfillOptions {
@@ -64,7 +109,31 @@ impl Default for BackfillOptions {
             source_name: "source".into(),
             target_name: "target".into(),
             stop_after_batches: None,
+            prune: false,
+            coordination: Some(Coordination::migration(Side::Old)),
         }
+    }
+}
+
+/// The copier that writes `target` from `source`, coordinated through the
+/// source's journal when `coordination` says so.
+pub(crate) fn live_copy(
+    source: &DataAdapters,
+    target: &DataAdapters,
+    coordination: Option<&Coordination>,
+) -> LiveCopy {
+    let Some(coordination) = coordination else {
+        return LiveCopy::offline(source.clone(), target.clone());
+    };
+    let copy = LiveCopy::new(
+        source.clone(),
+        target.clone(),
+        source.journal.clone(),
+        coordination.target_name.clone(),
+    );
+    match coordination.source_side {
+        Some(side) => copy.expect_primary(side),
+        None => copy,
     }
 }
 
@@ -90,6 +159,9 @@ pub enum BackfillError {
     /// The checkpoint or errors file could not be used.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The migration stage moved while copying (see the message).
+    #[error("{0}")]
+    Stage(String),
     /// Stopped on purpose by [`BackfillOptions::stop_after_batches`].
     #[error("stopped after {0} batches as asked")]
     Interrupted(u64),
@@ -145,9 +217,11 @@ pub async fn backfill(
         }
         _ => None,
     };
+    let copy = live_copy(source, target, options.coordination.as_ref());
     let mut run = Run {
         source,
         target,
+        copy,
         options,
         progress,
         checkpoint,
@@ -218,6 +292,7 @@ pub async fn backfill(
 struct Run<'a> {
     source: &'a DataAdapters,
     target: &'a DataAdapters,
+    copy: LiveCopy,
     options: &'a BackfillOptions,
     progress: &'a dyn Progress,
     checkpoint: Checkpoint,
@@ -330,7 +405,7 @@ impl Run<'_> {
             // holds two pages at most.
             let (following, counts) = tokio::join!(
                 scan.next_page(),
-                self.copy_batch::<R>(scope, page_from, items)
+                self.copy_batch::<R>(scope, page_from, items, next.is_none())
             );
             let counts = counts?;
             self.checkpoint
@@ -346,7 +421,11 @@ impl Run<'_> {
                     // Failures of a batch reach the disk before the checkpoint moves past it.
                     errors.flush()?;
                 }
-                self.checkpoint.save(path)?;
+                // The fsyncs of a save would block a runtime thread.
+                let (checkpoint, path) = (self.checkpoint.clone(), path.clone());
+                tokio::task::spawn_blocking(move || checkpoint.save(&path))
+                    .await
+                    .map_err(std::io::Error::other)??;
             }
             self.batches += 1;
             if self
@@ -362,94 +441,90 @@ impl Run<'_> {
         }
     }
 
-    /// Writes the records of one source page that the target lacks or holds differently.
+    /// Reconciles one source page with the target's records of the same
+    /// key range, under the journal's claims (see [`passthrough::live_copy`]).
     async fn copy_batch<R: Entity>(
         &mut self,
         scope: &str,
         page_from: Option<String>,
         items: Vec<R>,
+        last_page: bool,
     ) -> Result<Counts, BackfillError> {
-        let mut counts = Counts::default();
-        let Some(last_key) = items.last().map(|r| r.key().to_owned()) else {
-            return Ok(counts);
+        // The range ends at the page's last key, or with the scope on its
+        // last page (where the target's records beyond the source's last
+        // key are the range's too: prune sees them).
+        let through = if last_page {
+            None
+        } else {
+            items.last().map(|r| r.key().to_owned())
+        };
+        if items.is_empty() && !self.options.prune {
+            return Ok(Counts::default());
+        }
+        let target_error = |source| BackfillError::Target {
+            entity: R::KIND,
+            source,
         };
         let existing = self
-            .target_range::<R>(scope, page_from, &items, &last_key)
+            .target_range::<R>(scope, page_from.clone(), through.as_deref())
             .await
-            .map_err(|source| BackfillError::Target {
-                entity: R::KIND,
-                source,
-            })?;
-        let mut to_write = Vec::new();
-        for record in items {
-            if existing.get(record.key()) == Some(&record) {
-                counts.skipped += 1;
-            } else {
-                to_write.push(record);
-            }
-        }
-        if to_write.is_empty() {
-            return Ok(counts);
-        }
-        if self.options.dry_run {
-            counts.copied += to_write.len() as u64;
-            return Ok(counts);
-        }
-        let store = R::store(self.target);
-        let batch_error = match store.upsert_many(scope, to_write.clone()).await {
-            Ok(()) => {
-                counts.copied += to_write.len() as u64;
-                return Ok(counts);
-            }
-            Err(e) => e,
+            .map_err(target_error)?;
+        let options = ReconcileOptions {
+            prune: self.options.prune,
+            dry_run: self.options.dry_run,
         };
-        tracing::warn!(entity = %R::KIND, tenant = scope, error = %batch_error, "batch rejected; retrying its records one by one");
-        let mut backend_failures = 0;
-        let batch_len = to_write.len();
-        for record in to_write {
-            match store.upsert(scope, record.clone()).await {
-                Ok(()) => counts.copied += 1,
-                Err(error) => {
-                    if error.kind() == ErrorKind::Backend {
-                        backend_failures += 1;
+        let read = SourceRead::Range {
+            from: page_from,
+            through,
+        };
+        let done = self
+            .copy
+            .reconcile::<R>(scope, read, &items, existing, options)
+            .await
+            .map_err(|error| match error {
+                LiveCopyError::Source(source) | LiveCopyError::Journal(source) => {
+                    BackfillError::Source {
+                        entity: R::KIND,
+                        source,
                     }
-                    counts.failed += 1;
-                    self.record_failure::<R>(scope, record.key(), &error)?;
                 }
-            }
+                LiveCopyError::Target(source) => target_error(source),
+                moved @ LiveCopyError::StageMoved { .. } => BackfillError::Stage(moved.to_string()),
+            })?;
+        for failure in &done.failed {
+            self.record_failure::<R>(scope, failure)?;
         }
-        if backend_failures == batch_len && batch_len > 1 {
-            // Every record failed at the driver: the target is down, not the data bad.
-            return Err(BackfillError::Target {
-                entity: R::KIND,
-                source: batch_error,
-            });
+        if done.unprunable > 0 {
+            tracing::info!(entity = %R::KIND, tenant = scope, count = done.unprunable, "extra records kept: logs are append-only (they go with their tenant)");
         }
-        Ok(counts)
+        Ok(Counts {
+            copied: done.copied,
+            skipped: done.unchanged,
+            failed: done.failed.len() as u64,
+            removed: done.removed,
+            deferred: done.deferred,
+            unprunable: done.unprunable,
+        })
     }
 
-    /// The target's records with the keys of `items`, read by keyset from the
-    /// same cursor as the source page and up to its last key.
+    /// The target's records of the key range that starts at the cursor
+    /// `from` and ends at `through` (`None`: the scope's end).
     async fn target_range<R: Entity>(
         &self,
         scope: &str,
-        page_from: Option<String>,
-        items: &[R],
-        last_key: &str,
-    ) -> Result<HashMap<String, R>, AdapterError> {
-        let keys: HashSet<&str> = items.iter().map(|r| r.key()).collect();
-        let mut existing = HashMap::with_capacity(items.len());
-        let mut scan = KeysetScan::<R>::new(self.target, scope, self.options.batch_size, page_from);
+        from: Option<String>,
+        through: Option<&str>,
+    ) -> Result<Vec<R>, AdapterError> {
+        let mut existing = Vec::new();
+        let mut scan = KeysetScan::<R>::new(self.target, scope, self.options.batch_size, from);
         while let Some((page, next)) = scan.next_page().await? {
             let mut past_end = false;
             for record in page {
-                if record.key().as_bytes() > last_key.as_bytes() {
+                if through.is_some_and(|last| record.key().as_bytes() > last.as_bytes()) {
                     past_end = true;
                     break;
                 }
-                if keys.contains(record.key()) {
-                    existing.insert(record.key().to_owned(), record);
-                }
+                existing.push(record);
             }
             if past_end || next.is_none() {
                 break;
@@ -461,17 +536,16 @@ impl Run<'_> {
     fn record_failure<R: Entity>(
         &mut self,
         scope: &str,
-        key: &str,
-        error: &AdapterError,
+        failure: &KeyFailure,
     ) -> Result<(), BackfillError> {
-        tracing::warn!(entity = %R::KIND, tenant = scope, key, error = %error, "record not copied");
+        tracing::warn!(entity = %R::KIND, tenant = scope, key = %failure.key, error = %failure.error, "record not copied");
         if let Some(errors) = &mut self.errors {
             let line = FailedRecord {
                 entity: R::KIND,
                 tenant: scope,
-                key,
-                error_kind: error.kind(),
-                error: error.to_string(),
+                key: &failure.key,
+                error_kind: failure.kind,
+                error: failure.error.clone(),
             };
             serde_json::to_writer(&mut *errors, &line).map_err(std::io::Error::from)?;
             errors.write_all(b"\n")?;
@@ -588,6 +662,124 @@ mod tests {
         // The user's sessions and passwords fail too (their parent is missing); the rest is copied.
         assert!(report.totals().copied > 100);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_batches_of_one_a_target_outage_stops_the_run_and_keeps_its_place() {
+        let (source, target) = seeded(&small()).await;
+        let (faulty, switch) = passthrough::with_faults(&target);
+        let dir = std::env::temp_dir().join(format!("switchyard-outage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cp.json");
+        let mut options = BackfillOptions {
+            batch_size: 1,
+            checkpoint: Some(path.clone()),
+            fingerprint: "f".into(),
+            ..Default::default()
+        };
+        options.stop_after_batches = Some(3);
+        let err = backfill(&source, &faulty, &options, &Silent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackfillError::Interrupted(3)), "{err}");
+        let before = Checkpoint::load(&path, "f").unwrap().expect("a checkpoint");
+        options.stop_after_batches = None;
+        switch.fail_writes(true);
+        let err = backfill(&source, &faulty, &options, &Silent)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BackfillError::Target { .. }), "{err}");
+        // The run stopped at the record it could not write: nothing counted
+        // as failed, the checkpoint did not move past it.
+        let after = Checkpoint::load(&path, "f")
+            .unwrap()
+            .expect("the checkpoint stays");
+        assert_eq!(after, before);
+        switch.fail_writes(false);
+        let report = backfill(&source, &faulty, &options, &Silent).await.unwrap();
+        assert_eq!(report.totals().failed, 0, "{report}");
+        assert!(verified(&source, &target).await.identical);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn prune_removes_what_only_the_target_has() {
+        use adapter_interfaces::*;
+        let (source, target) = seeded(&small()).await;
+        backfill(&source, &target, &BackfillOptions::default(), &Silent)
+            .await
+            .unwrap();
+        // Extras on the target: a whole tenant, and one record of every
+        // entity in a tenant both have.
+        let other = target
+            .tenants
+            .create(TenantInsert {
+                friendly_name: "Only here".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&target, &tenant, 0).await;
+        user.user_id = "auth0|extra".into();
+        user.email = Some("extra@example.com".into());
+        user.username = None;
+        user.phone_number = None;
+        target.users.upsert(&tenant, user).await.unwrap();
+        macro_rules! extra {
+            ($R:ty, |$r:ident| $change:expr) => {{
+                let mut $r = nth::<$R>(&target, &tenant, 0).await;
+                $change;
+                <$R as Entity>::store(&target)
+                    .upsert(&tenant, $r)
+                    .await
+                    .unwrap();
+            }};
+        }
+        extra!(Application, |r| {
+            r.client_id = "extra-app".into();
+        });
+        extra!(Connection, |r| {
+            r.id = "con_extra".into();
+            r.name = "extra-connection".into();
+        });
+        extra!(Session, |r| r.id = "extra-session".into());
+        extra!(Code, |r| r.code_id = "extra-code".into());
+        extra!(Password, |r| {
+            r.id = "extra-password".into();
+            r.is_current = false;
+        });
+        extra!(Log, |r| r.log_id = "extra-log".into());
+        let report = verified(&source, &target).await;
+        assert!(!report.identical);
+        let options = BackfillOptions {
+            prune: true,
+            ..Default::default()
+        };
+        let dry = backfill(
+            &source,
+            &target,
+            &BackfillOptions {
+                dry_run: true,
+                ..options.clone()
+            },
+            &Silent,
+        )
+        .await
+        .unwrap();
+        assert_eq!(dry.totals().removed, 7, "{dry}");
+        assert!(target.tenants.get(&other.id).await.unwrap().is_some());
+        let pruned = backfill(&source, &target, &options, &Silent).await.unwrap();
+        // Six records and the tenant removed; the log is kept (append-only).
+        assert_eq!(pruned.totals().removed, 7, "{pruned}");
+        assert_eq!(pruned.totals().unprunable, 1, "{pruned}");
+        assert!(target.tenants.get(&other.id).await.unwrap().is_none());
+        let report = verified(&source, &target).await;
+        for entity in &report.entities {
+            let extra = u64::from(entity.entity == EntityKind::Log);
+            assert_eq!(entity.extra_in_target, extra, "{report}");
+            assert_eq!((entity.missing_in_target, entity.differing), (0, 0));
+        }
     }
 
     #[tokio::test]

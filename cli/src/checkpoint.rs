@@ -109,8 +109,16 @@ impl Checkpoint {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
+        // A leftover temporary file keeps its old mode: start from none.
+        let _ = fs::remove_file(&tmp);
         {
-            let mut file = File::create(&tmp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            // The cursor holds a whole key, and a code's key is a bearer
+            // token: only the file's owner may read it.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
             file.write_all(&json)?;
             file.sync_all()?;
         }
@@ -158,11 +166,21 @@ mod tests {
             Counts {
                 copied: 3,
                 skipped: 1,
-                failed: 0,
+                ..Counts::default()
             },
         );
         cp.save(&path).unwrap();
         assert_eq!(Checkpoint::load(&path, &fp).unwrap(), Some(cp));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(
+                mode & 0o077,
+                0,
+                "the checkpoint is readable by others: {mode:o}"
+            );
+        }
         assert!(Checkpoint::load(&path, "0000000000000000").is_err());
         Checkpoint::remove(&path).unwrap();
         assert_eq!(Checkpoint::load(&path, &fp).unwrap(), None);

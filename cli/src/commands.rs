@@ -5,14 +5,16 @@ use std::path::PathBuf;
 
 use adapter_interfaces::schema::SCHEMA_VERSION;
 
-use crate::backfill::{BackfillError, BackfillOptions};
+use passthrough::{Side, Stage};
+
+use crate::backfill::{BackfillError, BackfillOptions, Coordination};
 use crate::checkpoint;
 use crate::progress::Progress;
 use crate::report::{BackfillReport, VerifyReport};
 use crate::seed::{SeedError, SeedOptions, SeedReport};
 use crate::store::{Store, StoreError};
 use crate::url::{StoreUrl, UrlError};
-use crate::verify::{VerifyError, VerifyOptions};
+use crate::verify::{Repair, VerifyFailure, VerifyOptions};
 
 /// Why a command failed. Messages carry masked URLs only.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +36,7 @@ pub enum CommandError {
     Backfill(#[from] BackfillError),
     /// Verify failed.
     #[error(transparent)]
-    Verify(#[from] VerifyError),
+    Verify(#[from] VerifyFailure),
     /// A file could not be used.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -109,6 +111,56 @@ pub struct BackfillArgs {
     pub errors: Option<PathBuf>,
     /// The checkpoint file (default: derived from the source and target).
     pub checkpoint: Option<PathBuf>,
+    /// Also remove the target's records that the source lacks.
+    pub prune: bool,
+    /// The target's name in the source's replication journal (default: the
+    /// side opposite the stored stage's primary, else `new`).
+    pub journal_target: Option<String>,
+    /// Copy without coordinating with live replication (only while nothing
+    /// writes the stores).
+    pub offline: bool,
+}
+
+/// How a copy from `source` coordinates with live replication: through the
+/// source's journal, where the target is `journal_target` or, by default,
+/// the side opposite the primary of the stage stored there (`new` when no
+/// stage was ever stored).
+async fn coordination(
+    source: &Store,
+    journal_target: Option<&str>,
+    offline: bool,
+) -> Result<Option<Coordination>, CommandError> {
+    if offline {
+        return Ok(None);
+    }
+    if let Some(name) = journal_target {
+        return Ok(Some(Coordination {
+            target_name: name.to_owned(),
+            source_side: None,
+        }));
+    }
+    let stored = source
+        .adapters()
+        .journal
+        .stage(passthrough::DEFAULT_SCOPE)
+        .await
+        .map_err(|e| {
+            CommandError::Operate(format!("reading the stage stored in the source: {e}"))
+        })?;
+    let Some(record) = stored else {
+        return Ok(Some(Coordination::migration(Side::Old)));
+    };
+    let stage: Stage = record
+        .stage
+        .parse()
+        .map_err(|e| CommandError::Operate(format!("the stage stored in the source: {e}")))?;
+    if stage.secondary().is_none() {
+        tracing::warn!(
+            stage = stage.as_str(),
+            "the stored stage replicates nothing: writes made while copying reach only the primary (set the stage to dual-write first for an online copy)"
+        );
+    }
+    Ok(Some(Coordination::migration(stage.primary())))
 }
 
 /// `switchyard backfill`.
@@ -179,6 +231,9 @@ pub async fn backfill(
         source_name: source_url.masked(),
         target_name: target_url.masked(),
         stop_after_batches: None,
+        prune: args.prune,
+        coordination: coordination(&source_store, args.journal_target.as_deref(), args.offline)
+            .await?,
     };
     let mut report = crate::backfill::backfill(
         &source_store.adapters(),
@@ -196,6 +251,7 @@ pub async fn verify(
     source: &str,
     target: &str,
     options: &VerifyOptions,
+    repair: Option<&RepairArgs>,
     progress: &dyn Progress,
 ) -> Result<VerifyReport, CommandError> {
     let source_url = parse(source)?;
@@ -204,11 +260,31 @@ pub async fn verify(
     source_store.require_schema().await?;
     let target_store = Store::connect(&target_url, true).await?;
     target_store.require_schema().await?;
+    let mut options = options.clone();
+    if let Some(repair) = repair {
+        options.repair = Some(Repair {
+            coordination: coordination(
+                &source_store,
+                repair.journal_target.as_deref(),
+                repair.offline,
+            )
+            .await?,
+        });
+    }
     Ok(crate::verify::verify(
         &source_store.adapters(),
         &target_store.adapters(),
-        options,
+        &options,
         progress,
     )
     .await?)
+}
+
+/// How `switchyard verify --repair` coordinates its writes (as `backfill` does).
+#[derive(Debug, Clone, Default)]
+pub struct RepairArgs {
+    /// The target's name in the source's replication journal.
+    pub journal_target: Option<String>,
+    /// Write without coordinating with live replication.
+    pub offline: bool,
 }

@@ -4,70 +4,15 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use adapter_interfaces::{
-    Application, Code, Connection, DataAdapters, EntityKind, EntityStore, ListParams, Log, Page,
-    Password, Record, Result, Session, Tenant, TenantInsert, TenantsAdapter, User, async_trait,
-};
+use adapter_interfaces::{DataAdapters, EntityKind, EntityStore, ListParams, Result};
 
-/// An entity whose records can be listed and written through a [`DataAdapters`] bundle.
-///
-/// Tenants are not tenant-scoped; they are served through the same
-/// [`EntityStore`] shape with an ignored tenant id (use [`GLOBAL`]).
-pub trait Entity: Record {
-    /// The entity's store in `db`.
-    fn store(db: &DataAdapters) -> Arc<dyn EntityStore<Self>>;
-}
+/// An entity the tools copy, compare and seed: the passthrough's own view
+/// of the eight entities (its store in a bundle, its journal subjects, its
+/// removal), so that the backfill copies under the same rules as replication.
+pub use passthrough::Entity;
 
 /// The scope of tenants themselves (their store ignores the tenant id).
 pub const GLOBAL: &str = "";
-
-/// Wraps [`TenantsAdapter`] as an [`EntityStore`] whose tenant id is ignored.
-struct TenantStore(Arc<dyn TenantsAdapter>);
-
-#[async_trait]
-impl EntityStore<Tenant> for TenantStore {
-    async fn create(&self, _tenant_id: &str, insert: TenantInsert) -> Result<Tenant> {
-        self.0.create(insert).await
-    }
-    async fn get(&self, _tenant_id: &str, id: &str) -> Result<Option<Tenant>> {
-        self.0.get(id).await
-    }
-    async fn list(&self, _tenant_id: &str, params: &ListParams) -> Result<Page<Tenant>> {
-        self.0.list(params).await
-    }
-    async fn upsert(&self, _tenant_id: &str, record: Tenant) -> Result<()> {
-        self.0.upsert(record).await
-    }
-    async fn upsert_many(&self, _tenant_id: &str, records: Vec<Tenant>) -> Result<()> {
-        self.0.upsert_many(records).await
-    }
-}
-
-impl Entity for Tenant {
-    fn store(db: &DataAdapters) -> Arc<dyn EntityStore<Self>> {
-        Arc::new(TenantStore(db.tenants.clone()))
-    }
-}
-
-macro_rules! scoped_entity {
-    ($($record:ty => $field:ident),* $(,)?) => {$(
-        impl Entity for $record {
-            fn store(db: &DataAdapters) -> Arc<dyn EntityStore<Self>> {
-                db.$field.clone()
-            }
-        }
-    )*};
-}
-
-scoped_entity!(
-    User => users,
-    Application => applications,
-    Connection => connections,
-    Session => sessions,
-    Code => codes,
-    Password => passwords,
-    Log => logs,
-);
 
 /// Evaluates `$body` with the type alias `$R` bound to the record type of `$kind`.
 #[macro_export]
@@ -114,7 +59,7 @@ macro_rules! dispatch {
 
 /// A keyset scan of one entity in one scope, in key order, one page in memory.
 pub struct KeysetScan<R: Entity> {
-    store: Arc<dyn EntityStore<R>>,
+    store: Arc<R::Store>,
     scope: String,
     per_page: u32,
     buffer: VecDeque<R>,

@@ -79,6 +79,18 @@ enum Command {
         /// The checkpoint file (default: .switchyard-backfill-<fingerprint>.json here).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// Also remove the target's records that the source lacks (in the
+        /// tenants copied, and tenants the source lacks with all they hold).
+        #[arg(long)]
+        prune: bool,
+        /// The target's name in the source's replication journal (default:
+        /// the side opposite the stored stage's primary, `new` if none).
+        #[arg(long)]
+        journal_target: Option<String>,
+        /// Do not coordinate with live replication: only while nothing
+        /// writes either store.
+        #[arg(long)]
+        offline: bool,
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -104,6 +116,22 @@ enum Command {
         /// How many differences to name per entity.
         #[arg(long, default_value_t = 10)]
         max_differences: usize,
+        /// Re-check rounds: the keys found different are read again on both
+        /// sides after half a second, this many times; those that agree by
+        /// then were being written while compared (live stores), not different.
+        #[arg(long, default_value_t = 1)]
+        settle: u32,
+        /// Bring the keys that still differ to the source's current state
+        /// (coordinated with live replication, as backfill is) and report
+        /// what changed. Without it, verify never writes.
+        #[arg(long)]
+        repair: bool,
+        /// With --repair: the target's name in the source's replication journal.
+        #[arg(long, requires = "repair")]
+        journal_target: Option<String>,
+        /// With --repair: write without coordinating with live replication.
+        #[arg(long, requires = "repair")]
+        offline: bool,
     },
     /// Show or switch the migration's stage, shared by every instance.
     Stage {
@@ -315,6 +343,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             restart,
             errors,
             checkpoint,
+            prune,
+            journal_target,
+            offline,
             json,
         } => {
             let args = BackfillArgs {
@@ -323,6 +354,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 restart,
                 errors: errors.clone(),
                 checkpoint,
+                prune,
+                journal_target,
+                offline,
             };
             let report = commands::backfill(&source, &target, &args, &*progress_for(json)).await?;
             if json {
@@ -351,13 +385,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sample,
             batch_size,
             max_differences,
+            settle,
+            repair,
+            journal_target,
+            offline,
         } => {
             let options = VerifyOptions {
                 batch_size,
                 sample,
                 max_reported: max_differences,
+                settle_rounds: settle,
+                ..VerifyOptions::default()
             };
-            let report = commands::verify(&source, &target, &options, &*progress_for(json)).await?;
+            let repair = repair.then_some(commands::RepairArgs {
+                journal_target,
+                offline,
+            });
+            let report = commands::verify(
+                &source,
+                &target,
+                &options,
+                repair.as_ref(),
+                &*progress_for(json),
+            )
+            .await?;
             if json {
                 print_json(&report)?;
             } else {

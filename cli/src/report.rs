@@ -14,12 +14,22 @@ pub struct Counts {
     pub skipped: u64,
     /// Rejected by the target (see the errors file).
     pub failed: u64,
+    /// Removed from the target: pruned, or removed from the source while copying.
+    #[serde(default)]
+    pub removed: u64,
+    /// Changed while copied and still owed by the journal when the copy gave
+    /// up waiting for its copier (see `switchyard journal status`).
+    #[serde(default)]
+    pub deferred: u64,
+    /// Extra records on the target that cannot be pruned one by one (logs).
+    #[serde(default)]
+    pub unprunable: u64,
 }
 
 impl Counts {
     /// All records seen.
     pub fn total(&self) -> u64 {
-        self.copied + self.skipped + self.failed
+        self.copied + self.skipped + self.failed + self.deferred
     }
 
     /// Adds another count.
@@ -27,6 +37,9 @@ impl Counts {
         self.copied += other.copied;
         self.skipped += other.skipped;
         self.failed += other.failed;
+        self.removed += other.removed;
+        self.deferred += other.deferred;
+        self.unprunable += other.unprunable;
     }
 }
 
@@ -83,21 +96,22 @@ impl BackfillReport {
 impl fmt::Display for BackfillReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let copied = if self.dry_run { "to copy" } else { "copied" };
+        let removed = if self.dry_run { "to remove" } else { "removed" };
         writeln!(
             f,
-            "{:<13} {:>10} {:>10} {:>8} {:>12}",
-            "entity", copied, "skipped", "failed", "rows/s"
+            "{:<13} {:>10} {:>10} {:>8} {:>10} {:>9} {:>12}",
+            "entity", copied, "skipped", "failed", removed, "deferred", "rows/s"
         )?;
-        for e in &self.entities {
-            writeln!(
+        let row = |f: &mut fmt::Formatter<'_>, name: &str, c: &Counts, rate: f64| {
+            write!(
                 f,
-                "{:<13} {:>10} {:>10} {:>8} {:>12.0}",
-                e.entity.table(),
-                e.counts.copied,
-                e.counts.skipped,
-                e.counts.failed,
-                e.rows_per_second()
-            )?;
+                "{:<13} {:>10} {:>10} {:>8} {:>10} {:>9} {:>12.0}",
+                name, c.copied, c.skipped, c.failed, c.removed, c.deferred, rate
+            )
+        };
+        for e in &self.entities {
+            row(f, e.entity.table(), &e.counts, e.rows_per_second())?;
+            writeln!(f)?;
         }
         let t = self.totals();
         let rate = if self.seconds > 0.0 {
@@ -105,11 +119,21 @@ impl fmt::Display for BackfillReport {
         } else {
             0.0
         };
-        write!(
-            f,
-            "{:<13} {:>10} {:>10} {:>8} {:>12.0}",
-            "total", t.copied, t.skipped, t.failed, rate
-        )?;
+        row(f, "total", &t, rate)?;
+        if t.deferred > 0 {
+            write!(
+                f,
+                "\n({} keys changed while copied and are still owed by the journal: `switchyard journal status` shows them)",
+                t.deferred
+            )?;
+        }
+        if t.unprunable > 0 {
+            write!(
+                f,
+                "\n({} extra log records kept: logs are append-only and go only with their tenant)",
+                t.unprunable
+            )?;
+        }
         if self.dry_run {
             write!(f, "\n(dry run: nothing was written)")?;
         }
@@ -171,6 +195,23 @@ pub struct EntityVerify {
     pub first_extra: Vec<MissingRecord>,
     /// The first differing records.
     pub first_differences: Vec<RecordDiff>,
+    /// Keys that differed when scanned but agreed when read again: they
+    /// were being written while compared (not counted as different).
+    #[serde(default)]
+    pub changed_while_compared: u64,
+    /// Differences beyond the re-check limit, reported as scanned.
+    #[serde(default)]
+    pub not_rechecked: u64,
+    /// Keys `--repair` wrote or removed.
+    #[serde(default)]
+    pub repaired: u64,
+    /// Keys `--repair` left to replication (a write of them was in flight).
+    #[serde(default)]
+    pub repair_deferred: u64,
+    /// Keys `--repair` could not fix (refused by the target, or logs that
+    /// cannot be removed one by one).
+    #[serde(default)]
+    pub repair_failed: u64,
 }
 
 impl EntityVerify {
@@ -187,6 +228,11 @@ impl EntityVerify {
             first_missing: Vec::new(),
             first_extra: Vec::new(),
             first_differences: Vec::new(),
+            changed_while_compared: 0,
+            not_rechecked: 0,
+            repaired: 0,
+            repair_deferred: 0,
+            repair_failed: 0,
         }
     }
 
@@ -210,6 +256,9 @@ pub struct VerifyReport {
     pub entities: Vec<EntityVerify>,
     /// Seconds for the whole run.
     pub seconds: f64,
+    /// `--repair` ran: the counts are those found after it.
+    #[serde(default)]
+    pub repaired: bool,
 }
 
 impl VerifyReport {
@@ -275,6 +324,30 @@ impl fmt::Display for VerifyReport {
                         field.target
                     )?;
                 }
+            }
+        }
+        for e in &self.entities {
+            let name = e.entity.table();
+            if e.changed_while_compared > 0 {
+                writeln!(
+                    f,
+                    "{name}: {} records were being written while compared and agree now",
+                    e.changed_while_compared
+                )?;
+            }
+            if e.not_rechecked > 0 {
+                writeln!(
+                    f,
+                    "{name}: {} more differences were not read again (too many: run `switchyard backfill`)",
+                    e.not_rechecked
+                )?;
+            }
+            if self.repaired && (e.repaired + e.repair_deferred + e.repair_failed) > 0 {
+                writeln!(
+                    f,
+                    "{name}: repaired {}, left to replication {}, not repaired {}",
+                    e.repaired, e.repair_deferred, e.repair_failed
+                )?;
             }
         }
         if self.sample > 1 {

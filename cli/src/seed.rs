@@ -19,6 +19,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::json;
 
+use adapter_interfaces::EntityStore;
+
 use crate::entity::{Entity, GLOBAL};
 use crate::progress::Progress;
 

@@ -2,11 +2,15 @@
 //! order (a merge join of two keyset scans, one page of each in memory).
 
 use std::cmp::Ordering;
-use std::time::Instant;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, Record, Tenant};
+use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, EntityStore, Record, Tenant};
+use passthrough::display_key;
+use passthrough::live_copy::{LiveCopyError, ReconcileOptions, SourceRead};
 use serde_json::Value as Json;
 
+use crate::backfill::{Coordination, live_copy};
 use crate::entity::{Entity, GLOBAL, KeysetScan};
 use crate::progress::Progress;
 use crate::report::{EntityVerify, FieldDiff, MissingRecord, RecordDiff, VerifyReport};
@@ -20,6 +24,26 @@ pub struct VerifyOptions {
     pub sample: u64,
     /// How many missing, extra and differing records to name per entity.
     pub max_reported: usize,
+    /// Re-check rounds: each waits [`VerifyOptions::settle_interval`], then
+    /// reads every key found different again on both sides; a key that
+    /// agrees now was changing while compared, not different.
+    pub settle_rounds: u32,
+    /// The wait before each re-check round.
+    pub settle_interval: Duration,
+    /// Keys re-checked (and repaired) per entity at most; beyond, the
+    /// differences are reported as found.
+    pub recheck_limit: usize,
+    /// Bring the keys that still differ to the source's current state
+    /// (`None`: never write).
+    pub repair: Option<Repair>,
+}
+
+/// How `verify --repair` writes: as a backfill does, through
+/// [`passthrough::LiveCopy`], coordinated with live replication.
+#[derive(Debug, Clone, Default)]
+pub struct Repair {
+    /// Through the source's journal (`None`: only while nothing writes).
+    pub coordination: Option<Coordination>,
 }
 
 impl Default for VerifyOptions {
@@ -28,6 +52,10 @@ impl Default for VerifyOptions {
             batch_size: crate::backfill::DEFAULT_BATCH_SIZE,
             sample: 1,
             max_reported: 10,
+            settle_rounds: 1,
+            settle_interval: Duration::from_millis(500),
+            recheck_limit: 10_000,
+            repair: None,
         }
     }
 }
@@ -44,6 +72,27 @@ pub struct VerifyError {
     pub source: AdapterError,
 }
 
+/// A repair that could not run.
+#[derive(Debug, thiserror::Error)]
+#[error("repairing {entity} records failed: {source}")]
+pub struct RepairError {
+    /// The entity.
+    pub entity: EntityKind,
+    /// What stopped it.
+    pub source: LiveCopyError,
+}
+
+/// Why a verify stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyFailure {
+    /// A side could not be read.
+    #[error(transparent)]
+    Read(#[from] VerifyError),
+    /// The repair could not run.
+    #[error(transparent)]
+    Repair(#[from] RepairError),
+}
+
 /// The redacted stand-in for a secret value.
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -53,11 +102,12 @@ pub async fn verify(
     target: &DataAdapters,
     options: &VerifyOptions,
     progress: &dyn Progress,
-) -> Result<VerifyReport, VerifyError> {
+) -> Result<VerifyReport, VerifyFailure> {
     let started = Instant::now();
     let mut report = VerifyReport {
         identical: true,
         sample: options.sample.max(1),
+        repaired: options.repair.is_some(),
         ..Default::default()
     };
     for kind in EntityKind::ALL {
@@ -69,7 +119,11 @@ pub async fn verify(
             options,
             progress,
         };
-        crate::dispatch!(kind, R => job.entity::<R>(&mut result).await)?;
+        let mut suspects = Vec::new();
+        crate::dispatch!(kind, R => {
+            job.entity::<R>(&mut result, &mut suspects).await?;
+            job.recheck::<R>(&mut result, suspects).await?;
+        });
         progress.end(
             kind,
             &format!(
@@ -108,9 +162,13 @@ fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 impl Job<'_> {
-    async fn entity<R: Entity>(&self, result: &mut EntityVerify) -> Result<(), VerifyError> {
+    async fn entity<R: Entity>(
+        &self,
+        result: &mut EntityVerify,
+        suspects: &mut Vec<Suspect>,
+    ) -> Result<(), VerifyError> {
         if R::KIND == EntityKind::Tenant {
-            return self.scope::<R>(GLOBAL, result).await;
+            return self.scope::<R>(GLOBAL, result, suspects).await;
         }
         // Every tenant of either side, in key order.
         let batch = self.options.batch_size;
@@ -153,7 +211,7 @@ impl Job<'_> {
                     }
                 },
             };
-            self.scope::<R>(&tenant, result).await?;
+            self.scope::<R>(&tenant, result, suspects).await?;
         }
     }
 
@@ -161,6 +219,7 @@ impl Job<'_> {
         &self,
         scope: &str,
         result: &mut EntityVerify,
+        suspects: &mut Vec<Suspect>,
     ) -> Result<(), VerifyError> {
         let batch = self.options.batch_size;
         let sample = self.options.sample.max(1);
@@ -169,7 +228,19 @@ impl Job<'_> {
         let mut right = KeysetScan::<R>::new(self.target, scope, batch, None);
         let missing = |key: &str| MissingRecord {
             tenant: scope.to_owned(),
-            key: key.to_owned(),
+            key: display_key::<R>(key),
+        };
+        let limit = self.options.recheck_limit;
+        let mut suspect = |key: &str, class: Class, result: &mut EntityVerify| {
+            if suspects.len() < limit {
+                suspects.push(Suspect {
+                    scope: scope.to_owned(),
+                    key: key.to_owned(),
+                    class,
+                });
+            } else {
+                result.not_rechecked += 1;
+            }
         };
         loop {
             let l = left
@@ -197,6 +268,7 @@ impl Job<'_> {
                     if result.first_missing.len() < max {
                         result.first_missing.push(missing(&key));
                     }
+                    suspect(&key, Class::Missing, result);
                     self.progress.advance(R::KIND, 1);
                 }
                 Ordering::Greater => {
@@ -207,6 +279,7 @@ impl Job<'_> {
                     if result.first_extra.len() < max {
                         result.first_extra.push(missing(&key));
                     }
+                    suspect(&key, Class::Extra, result);
                 }
                 Ordering::Equal => {
                     let a = left.pop().await.map_err(side_error("source", R::KIND))?;
@@ -232,13 +305,250 @@ impl Job<'_> {
                     if result.first_differences.len() < max {
                         result.first_differences.push(RecordDiff {
                             tenant: scope.to_owned(),
-                            key: a.key().to_owned(),
+                            key: display_key::<R>(a.key()),
                             fields,
                         });
                     }
+                    suspect(a.key(), Class::Differs, result);
                 }
             }
         }
+    }
+}
+
+/// How a key stands on the two sides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Only the source has it.
+    Missing,
+    /// Only the target has it.
+    Extra,
+    /// Both have it, with different fields.
+    Differs,
+}
+
+/// A key found different by the scan, to read again.
+struct Suspect {
+    scope: String,
+    key: String,
+    class: Class,
+}
+
+/// What the last reads of a suspect found.
+struct Standing<R> {
+    source: Option<R>,
+    target: Option<R>,
+}
+
+impl<R: Record> Standing<R> {
+    /// The difference, if the two sides still disagree.
+    fn class(&self) -> Option<Class> {
+        match (&self.source, &self.target) {
+            (None, None) => None,
+            (Some(_), None) => Some(Class::Missing),
+            (None, Some(_)) => Some(Class::Extra),
+            (Some(a), Some(b)) if a == b || field_diffs(a, b).is_empty() => None,
+            (Some(_), Some(_)) => Some(Class::Differs),
+        }
+    }
+}
+
+impl EntityVerify {
+    fn count(&mut self, class: Class, by: i64) {
+        let counter = match class {
+            Class::Missing => &mut self.missing_in_target,
+            Class::Extra => &mut self.extra_in_target,
+            Class::Differs => &mut self.differing,
+        };
+        *counter = counter.saturating_add_signed(by);
+    }
+}
+
+/// Whether each side has a record of that class.
+fn presence(class: Class) -> (bool, bool) {
+    match class {
+        Class::Missing => (true, false),
+        Class::Extra => (false, true),
+        Class::Differs => (true, true),
+    }
+}
+
+impl Job<'_> {
+    /// Both sides' current records of one key.
+    async fn read_both<R: Entity>(&self, suspect: &Suspect) -> Result<Standing<R>, VerifyError> {
+        let source = R::store(self.source)
+            .get(&suspect.scope, &suspect.key)
+            .await
+            .map_err(side_error("source", R::KIND))?;
+        let target = R::store(self.target)
+            .get(&suspect.scope, &suspect.key)
+            .await
+            .map_err(side_error("target", R::KIND))?;
+        Ok(Standing { source, target })
+    }
+
+    /// Re-reads the keys the scan found different, after a wait, for
+    /// [`VerifyOptions::settle_rounds`] rounds; repairs those that still
+    /// differ when asked (and looks once more); then rewrites `result` from
+    /// what the last reads found.
+    async fn recheck<R: Entity>(
+        &self,
+        result: &mut EntityVerify,
+        suspects: Vec<Suspect>,
+    ) -> Result<(), VerifyFailure> {
+        let rounds = self.options.settle_rounds;
+        if suspects.is_empty() || (rounds == 0 && self.options.repair.is_none()) {
+            return Ok(());
+        }
+        let mut open: Vec<(Suspect, Option<Standing<R>>)> =
+            suspects.into_iter().map(|s| (s, None)).collect();
+        let mut settled: Vec<(Suspect, Standing<R>)> = Vec::new();
+        for _ in 0..rounds {
+            tokio::time::sleep(self.options.settle_interval).await;
+            open = self.look::<R>(open, &mut settled, result, true).await?;
+            if open.is_empty() {
+                break;
+            }
+        }
+        if let Some(repair) = &self.options.repair
+            && !open.is_empty()
+        {
+            let keys: Vec<&Suspect> = open.iter().map(|(s, _)| s).collect();
+            self.repair::<R>(repair, &keys, result).await?;
+            // What the repair left to replication lands within a moment.
+            tokio::time::sleep(self.options.settle_interval).await;
+            open = self.look::<R>(open, &mut settled, result, false).await?;
+        }
+        // Rewrite the counts and the lists from the last reads.
+        let max = self.options.max_reported;
+        let rechecked: std::collections::HashSet<(String, String)> = open
+            .iter()
+            .map(|(s, _)| s)
+            .chain(settled.iter().map(|(s, _)| s))
+            .map(|s| (s.scope.clone(), display_key::<R>(&s.key)))
+            .collect();
+        let listed =
+            |tenant: &str, key: &str| rechecked.contains(&(tenant.to_owned(), key.to_owned()));
+        result.first_missing.retain(|m| !listed(&m.tenant, &m.key));
+        result.first_extra.retain(|m| !listed(&m.tenant, &m.key));
+        result
+            .first_differences
+            .retain(|d| !listed(&d.tenant, &d.key));
+        let all = open
+            .into_iter()
+            .filter_map(|(s, standing)| standing.map(|st| (s, st)))
+            .chain(settled);
+        for (suspect, standing) in all {
+            let (s0, t0) = presence(suspect.class);
+            result.count(suspect.class, -1);
+            result.source_count = result
+                .source_count
+                .saturating_add_signed(i64::from(standing.source.is_some()) - i64::from(s0));
+            result.target_count = result
+                .target_count
+                .saturating_add_signed(i64::from(standing.target.is_some()) - i64::from(t0));
+            let Some(class) = standing.class() else {
+                continue;
+            };
+            result.count(class, 1);
+            let shown = MissingRecord {
+                tenant: suspect.scope.clone(),
+                key: display_key::<R>(&suspect.key),
+            };
+            match (class, &standing.source, &standing.target) {
+                (Class::Missing, _, _) if result.first_missing.len() < max => {
+                    result.first_missing.push(shown);
+                }
+                (Class::Extra, _, _) if result.first_extra.len() < max => {
+                    result.first_extra.push(shown);
+                }
+                (Class::Differs, Some(a), Some(b)) if result.first_differences.len() < max => {
+                    result.first_differences.push(RecordDiff {
+                        tenant: shown.tenant,
+                        key: shown.key,
+                        fields: field_diffs(a, b),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// One look at the open suspects: those that agree now move to
+    /// `settled` (counted as changing while compared, or as repaired).
+    async fn look<R: Entity>(
+        &self,
+        open: Vec<(Suspect, Option<Standing<R>>)>,
+        settled: &mut Vec<(Suspect, Standing<R>)>,
+        result: &mut EntityVerify,
+        before_repair: bool,
+    ) -> Result<Vec<(Suspect, Option<Standing<R>>)>, VerifyError> {
+        let mut still = Vec::with_capacity(open.len());
+        for (suspect, _) in open {
+            let standing = self.read_both::<R>(&suspect).await?;
+            if standing.class().is_none() {
+                if before_repair {
+                    result.changed_while_compared += 1;
+                }
+                settled.push((suspect, standing));
+            } else {
+                still.push((suspect, Some(standing)));
+            }
+        }
+        Ok(still)
+    }
+
+    /// Brings the suspects that still differ to the source's current state,
+    /// scope by scope, as a backfill with prune would.
+    async fn repair<R: Entity>(
+        &self,
+        repair: &Repair,
+        suspects: &[&Suspect],
+        result: &mut EntityVerify,
+    ) -> Result<(), RepairError> {
+        let copy = live_copy(self.source, self.target, repair.coordination.as_ref());
+        let mut by_scope: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for suspect in suspects {
+            by_scope
+                .entry(&suspect.scope)
+                .or_default()
+                .push(&suspect.key);
+        }
+        let stop = |source| RepairError {
+            entity: R::KIND,
+            source,
+        };
+        for (scope, keys) in by_scope {
+            let (mut source_now, mut target_now) = (Vec::new(), Vec::new());
+            for key in &keys {
+                let standing = self
+                    .read_both::<R>(&Suspect {
+                        scope: scope.to_owned(),
+                        key: (*key).to_owned(),
+                        class: Class::Differs,
+                    })
+                    .await
+                    .map_err(|e| stop(LiveCopyError::Source(e.source)))?;
+                source_now.extend(standing.source);
+                target_now.extend(standing.target);
+            }
+            let options = ReconcileOptions {
+                prune: true,
+                dry_run: false,
+            };
+            let done = copy
+                .reconcile::<R>(scope, SourceRead::EachKey, &source_now, target_now, options)
+                .await
+                .map_err(stop)?;
+            result.repaired += done.copied + done.removed;
+            result.repair_deferred += done.deferred;
+            result.repair_failed += done.failed.len() as u64 + done.unprunable;
+            for failure in &done.failed {
+                tracing::warn!(entity = %R::KIND, tenant = scope, key = %failure.key, error = %failure.error, "not repaired");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -272,7 +582,7 @@ pub fn field_diffs<R: Record>(a: &R, b: &R) -> Vec<FieldDiff> {
 /// a default verify, and the records of a store the tests pick and change.
 #[cfg(test)]
 pub(crate) mod testing {
-    use adapter_interfaces::{DataAdapters, EntityKind, ListParams, Tenant, memory};
+    use adapter_interfaces::{DataAdapters, EntityKind, EntityStore, ListParams, Tenant, memory};
 
     use super::{VerifyOptions, verify};
     use crate::entity::{Entity, GLOBAL};
@@ -405,6 +715,94 @@ mod tests {
                 "{shown}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_key_written_while_compared_is_not_reported_as_different() {
+        let (source, target) = pair().await;
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&source, &tenant, 0).await;
+        user.login_count += 1;
+        source.users.upsert(&tenant, user.clone()).await.unwrap();
+        // Replication catches up while verify runs: after its scan, before its re-check.
+        let (late, scope) = (target.clone(), tenant.clone());
+        let catch_up = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            late.users.upsert(&scope, user).await.unwrap();
+        });
+        let options = VerifyOptions {
+            settle_interval: Duration::from_millis(600),
+            ..VerifyOptions::default()
+        };
+        let report = verify(&source, &target, &options, &Silent).await.unwrap();
+        catch_up.await.unwrap();
+        assert!(report.identical, "{report}");
+        let users = entity_of(&report, EntityKind::User);
+        assert_eq!(users.changed_while_compared, 1, "{report}");
+        assert_eq!(users.differing, 0);
+        assert!(format!("{report}").contains("being written while compared"));
+        // Without a re-check, the same moment is a difference.
+        let mut user = nth::<User>(&source, &tenant, 0).await;
+        user.login_count += 1;
+        source.users.upsert(&tenant, user).await.unwrap();
+        let options = VerifyOptions {
+            settle_rounds: 0,
+            ..VerifyOptions::default()
+        };
+        let report = verify(&source, &target, &options, &Silent).await.unwrap();
+        assert_eq!(entity_of(&report, EntityKind::User).differing, 1);
+    }
+
+    #[tokio::test]
+    async fn repair_brings_every_difference_to_the_source_and_plain_verify_never_writes() {
+        use adapter_interfaces::{Code, Session};
+        let (source, target) = pair().await;
+        let tenant = tenant_id(&source, 0).await;
+        let mut user = nth::<User>(&target, &tenant, 0).await;
+        user.login_count += 7;
+        target.users.upsert(&tenant, user).await.unwrap();
+        let session = nth::<Session>(&target, &tenant, 0).await;
+        target.sessions.remove(&tenant, &session.id).await.unwrap();
+        let mut code = nth::<Code>(&target, &tenant, 0).await;
+        code.code_id = "extra-code-0123456789".into();
+        target.codes.upsert(&tenant, code).await.unwrap();
+        let fast = VerifyOptions {
+            settle_interval: Duration::from_millis(10),
+            ..VerifyOptions::default()
+        };
+        let plain = verify(&source, &target, &fast, &Silent).await.unwrap();
+        assert!(!plain.identical);
+        let shown = format!("{plain}");
+        assert!(
+            shown.contains("extr…") && !shown.contains("extra-code-0123456789"),
+            "{shown}"
+        );
+        // A plain verify wrote nothing: the same differences again.
+        let again = verify(&source, &target, &fast, &Silent).await.unwrap();
+        assert_eq!(again.entities, plain.entities);
+        let options = VerifyOptions {
+            repair: Some(Repair {
+                coordination: Some(crate::backfill::Coordination::migration(
+                    passthrough::Side::Old,
+                )),
+            }),
+            ..fast.clone()
+        };
+        let repaired = verify(&source, &target, &options, &Silent).await.unwrap();
+        assert!(repaired.identical, "{repaired}");
+        let total: u64 = repaired.entities.iter().map(|e| e.repaired).sum();
+        assert_eq!(total, 3, "{repaired}");
+        assert!(verified(&source, &target).await.identical);
+        assert!(
+            source
+                .journal
+                .backlog()
+                .await
+                .unwrap()
+                .iter()
+                .all(|b| b.pending == 0 && b.dead == 0),
+            "the repair settled its claims"
+        );
     }
 
     #[tokio::test]

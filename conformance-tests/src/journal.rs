@@ -145,6 +145,15 @@ macro_rules! __for_each_journal_check {
             journal_subjects_round_trip,
             journal_cascade_merges_over_record,
             journal_entries_and_backlog_filter_per_target,
+            journal_claim_keys_records_and_claims_keys_with_no_row,
+            journal_claim_keys_skips_busy_and_dead_keys,
+            journal_claim_keys_is_not_a_write,
+            journal_claim_keys_keeps_the_rows_subject,
+            journal_claim_keys_above_a_chunk_and_with_duplicates,
+            journal_settle_many_answers_as_settle_does,
+            journal_settle_many_above_a_chunk,
+            journal_settle_many_of_one_claim_twice_answers_as_settle_does,
+            journal_concurrent_claim_keys_never_share_a_key,
             journal_stage_fence,
             journal_stage_is_compare_and_set,
             journal_concurrent_relays_never_share_a_key,
@@ -325,6 +334,48 @@ fn rejected() -> Failure {
 fn only(claims: Vec<Claim>, key: &JournalKey, what: &str) -> Claim {
     assert_eq!(claimed_keys(&claims), vec![key.clone()], "{what}");
     claims.into_iter().next().expect("one claim")
+}
+
+/// A copier's claim on `keys` under `token`; the claims it won.
+async fn claim_keys(
+    journal: &Journal,
+    token: &str,
+    keys: &[JournalKey],
+    lease: Duration,
+) -> Vec<Claim> {
+    journal
+        .claim_keys(token, keys, lease)
+        .await
+        .expect("claim_keys")
+}
+
+/// settle_many, with one answer per claim.
+async fn settle_many(journal: &Journal, claims: &[Claim]) -> Vec<bool> {
+    let settled = journal.settle_many(claims).await.expect("settle_many");
+    assert_eq!(settled.len(), claims.len(), "one answer per claim");
+    settled
+}
+
+/// Leaves `keys` pending and unclaimed: a whole write whose writer gave its
+/// claims back (it had no capacity for the copy).
+async fn leave_pending(journal: &Journal, keys: &[JournalKey]) {
+    begin(journal, keys, LONG).await;
+    let claims = journal
+        .finish(&token("w"), keys, LONG)
+        .await
+        .expect("finish");
+    assert_eq!(claims.len(), keys.len(), "the writer claims every key");
+    for c in &claims {
+        journal.release(c).await.expect("release");
+    }
+}
+
+/// The claim of `key` among `claims`.
+fn claim_of<'c>(claims: &'c [Claim], key: &JournalKey) -> &'c Claim {
+    claims
+        .iter()
+        .find(|c| c.key == *key)
+        .unwrap_or_else(|| panic!("no claim of {key:?} in {claims:?}"))
 }
 
 /// A relay claims and settles until nothing is due; returns how many it settled.
@@ -996,6 +1047,610 @@ pub async fn journal_entries_and_backlog_filter_per_target(journal: Journal) {
         "oldest pending {oldest} is about when the first key was recorded ({start})"
     );
     assert_eq!(backlog[0].oldest_pending, Some(all[0].since));
+}
+
+// ------------------------------------------------- claim_keys, settle_many
+
+/// claim_keys records keys that have no row and claims them all for the
+/// copier: pending, not in flight, not dead. Nobody else takes them while
+/// its lease lives (another copier, a relay); once it ran out, another
+/// copier wins them, at the same `seq` (claim_keys is not a write).
+pub async fn journal_claim_keys_records_and_claims_keys_with_no_row(journal: Journal) {
+    let wanted: Vec<JournalKey> = (1..=3).map(user).collect();
+    let start = Timestamp::now();
+    let copier = token("copier");
+    let first = claim_keys(&journal, &copier, &wanted, LEASE).await;
+    assert_eq!(claimed_keys(&first), wanted, "every key with no row is won");
+    for c in &first {
+        assert_eq!(c.token, copier, "the claims are under the copier's token");
+        assert_eq!(c.attempts, 0);
+        assert!(
+            c.since >= start.plus_millis(-5000) && c.since <= Timestamp::now().plus_millis(5000),
+            "since {} is about when the key was recorded ({start})",
+            c.since
+        );
+    }
+    let rows = entries(&journal).await;
+    assert_eq!(keys(&journal).await, wanted, "claim_keys records the keys");
+    assert!(
+        rows.iter()
+            .all(|e| !e.in_flight && !e.dead && e.attempts == 0),
+        "recorded as pending, with no write in flight: {rows:?}"
+    );
+    assert_eq!(counts(&journal).await, (3, 0), "the recorded keys are owed");
+
+    assert!(
+        claim_keys(&journal, &token("copier2"), &wanted, LONG)
+            .await
+            .is_empty(),
+        "a live claim keeps another copier off the keys"
+    );
+    assert!(
+        claim(&journal, &token("relay"), LONG).await.is_empty(),
+        "and keeps relays off them"
+    );
+
+    tokio::time::sleep(AFTER_LEASE).await;
+    let copier2 = token("copier2");
+    let second = claim_keys(&journal, &copier2, &wanted, LONG).await;
+    assert_eq!(
+        claimed_keys(&second),
+        wanted,
+        "claims whose lease ran out are won"
+    );
+    for c in &second {
+        assert_eq!(c.token, copier2);
+        assert_eq!(
+            c.seq,
+            claim_of(&first, &c.key).seq,
+            "claim_keys never changes a key's seq"
+        );
+    }
+    assert_eq!(settle_many(&journal, &second).await, vec![true; 3]);
+    assert_eq!(counts(&journal).await, (0, 0), "the settled keys are gone");
+}
+
+/// claim_keys skips a key with a write in flight (until the write's lease
+/// runs out), a key a writer's finish holds and a dead letter, and changes
+/// none of them; it claims a key left pending and a key with no row.
+pub async fn journal_claim_keys_skips_busy_and_dead_keys(journal: Journal) {
+    let (fresh, in_flight, held, pending, dead) = (user(1), user(2), user(3), user(4), user(5));
+    let letter = only(
+        write(&journal, &token("w"), std::slice::from_ref(&dead)).await,
+        &dead,
+        "w",
+    );
+    journal.fail(&letter, &rejected()).await.expect("fail");
+    leave_pending(&journal, std::slice::from_ref(&pending)).await;
+    begin(&journal, std::slice::from_ref(&held), LONG).await;
+    let writer = token("writer");
+    let held_claim = only(
+        journal
+            .finish(&writer, std::slice::from_ref(&held), LONG)
+            .await
+            .expect("finish"),
+        &held,
+        "the writer claims its key",
+    );
+    // Last, so that its lease still lives when claim_keys runs.
+    begin(&journal, std::slice::from_ref(&in_flight), LEASE).await;
+
+    let asked = [
+        fresh.clone(),
+        in_flight.clone(),
+        held.clone(),
+        pending.clone(),
+        dead.clone(),
+    ];
+    let copier = token("copier");
+    let won = claim_keys(&journal, &copier, &asked, LONG).await;
+    let mut expected = vec![fresh.clone(), pending.clone()];
+    expected.sort();
+    assert_eq!(
+        claimed_keys(&won),
+        expected,
+        "only the key with no row and the key left pending are free"
+    );
+    assert_eq!(counts(&journal).await, (4, 1), "the dead letter stays dead");
+    let rows = entries(&journal).await;
+    let row = |key: &JournalKey| {
+        rows.iter()
+            .find(|e| e.key == *key)
+            .unwrap_or_else(|| panic!("no row of {key:?}"))
+            .clone()
+    };
+    assert!(row(&in_flight).in_flight, "the write is still in flight");
+    assert!(row(&dead).dead, "claim_keys does not revive a dead letter");
+
+    tokio::time::sleep(AFTER_LEASE).await;
+    let late = claim_keys(
+        &journal,
+        &token("copier2"),
+        &[in_flight.clone(), held.clone(), dead.clone()],
+        LONG,
+    )
+    .await;
+    assert_eq!(
+        claimed_keys(&late),
+        vec![in_flight.clone()],
+        "a write whose lease ran out (its writer died) no longer keeps the key"
+    );
+    assert!(
+        journal.settle(&held_claim).await.expect("settle"),
+        "the writer's claim settles: claim_keys changed nothing on the key"
+    );
+    let mut all = won;
+    all.extend(late);
+    assert_eq!(settle_many(&journal, &all).await, vec![true; 3]);
+    assert_eq!(
+        counts(&journal).await,
+        (0, 1),
+        "only the dead letter is left"
+    );
+}
+
+/// claim_keys does not change a key's seq, so its claim on a finished key
+/// settles when nothing else happened; a begin after it keeps the row
+/// (through settle and settle_many alike), released and pending, so that a
+/// relay takes it once the write is done.
+pub async fn journal_claim_keys_is_not_a_write(journal: Journal) {
+    let (quiet, rewritten, rewritten_many) = (user(1), user(2), user(3));
+    let all = [quiet.clone(), rewritten.clone(), rewritten_many.clone()];
+    leave_pending(&journal, &all).await;
+    let copier = token("copier");
+    let claims = claim_keys(&journal, &copier, &all, LONG).await;
+    assert_eq!(
+        claimed_keys(&claims),
+        all.to_vec(),
+        "every pending key is won"
+    );
+
+    assert!(
+        journal
+            .settle(claim_of(&claims, &quiet))
+            .await
+            .expect("settle"),
+        "a claim_keys claim on a finished key settles when nothing else happened"
+    );
+    assert_eq!(
+        keys(&journal).await,
+        vec![rewritten.clone(), rewritten_many.clone()]
+    );
+
+    begin(
+        &journal,
+        &[rewritten.clone(), rewritten_many.clone()],
+        LEASE,
+    )
+    .await;
+    assert!(
+        !journal
+            .settle(claim_of(&claims, &rewritten))
+            .await
+            .expect("settle"),
+        "a begin after claim_keys keeps the row (settle)"
+    );
+    assert_eq!(
+        settle_many(&journal, &[claim_of(&claims, &rewritten_many).clone()]).await,
+        vec![false],
+        "a begin after claim_keys keeps the row (settle_many)"
+    );
+    let rows = entries(&journal).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|e| e.in_flight && !e.dead),
+        "the kept rows are pending, their write in flight: {rows:?}"
+    );
+
+    tokio::time::sleep(AFTER_LEASE).await;
+    let relay = token("relay");
+    let taken = claim(&journal, &relay, LONG).await;
+    assert_eq!(
+        claimed_keys(&taken),
+        vec![rewritten.clone(), rewritten_many.clone()],
+        "the settles that kept the rows released them"
+    );
+    assert_eq!(settle_many(&journal, &taken).await, vec![true, true]);
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// claim_keys claims a row with the row's own subject: a pending cascade
+/// asked for as a plain record comes back as a cascade (and stays one), a
+/// pending record asked for as a cascade comes back as a record.
+pub async fn journal_claim_keys_keeps_the_rows_subject(journal: Journal) {
+    let removal = JournalKey::new(
+        TARGET,
+        "",
+        Subject::Cascade {
+            entity: EntityKind::Tenant,
+            key: "acme".into(),
+        },
+    );
+    let asked_as_record = JournalKey::new(
+        TARGET,
+        "",
+        Subject::Record {
+            entity: EntityKind::Tenant,
+            key: "acme".into(),
+        },
+    );
+    let record = user(1);
+    let asked_as_cascade = JournalKey::new(
+        TARGET,
+        "t1",
+        Subject::Cascade {
+            entity: EntityKind::User,
+            key: "u1".into(),
+        },
+    );
+    leave_pending(&journal, &[removal.clone(), record.clone()]).await;
+
+    let cascade = only(
+        claim_keys(&journal, &token("copier"), &[asked_as_record], LONG).await,
+        &removal,
+        "a pending cascade is claimed as a cascade",
+    );
+    let plain = only(
+        claim_keys(&journal, &token("copier"), &[asked_as_cascade], LONG).await,
+        &record,
+        "a pending record is claimed as a record",
+    );
+    let mut expected = vec![removal, record];
+    expected.sort();
+    assert_eq!(
+        keys(&journal).await,
+        expected,
+        "claim_keys changes no row's subject"
+    );
+    assert_eq!(
+        settle_many(&journal, &[cascade, plain]).await,
+        vec![true, true]
+    );
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// claim_keys on more keys than one statement carries, each asked twice
+/// (and one asked as a record and as a cascade): one claim per key, the busy
+/// keys skipped wherever they fall, the cascade merged over the record for
+/// a key with no row.
+pub async fn journal_claim_keys_above_a_chunk_and_with_duplicates(journal: Journal) {
+    const KEYS: usize = 1500;
+    let mut all: Vec<JournalKey> = (0..KEYS).map(user).collect();
+    all.sort();
+    // One busy key near each end, so that both statements skip one.
+    let (in_flight, held) = (all[10].clone(), all[KEYS - 10].clone());
+    begin(&journal, std::slice::from_ref(&in_flight), LONG).await;
+    begin(&journal, std::slice::from_ref(&held), LONG).await;
+    let held_claim = only(
+        journal
+            .finish(&token("writer"), std::slice::from_ref(&held), LONG)
+            .await
+            .expect("finish"),
+        &held,
+        "the writer claims its key",
+    );
+    let subject = |cascade: bool| {
+        let key = "both".to_owned();
+        let entity = EntityKind::User;
+        JournalKey::new(
+            TARGET,
+            "t1",
+            if cascade {
+                Subject::Cascade { entity, key }
+            } else {
+                Subject::Record { entity, key }
+            },
+        )
+    };
+    let mut asked = all.clone();
+    asked.extend(all.iter().rev().cloned());
+    asked.extend([subject(false), subject(true), subject(false)]);
+
+    let copier = token("copier");
+    let won = claim_keys(&journal, &copier, &asked, LONG).await;
+    let mut expected: Vec<JournalKey> = all
+        .iter()
+        .filter(|k| **k != in_flight && **k != held)
+        .cloned()
+        .chain([subject(true)])
+        .collect();
+    expected.sort();
+    assert_eq!(won.len(), expected.len(), "one claim per key won");
+    assert_eq!(
+        claimed_keys(&won),
+        expected,
+        "every free key, once; the busy ones skipped; the cascade merged"
+    );
+    assert!(won.iter().all(|c| c.token == copier));
+    assert_eq!(
+        counts(&journal).await,
+        (KEYS as u64 + 1, 0),
+        "one row per key"
+    );
+
+    let settled = settle_many(&journal, &won).await;
+    assert!(settled.iter().all(|s| *s), "every claim won settles");
+    assert!(journal.settle(&held_claim).await.expect("settle"));
+    assert_eq!(
+        keys(&journal).await,
+        vec![in_flight],
+        "only the write in flight is left"
+    );
+}
+
+/// The keys of one run of [`journal_settle_many_answers_as_settle_does`],
+/// from `base`, and the batch to settle, in its order.
+struct SettleRun {
+    quiet: [JournalKey; 2],
+    rewritten: JournalKey,
+    lost_held: JournalKey,
+    lost_gone: JournalKey,
+}
+
+impl SettleRun {
+    fn new(base: usize) -> Self {
+        Self {
+            quiet: [user(base + 1), user(base + 2)],
+            rewritten: user(base + 3),
+            lost_held: user(base + 4),
+            lost_gone: user(base + 5),
+        }
+    }
+
+    /// The batch, mixing the two copiers' tokens.
+    fn batch(&self, claims: &[Claim]) -> Vec<Claim> {
+        [
+            &self.quiet[0],
+            &self.lost_held,
+            &self.quiet[1],
+            &self.rewritten,
+            &self.lost_gone,
+        ]
+        .into_iter()
+        .map(|k| claim_of(claims, k).clone())
+        .collect()
+    }
+}
+
+/// settle_many gives, claim by claim, the answers of settle one by one, and
+/// leaves the journal as they do: untouched claims settle; a claim whose key
+/// was written again keeps the row, released; a lost claim (its lease ran
+/// out, another token took the key) never settles and marks the key again,
+/// whether the new holder still holds it or has settled it meanwhile.
+pub async fn journal_settle_many_answers_as_settle_does(journal: Journal) {
+    let runs = [SettleRun::new(0), SettleRun::new(10)];
+    // One quiet key has a finished row, the other none.
+    for run in &runs {
+        leave_pending(&journal, std::slice::from_ref(&run.quiet[1])).await;
+    }
+    let (copier_a, copier_b) = (token("copier-a"), token("copier-b"));
+    let long_keys: Vec<JournalKey> = runs
+        .iter()
+        .flat_map(|r| [r.quiet[0].clone(), r.quiet[1].clone(), r.rewritten.clone()])
+        .collect();
+    let short_keys: Vec<JournalKey> = runs
+        .iter()
+        .flat_map(|r| [r.lost_held.clone(), r.lost_gone.clone()])
+        .collect();
+    let mut claims = claim_keys(&journal, &copier_a, &long_keys, LONG).await;
+    assert_eq!(claims.len(), long_keys.len(), "copier a wins its keys");
+    let short = claim_keys(&journal, &copier_b, &short_keys, LEASE).await;
+    assert_eq!(short.len(), short_keys.len(), "copier b wins its keys");
+    claims.extend(short);
+    let rewritten: Vec<JournalKey> = runs.iter().map(|r| r.rewritten.clone()).collect();
+    begin(&journal, &rewritten, LONG).await;
+
+    tokio::time::sleep(AFTER_LEASE).await;
+    let relay = token("relay");
+    let taken = claim(&journal, &relay, LONG).await;
+    let mut lost = short_keys.clone();
+    lost.sort();
+    assert_eq!(
+        claimed_keys(&taken),
+        lost,
+        "a relay takes the keys whose claims ran out"
+    );
+    for run in &runs {
+        assert!(
+            journal
+                .settle(claim_of(&taken, &run.lost_gone))
+                .await
+                .expect("settle"),
+            "the new holder settles"
+        );
+    }
+
+    let expected = vec![true, false, true, false, false];
+    let mut one_by_one = Vec::new();
+    for c in runs[0].batch(&claims) {
+        one_by_one.push(journal.settle(&c).await.expect("settle"));
+    }
+    assert_eq!(one_by_one, expected, "settle, claim by claim");
+    let many = settle_many(&journal, &runs[1].batch(&claims)).await;
+    assert_eq!(many, one_by_one, "settle_many answers as settle does");
+
+    // Both runs left the journal the same way.
+    let mut left: Vec<JournalKey> = runs
+        .iter()
+        .flat_map(|r| {
+            [
+                r.rewritten.clone(),
+                r.lost_held.clone(),
+                r.lost_gone.clone(),
+            ]
+        })
+        .collect();
+    left.sort();
+    assert_eq!(
+        keys(&journal).await,
+        left,
+        "the quiet keys are settled; the others still owed (a settled lost key marked again)"
+    );
+    for run in &runs {
+        assert!(
+            !journal
+                .settle(claim_of(&taken, &run.lost_held))
+                .await
+                .expect("settle"),
+            "the lost claim's settle marked the key again: its new holder copies it once more"
+        );
+    }
+    let writer = token("writer");
+    let finished = journal
+        .finish(&writer, &rewritten, LONG)
+        .await
+        .expect("finish");
+    let mut rewritten_sorted = rewritten.clone();
+    rewritten_sorted.sort();
+    assert_eq!(
+        claimed_keys(&finished),
+        rewritten_sorted,
+        "the rewritten keys' claims were released"
+    );
+    assert_eq!(settle_many(&journal, &finished).await, vec![true, true]);
+    assert_eq!(
+        drain(&journal).await,
+        4,
+        "the lost keys are owed and claimable"
+    );
+    assert_eq!(counts(&journal).await, (0, 0));
+}
+
+/// settle_many on more claims than one statement carries: every answer in
+/// its place, in both statements.
+pub async fn journal_settle_many_above_a_chunk(journal: Journal) {
+    const KEYS: usize = 1200;
+    let all: Vec<JournalKey> = (0..KEYS).map(user).collect();
+    let mut claims = claim_keys(&journal, &token("copier"), &all, LONG).await;
+    assert_eq!(claims.len(), KEYS, "every key won");
+    claims.sort_by(|a, b| a.key.cmp(&b.key));
+    // One key rewritten in each of the two statements' claims.
+    let rewritten = [7, KEYS - 93];
+    let keys_rewritten: Vec<JournalKey> =
+        rewritten.iter().map(|&i| claims[i].key.clone()).collect();
+    begin(&journal, &keys_rewritten, LONG).await;
+
+    let settled = settle_many(&journal, &claims).await;
+    let expected: Vec<bool> = (0..KEYS).map(|i| !rewritten.contains(&i)).collect();
+    assert_eq!(settled, expected, "each answer belongs to its claim");
+    let mut left = keys_rewritten;
+    left.sort();
+    assert_eq!(
+        keys(&journal).await,
+        left,
+        "only the rewritten keys are left"
+    );
+}
+
+/// A claim given twice to settle_many answers as two settles of it: the
+/// first settles, the second finds the row gone and marks the key again.
+pub async fn journal_settle_many_of_one_claim_twice_answers_as_settle_does(journal: Journal) {
+    let (one_by_one, many) = (user(1), user(2));
+    let claims = claim_keys(
+        &journal,
+        &token("copier"),
+        &[one_by_one.clone(), many.clone()],
+        LONG,
+    )
+    .await;
+    let (a, b) = (claim_of(&claims, &one_by_one), claim_of(&claims, &many));
+    let settled = vec![
+        journal.settle(a).await.expect("settle"),
+        journal.settle(a).await.expect("settle"),
+    ];
+    assert_eq!(settled, vec![true, false], "settle twice");
+    assert_eq!(
+        settle_many(&journal, &[b.clone(), b.clone()]).await,
+        settled,
+        "settle_many of one claim twice answers as settle twice"
+    );
+    assert_eq!(
+        keys(&journal).await,
+        vec![one_by_one, many],
+        "both keys are marked again"
+    );
+    assert_eq!(drain(&journal).await, 2);
+}
+
+/// Copiers' claim_keys on overlapping keys, racing relays' claims, never
+/// hand one key to two holders while a claim lives, and leave none unclaimed.
+pub async fn journal_concurrent_claim_keys_never_share_a_key(journal: Journal) {
+    const KEYS: usize = 120;
+    const COPIERS: usize = 4;
+    const RELAYS: usize = 2;
+    let all: Vec<JournalKey> = (0..KEYS).map(user).collect();
+    // Half the keys have a row (free once the write's lease ran out), half none.
+    begin(&journal, &all[..KEYS / 2], LEASE).await;
+    tokio::time::sleep(AFTER_LEASE).await;
+    let held: Arc<Mutex<HashMap<JournalKey, String>>> = Arc::default();
+    let record = |held: &Mutex<HashMap<JournalKey, String>>, claims: &[Claim]| {
+        let mut held = held.lock().expect("lock");
+        for c in claims {
+            let previous = held.insert(c.key.clone(), c.token.clone());
+            assert!(
+                previous.is_none(),
+                "{:?} claimed by {} while {previous:?} held it",
+                c.key,
+                c.token
+            );
+        }
+    };
+    let mut tasks = Vec::new();
+    for n in 0..COPIERS {
+        let (journal, held, all) = (journal.clone(), held.clone(), all.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            // Overlapping windows of 30 keys, in an order that varies per copier.
+            for round in 0..KEYS / 10 {
+                let start = (round * 10 + n * 7) % KEYS;
+                let mut keys: Vec<JournalKey> =
+                    (0..30).map(|i| all[(start + i) % KEYS].clone()).collect();
+                if n % 2 == 1 {
+                    keys.reverse();
+                }
+                let token = token(&format!("copier{n}"));
+                let claims = journal
+                    .claim_keys(&token, &keys, LONG)
+                    .await
+                    .expect("claim_keys");
+                record(&held, &claims);
+                won.extend(claims);
+                tokio::task::yield_now().await;
+            }
+            won
+        }));
+    }
+    for r in 0..RELAYS {
+        let (journal, held) = (journal.clone(), held.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for _ in 0..KEYS / 10 {
+                let token = token(&format!("relay{r}"));
+                let claims = journal.claim(&token, TARGET, 5, LONG).await.expect("claim");
+                record(&held, &claims);
+                won.extend(claims);
+                tokio::task::yield_now().await;
+            }
+            won
+        }));
+    }
+    let mut claims = Vec::new();
+    for task in tasks {
+        claims.extend(task.await.expect("claim task"));
+    }
+    // Whatever the copiers' windows missed, one more copier takes.
+    let rest = claim_keys(&journal, &token("last"), &all, LONG).await;
+    record(&held, &rest);
+    claims.extend(rest);
+    let mut won = claimed_keys(&claims);
+    won.dedup();
+    assert_eq!(won.len(), claims.len(), "no key won twice");
+    let mut expected = all.clone();
+    expected.sort();
+    assert_eq!(won, expected, "every key claimed exactly once");
+    let settled = settle_many(&journal, &claims).await;
+    assert!(settled.iter().all(|s| *s), "every claim settles");
+    assert_eq!(counts(&journal).await, (0, 0));
 }
 
 /// begin under a stale generation records nothing and answers StageMoved

@@ -276,7 +276,7 @@ impl Entity for Log {
 }
 
 /// The key as reports and logs may show it: whole, or a short prefix for secret keys.
-pub(crate) fn display_key<R: Entity>(key: &str) -> String {
+pub fn display_key<R: Entity>(key: &str) -> String {
     if R::KEY_IS_SECRET {
         let prefix: String = key.chars().take(4).collect();
         format!("{prefix}…")

@@ -98,6 +98,7 @@ mod copy;
 mod core;
 mod entity;
 mod fault;
+pub mod live_copy;
 mod reconcile;
 mod stage;
 mod stats;
@@ -116,8 +117,11 @@ pub use config::{
     OnError, OnFailure, ReadPolicy, ReplicationOptions, RetryPolicy, SecondaryFailure,
     SecondaryOptions, WriteMode,
 };
-pub use entity::{BoxFuture, Entity, TenantStore};
+pub use entity::{BoxFuture, Entity, TenantStore, display_key};
 pub use fault::{FaultSwitch, Faulty, with_faults};
+pub use live_copy::{
+    KeyFailure, LiveCopy, LiveCopyError, ReconcileOptions, Reconciled, SourceRead,
+};
 pub use stage::{
     DEFAULT_SCOPE, MigrationController, Owed, Side, Stage, StageChange, SwitchError, UnknownStage,
 };

@@ -120,7 +120,7 @@ pub(crate) async fn resync_key<R: Entity>(
 /// then queued behind (a retry) or parked later in the dead-letter list (a
 /// replay). Copying the parent's current state ahead is safe for the same
 /// reason as copying the record's (every later write of it follows, exact).
-async fn upsert_with_parents<R: Entity>(
+pub(crate) async fn upsert_with_parents<R: Entity>(
     pair: Pair<'_>,
     target: &R::Store,
     tenant_id: &str,

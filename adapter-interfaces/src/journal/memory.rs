@@ -252,7 +252,9 @@ impl ReplicationJournal for MemoryJournal {
             let id = row_id(&key);
             if !state.rows.contains_key(&id) {
                 let seq = state.next_seq();
-                state.rows.insert(id.clone(), Row::new(key.clone(), seq, now));
+                state
+                    .rows
+                    .insert(id.clone(), Row::new(key.clone(), seq, now));
             }
             let Some(row) = state.rows.get_mut(&id) else {
                 continue;

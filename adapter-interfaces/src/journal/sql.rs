@@ -15,6 +15,7 @@
 //!   locked in index order, so two relays wait for each other instead of
 //!   deadlocking) and reads back what its token won; SQLite has one writer.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -388,8 +389,15 @@ impl Statement {
     /// A list of rows `(t, e, k, r)`, or `(t, e, k, r, seq)` where a `seq` is
     /// given, for `IN`: a `VALUES` table where SQLite asks for one (it takes
     /// no list of row values), a list of row constructors on MySQL.
-    fn row_list<'k>(&mut self, rows: impl Iterator<Item = (&'k JournalKey, Option<i64>)>) -> &mut Self {
-        self.sql(if self.dialect.is_mysql() { "(" } else { "(VALUES " });
+    fn row_list<'k>(
+        &mut self,
+        rows: impl Iterator<Item = (&'k JournalKey, Option<i64>)>,
+    ) -> &mut Self {
+        self.sql(if self.dialect.is_mysql() {
+            "("
+        } else {
+            "(VALUES "
+        });
         for (i, (key, seq)) in rows.enumerate() {
             if i > 0 {
                 self.sql(", ");
@@ -778,59 +786,101 @@ impl<E: JournalSql> SqlJournal<E> {
     }
 
     /// `settle_many` for one chunk of claims that share one token: one
-    /// `DELETE` of the rows that may go; the rest as `settle` does them.
+    /// `DELETE` of the rows that may go (on MySQL, between a read of those
+    /// rows and a read of what is left); the rest as `settle` does them.
     async fn settle_chunk(&self, token: &str, claims: &[Claim]) -> Result<Vec<bool>> {
         let dialect = self.dialect();
-        let mut s = Statement::new(dialect);
-        s.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE claimed_by = "))
-            .text(token)
-            .sql(" AND (pending_writes = 0 OR writes_until < ")
-            .now()
-            .sql(") AND (target, entity, tenant_id, record_key, seq) IN ")
-            .row_list(claims.iter().map(|c| (&c.key, Some(c.seq))));
-        let key_columns = [
+        // What `settle` deletes, for every claim of the chunk at once.
+        let deletable = |s: &mut Statement| {
+            s.sql("claimed_by = ")
+                .text(token)
+                .sql(" AND (pending_writes = 0 OR writes_until < ")
+                .now()
+                .sql(") AND (target, entity, tenant_id, record_key, seq) IN ")
+                .row_list(claims.iter().map(|c| (&c.key, Some(c.seq))));
+        };
+        let id_columns = [
             Col::Text("target"),
             Col::Text("entity"),
             Col::Text("tenant_id"),
             Col::Text("record_key"),
+            Col::Int("seq"),
         ];
-        type Id = (String, String, String, String);
-        let id_of = |key: &JournalKey| -> Id {
+        type Id = (String, String, String, String, String);
+        let id_of = |claim: &Claim| -> Id {
             (
-                key.target.clone(),
-                key.subject.entity_column().to_owned(),
-                key.tenant_id.clone(),
-                key.subject.key_column(),
+                claim.key.target.clone(),
+                claim.key.subject.entity_column().to_owned(),
+                claim.key.tenant_id.clone(),
+                claim.key.subject.key_column(),
+                claim.seq.to_string(),
             )
         };
         let row_id = |row: &TextRow| -> Id {
             let text = |i| column(row, i).unwrap_or_default().to_owned();
-            (text(0), text(1), text(2), text(3))
+            (text(0), text(1), text(2), text(3), text(4))
         };
-        let settled: std::collections::HashSet<Id> = if dialect == Dialect::MySql {
-            // No `DELETE … RETURNING`: what is left after the delete was not
-            // settled (a row written again since is taken for one left, which
-            // costs one more copy, never a lost one).
-            self.execute(s).await?;
+        let mut settled: HashSet<Id> = if dialect == Dialect::MySql {
+            // No `DELETE … RETURNING`. A row is settled if it could be
+            // deleted before the delete and is gone after it: a row merely
+            // absent (another holder settled it after this claim was lost)
+            // is not, so it is marked again as `settle` marks it. A row gone
+            // between the two reads without this delete was taken over after
+            // this copy was written (so the new holder's copy is the later
+            // one) or discarded: nothing to copy again. A row written again
+            // since the delete is taken for one left, which costs one more
+            // copy, never a lost one.
             let mut read = Statement::new(dialect);
-            read.sql("SELECT ").columns(&key_columns).sql(&format!(
-                " FROM {JOURNAL_TABLE} WHERE (target, entity, tenant_id, record_key) IN "
-            ));
-            read.key_list(&claims.iter().map(|c| c.key.clone()).collect::<Vec<_>>());
-            let left: std::collections::HashSet<Id> =
-                self.fetch(read, 4).await?.iter().map(row_id).collect();
-            claims
-                .iter()
-                .map(|c| id_of(&c.key))
-                .filter(|id| !left.contains(id))
-                .collect()
+            read.sql("SELECT ")
+                .columns(&id_columns)
+                .sql(&format!(" FROM {JOURNAL_TABLE} WHERE "));
+            deletable(&mut read);
+            let candidates: Vec<Id> = self.fetch(read, 5).await?.iter().map(row_id).collect();
+            if candidates.is_empty() {
+                HashSet::new()
+            } else {
+                let mut delete = Statement::new(dialect);
+                delete.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE "));
+                deletable(&mut delete);
+                self.execute(delete).await?;
+                let mut read = Statement::new(dialect);
+                read.sql("SELECT ").columns(&id_columns).sql(&format!(
+                    " FROM {JOURNAL_TABLE} WHERE (target, entity, tenant_id, record_key) IN "
+                ));
+                let keys: Vec<JournalKey> = claims
+                    .iter()
+                    .filter(|c| candidates.contains(&id_of(c)))
+                    .map(|c| c.key.clone())
+                    .collect();
+                read.key_list(&keys);
+                let left: HashSet<(String, String, String, String)> = self
+                    .fetch(read, 5)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let (t, e, k, r, _) = row_id(row);
+                        (t, e, k, r)
+                    })
+                    .collect();
+                candidates
+                    .into_iter()
+                    .filter(|(t, e, k, r, _)| {
+                        !left.contains(&(t.clone(), e.clone(), k.clone(), r.clone()))
+                    })
+                    .collect()
+            }
         } else {
-            s.sql(" RETURNING ").columns(&key_columns);
-            self.fetch(s, 4).await?.iter().map(row_id).collect()
+            let mut delete = Statement::new(dialect);
+            delete.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE "));
+            deletable(&mut delete);
+            delete.sql(" RETURNING ").columns(&id_columns);
+            self.fetch(delete, 5).await?.iter().map(row_id).collect()
         };
         let mut out = Vec::with_capacity(claims.len());
         for claim in claims {
-            if settled.contains(&id_of(&claim.key)) {
+            // Each deleted row settles one claim: the same claim given again
+            // finds the row gone, as a second `settle` would.
+            if settled.remove(&id_of(claim)) {
                 out.push(true);
                 continue;
             }
@@ -1049,7 +1099,9 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
                 .iter()
                 .take(KEYS_PER_STATEMENT)
                 .position(|c| c.token != *token)
-                .map_or((start + KEYS_PER_STATEMENT).min(claims.len()), |n| start + n);
+                .map_or((start + KEYS_PER_STATEMENT).min(claims.len()), |n| {
+                    start + n
+                });
             out.extend(self.settle_chunk(token, &claims[start..end]).await?);
             start = end;
         }
