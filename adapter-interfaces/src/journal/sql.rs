@@ -612,15 +612,9 @@ impl<E: JournalSql> SqlJournal<E> {
         Ok(Begun::StageMoved(self.stage(&fence.scope).await?))
     }
 
-    /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
-    async fn finish_chunk(
-        &self,
-        token: &str,
-        keys: &[JournalKey],
-        lease: Duration,
-    ) -> Result<Vec<Claim>> {
-        let dialect = self.dialect();
-        let mut s = Statement::new(dialect);
+    /// `INSERT … VALUES` of new rows for `keys`, no write in flight,
+    /// claimed by `token` for `lease` (the head of `finish` and `claim_keys`).
+    fn claimed_rows(s: &mut Statement, token: &str, keys: &[JournalKey], lease: Duration) {
         s.insert_into().sql("VALUES ");
         for (i, key) in keys.iter().enumerate() {
             if i > 0 {
@@ -650,6 +644,18 @@ impl<E: JournalSql> SqlJournal<E> {
                 .now()
                 .sql(")");
         }
+    }
+
+    /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
+    async fn finish_chunk(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let dialect = self.dialect();
+        let mut s = Statement::new(dialect);
+        Self::claimed_rows(&mut s, token, keys, lease);
         s.on_conflict();
         let pending = format!(
             "pending_writes = {}, ",
@@ -719,35 +725,7 @@ impl<E: JournalSql> SqlJournal<E> {
     ) -> Result<Vec<Claim>> {
         let dialect = self.dialect();
         let mut s = Statement::new(dialect);
-        s.insert_into().sql("VALUES ");
-        for (i, key) in keys.iter().enumerate() {
-            if i > 0 {
-                s.sql(", ");
-            }
-            s.sql("(")
-                .text(&key.target)
-                .sql(", ")
-                .text(key.subject.entity_column())
-                .sql(", ")
-                .text(&key.tenant_id)
-                .sql(", ")
-                .text(&key.subject.key_column())
-                .sql(", ")
-                .int(i64::from(key.subject.cascades()))
-                .sql(", 1, 0, ")
-                .now()
-                .sql(", ")
-                .text(token)
-                .sql(", ")
-                .now_plus(lease)
-                .sql(", 0, ")
-                .now()
-                .sql(", 0, NULL, ")
-                .now()
-                .sql(", ")
-                .now()
-                .sql(")");
-        }
+        Self::claimed_rows(&mut s, token, keys, lease);
         s.on_conflict();
         // A row is taken only when it is free: not dead, no write in flight,
         // no live claim. Nothing else changes, `seq` least of all.
