@@ -9,8 +9,8 @@ use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, conflict_field};
 use adapter_interfaces::{
     AdapterError, Code, CodesAdapter, DataAdapters, EntityKind, EntityStore, ListParams, ListPlan,
-    MutableStore, Page, Password, PasswordsAdapter, Record, Result, SortOrder, Tenant,
-    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, Value,
+    Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, SortOrder,
+    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, Value,
 };
 use async_trait::async_trait;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -635,6 +635,13 @@ impl TenantsAdapter for DieselStore {
 
     async fn upsert_many(&self, tenants: Vec<Tenant>) -> Result<()> {
         self.upsert_records("", tenants).await
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for DieselStore {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        self.remove_record::<Log>(tenant_id, log_id).await
     }
 }
 

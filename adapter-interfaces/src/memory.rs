@@ -34,7 +34,8 @@ use crate::list::{ListParams, ListPlan, Page, SortOrder};
 use crate::record::{self, Record, UniqueIndex, Value};
 use crate::timestamp::Timestamp;
 use crate::traits::{
-    CodesAdapter, DataAdapters, EntityStore, MutableStore, PasswordsAdapter, TenantsAdapter,
+    CodesAdapter, DataAdapters, EntityStore, LogsAdapter, MutableStore, PasswordsAdapter,
+    TenantsAdapter,
 };
 
 /// A fresh, empty in-memory store as a [`DataAdapters`] bundle.
@@ -465,6 +466,14 @@ impl CodesAdapter for MemoryTable<Code> {
             .codes
             .retain(|(t, _), code| !(t == tenant_id && code.expires_at < older_than));
         Ok((before - state.codes.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for MemoryTable<Log> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        let mut state = self.store.write();
+        remove_record::<Log>(&mut state, tenant_id, log_id)
     }
 }
 

@@ -100,9 +100,14 @@ impl<T: MutableStore<Connection> + ?Sized> ConnectionsAdapter for T {}
 pub trait SessionsAdapter: MutableStore<Session> {}
 impl<T: MutableStore<Session> + ?Sized> SessionsAdapter for T {}
 
-/// Logs: append-only, [`EntityStore`] of [`Log`] (its `upsert` exists for exact copies).
-pub trait LogsAdapter: EntityStore<Log> {}
-impl<T: EntityStore<Log> + ?Sized> LogsAdapter for T {}
+/// Logs: [`EntityStore`] of [`Log`]. Applications only append logs (`upsert`
+/// exists for exact copies); `remove` is for the tools that make a copy
+/// agree with its source (a migration's prune and repair) and for retention.
+#[async_trait]
+pub trait LogsAdapter: EntityStore<Log> {
+    /// Deletes a log record; `false` if it did not exist.
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool>;
+}
 
 /// Single-use codes.
 #[async_trait]

@@ -9,9 +9,9 @@ use adapter_interfaces::record::{self, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::conflict_field;
 use adapter_interfaces::{
-    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, MutableStore,
-    Page, Password, PasswordsAdapter, Record, Result, Tenant, TenantInsert, TenantPatch,
-    TenantsAdapter, Timestamp, User,
+    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, Log,
+    LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, Tenant,
+    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User,
 };
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -878,6 +878,13 @@ impl TenantsAdapter for Table<Tenant> {
 
     async fn upsert_many(&self, tenants: Vec<Tenant>) -> Result<()> {
         self.upsert_records(None, tenants).await
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for Table<Log> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        self.remove_record(Some(tenant_id), log_id).await
     }
 }
 

@@ -10,8 +10,8 @@ use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, is_tenant_scoped};
 use adapter_interfaces::{
     AdapterError, Application, Code, CodesAdapter, Connection, EntityKind, EntityStore, ListParams,
-    ListPlan, Log, MutableStore, Page, Password, PasswordsAdapter, Result, Session, Tenant,
-    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Result, Session,
+    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
 };
 use sqlx::error::ErrorKind as DbErrorKind;
 use sqlx::{Pool, QueryBuilder};
@@ -896,6 +896,13 @@ impl<DB: Backend> CodesAdapter for Db<DB> {
     }
     async fn cleanup(&self, tenant_id: &str, older_than: Timestamp) -> Result<u64> {
         Db::cleanup(self, tenant_id, older_than).await
+    }
+}
+
+#[async_trait]
+impl<DB: Backend> LogsAdapter for Db<DB> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        Db::remove::<Log>(self, tenant_id, log_id).await
     }
 }
 

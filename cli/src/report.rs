@@ -21,9 +21,6 @@ pub struct Counts {
     /// up waiting for its copier (see `switchyard journal status`).
     #[serde(default)]
     pub deferred: u64,
-    /// Extra records on the target that cannot be pruned one by one (logs).
-    #[serde(default)]
-    pub unprunable: u64,
 }
 
 impl Counts {
@@ -39,7 +36,6 @@ impl Counts {
         self.failed += other.failed;
         self.removed += other.removed;
         self.deferred += other.deferred;
-        self.unprunable += other.unprunable;
     }
 }
 
@@ -125,13 +121,6 @@ impl fmt::Display for BackfillReport {
                 f,
                 "\n({} keys changed while copied and are still owed by the journal: `switchyard journal status` shows them)",
                 t.deferred
-            )?;
-        }
-        if t.unprunable > 0 {
-            write!(
-                f,
-                "\n({} extra log records kept: logs are append-only and go only with their tenant)",
-                t.unprunable
             )?;
         }
         if self.dry_run {

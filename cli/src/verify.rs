@@ -543,7 +543,7 @@ impl Job<'_> {
                 .map_err(stop)?;
             result.repaired += done.copied + done.removed;
             result.repair_deferred += done.deferred;
-            result.repair_failed += done.failed.len() as u64 + done.unprunable;
+            result.repair_failed += done.failed.len() as u64;
             for failure in &done.failed {
                 tracing::warn!(entity = %R::KIND, tenant = scope, key = %failure.key, error = %failure.error, "not repaired");
             }

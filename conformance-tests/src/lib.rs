@@ -330,6 +330,7 @@ macro_rules! __for_each_check {
                 logs_get_missing: get_missing,
                 logs_create_unknown_tenant: create_unknown_tenant,
                 logs_create_conflict_on_key: create_conflict_on_key,
+                logs_remove: remove,
                 logs_upsert_exact: upsert_exact,
                 logs_upsert_unknown_tenant: upsert_unknown_tenant,
                 logs_upsert_many: upsert_many,

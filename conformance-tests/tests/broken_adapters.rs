@@ -153,6 +153,13 @@ impl EntityStore<Log> for MisSortingLogs {
     }
 }
 
+#[async_trait]
+impl adapter_interfaces::LogsAdapter for MisSortingLogs {
+    async fn remove(&self, t: &str, id: &str) -> Result<bool> {
+        self.0.remove(t, id).await
+    }
+}
+
 /// Codes whose `consume` reads, waits, then writes: not atomic.
 struct RacyCodes(Arc<dyn CodesAdapter>);
 

@@ -61,6 +61,7 @@ pub(crate) struct Core {
     mismatches: Mutex<VecDeque<Mismatch>>,
     mismatch_count: AtomicU64,
     compared: AtomicU64,
+    lagging: AtomicU64,
     errors: Mutex<BTreeMap<EntityKind, u64>>,
     shadow: Arc<Semaphore>,
     samples: AtomicU64,
@@ -127,6 +128,7 @@ impl Core {
             mismatches: Mutex::new(VecDeque::new()),
             mismatch_count: AtomicU64::new(0),
             compared: AtomicU64::new(0),
+            lagging: AtomicU64::new(0),
             errors: Mutex::new(BTreeMap::new()),
             shadow: Arc::new(Semaphore::new(options.shadow_concurrency.max(1))),
             samples: AtomicU64::new(0),
@@ -519,20 +521,21 @@ impl Core {
         Ok(count)
     }
 
-    /// Whether the journal still owes target `index` this key (reads must not fall back to it).
+    /// Whether the journal still owes target `index` this key (reads must
+    /// not fall back to it), or with no key any key of the entity in the tenant.
     pub(crate) async fn owes(
         &self,
         index: usize,
         entity: EntityKind,
         tenant: &str,
-        key: &str,
+        key: Option<&str>,
     ) -> bool {
         for source in self.journal_stores() {
             let filter = EntryFilter {
                 target: Some(self.targets[index].name.clone()),
                 entity: Some(entity.singular().to_owned()),
                 tenant_id: Some(tenant.to_owned()),
-                record_key: Some(key.to_owned()),
+                record_key: key.map(str::to_owned),
                 dead: None,
             };
             match self.journal(source).entries(&filter, 1).await {
@@ -545,12 +548,16 @@ impl Core {
     }
 
     /// Runs a compared read in the background if there is room (never on the write path).
+    ///
+    /// A difference on a key the journal still owes the secondary (`read`
+    /// names it; a list names only its tenant) is replication lag, not a
+    /// divergence: it is counted as `lagging`, without a warning, so that a
+    /// secondary that is merely behind does not flood the logs.
     pub(crate) fn compare(
         self: &Arc<Self>,
         compare: BoxFuture<'static, Result<Option<Mismatch>>>,
         secondary: usize,
-        entity: EntityKind,
-        method: &'static str,
+        read: ComparedRead,
     ) {
         let Ok(permit) = self.shadow.clone().try_acquire_owned() else {
             metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "skipped")
@@ -559,23 +566,46 @@ impl Core {
         };
         let core = self.clone();
         tokio::spawn(async move {
-            let outcome = compare.await;
+            let outcome = match compare.await {
+                Ok(Some(_))
+                    if core
+                        .owes(secondary, read.entity, &read.tenant, read.key.as_deref())
+                        .await =>
+                {
+                    Err(Lagging)
+                }
+                outcome => Ok(outcome),
+            };
             drop(permit);
-            core.record_comparison(outcome, secondary, entity, method);
+            core.record_comparison(outcome, secondary, &read);
         });
     }
 
     fn record_comparison(
         &self,
-        outcome: Result<Option<Mismatch>>,
+        outcome: std::result::Result<Result<Option<Mismatch>>, Lagging>,
         secondary: usize,
-        entity: EntityKind,
-        method: &'static str,
+        read: &ComparedRead,
     ) {
+        let (entity, method) = (read.entity, read.method);
         let name = self.targets[secondary].name.clone();
         let mismatch = match outcome {
-            Ok(mismatch) => mismatch,
-            Err(error) => {
+            Err(Lagging) => {
+                self.compared.fetch_add(1, Ordering::Relaxed);
+                self.lagging.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(secondary = %name, %entity, method, "shadow read differs on a key still being replicated");
+                metrics::counter!(
+                    "switchyard_passthrough_shadow_reads_total",
+                    "secondary" => name,
+                    "entity" => entity.singular(),
+                    "method" => method,
+                    "outcome" => "lagging"
+                )
+                .increment(1);
+                return;
+            }
+            Ok(Ok(mismatch)) => mismatch,
+            Ok(Err(error)) => {
                 tracing::warn!(secondary = %name, %entity, %error, "shadow read failed");
                 metrics::counter!("switchyard_passthrough_shadow_reads_total", "outcome" => "error").increment(1);
                 return;
@@ -702,6 +732,7 @@ impl Core {
             },
             mismatches: self.mismatch_count.load(Ordering::Acquire),
             compared_reads: self.compared.load(Ordering::Acquire),
+            lagging_reads: self.lagging.load(Ordering::Acquire),
             secondaries: secondary_status,
             operations: self.stats.operations(),
             dead_letter_sample: self.dead_letters(20).await.unwrap_or_default(),
@@ -732,6 +763,21 @@ impl Member for Core {
 }
 
 /// An operator's view of a dead journal row.
+/// What a compared read read: where to look for replication it still waits on.
+pub(crate) struct ComparedRead {
+    /// The entity read.
+    pub(crate) entity: EntityKind,
+    /// The read method (`get`, `list`, ...).
+    pub(crate) method: &'static str,
+    /// The tenant.
+    pub(crate) tenant: String,
+    /// The key read; `None` for a list.
+    pub(crate) key: Option<String>,
+}
+
+/// A compared read whose difference is replication still owed.
+struct Lagging;
+
 fn dead_letter(entry: &JournalEntry) -> DeadLetter {
     DeadLetter {
         secondary: entry.key.target.clone(),

@@ -30,7 +30,7 @@ pub trait Entity: Record {
     /// This entity's store in a bundle.
     fn store(adapters: &DataAdapters) -> Arc<Self::Store>;
 
-    /// Deletes a record by key; an error for entities that have no removal (logs).
+    /// Deletes a record by key.
     fn remove<'a>(
         store: &'a Self::Store,
         tenant_id: &'a str,
@@ -251,24 +251,8 @@ impl Entity for Log {
     fn store(adapters: &DataAdapters) -> Arc<Self::Store> {
         adapters.logs.clone()
     }
-    fn remove<'a>(
-        _store: &'a Self::Store,
-        _t: &'a str,
-        _key: &'a str,
-    ) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async { Err(AdapterError::invalid("method", "logs are append-only")) })
-    }
-    /// Nothing to write: a log leaves the primary only with its tenant (logs
-    /// have no removal, a tenant removal cascades), and that removal reaches
-    /// the target through its own replicated write, which cascades there
-    /// too (queued behind this one, or already applied, or dead-lettered and
-    /// replayed as a tenant removal). So "absent on the primary" is settled.
-    fn remove_absent<'a>(
-        _store: &'a Self::Store,
-        _t: &'a str,
-        _key: &'a str,
-    ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async { Ok(()) })
+    fn remove<'a>(store: &'a Self::Store, t: &'a str, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        adapter_interfaces::LogsAdapter::remove(store, t, key)
     }
     fn order_key(insert: &Self::Insert) -> Option<&str> {
         insert.log_id.as_deref()

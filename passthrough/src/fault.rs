@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use adapter_interfaces::{
     AdapterError, Application, Code, CodesAdapter, Connection, DataAdapters, EntityStore,
-    ListParams, Log, MutableStore, Page, Password, PasswordsAdapter, Result, Session, Tenant,
-    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    ListParams, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Result, Session,
+    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
 };
 
 use crate::entity::{Entity, TenantStore};
@@ -184,6 +184,14 @@ where
     async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
         self.switch.write().await?;
         R::remove(&self.inner, tenant_id, id).await
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for Faulty<Log> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        self.switch.write().await?;
+        self.inner.remove(tenant_id, log_id).await
     }
 }
 

@@ -56,7 +56,10 @@
 //!   primary write is committed). Either way the key stays in the journal.
 //! - Shadow reads run beside the write path, bounded
 //!   ([`ReplicationOptions::shadow_concurrency`]); a sampled read beyond the
-//!   bound is skipped, never queued in front of a write.
+//!   bound is skipped, never queued in front of a write. A difference on a
+//!   key the journal still owes the secondary is replication lag: it is
+//!   counted in [`StatusReport::lagging_reads`], not as a mismatch, and is
+//!   not logged as a warning.
 //! - Statistics per store, entity and method go to the `metrics` facade and
 //!   into a serialisable [`StatusReport`] (the seed's `/migration-status`),
 //!   whose backlog and dead letters are the whole fleet's, read from the journals.

@@ -47,9 +47,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use adapter_interfaces::journal::{Failure, JournalKey, ReplicationJournal};
-use adapter_interfaces::{
-    AdapterError, DataAdapters, EntityKind, EntityStore, ErrorKind, ListParams,
-};
+use adapter_interfaces::{AdapterError, DataAdapters, EntityStore, ErrorKind, ListParams};
 use serde::Serialize;
 
 use crate::copy::copy_subject;
@@ -128,9 +126,6 @@ pub struct Reconciled {
     /// Keys still owed by the journal when the copy gave up waiting for
     /// their copier (a dead letter, a target that refuses them).
     pub deferred: u64,
-    /// Records only the target has that cannot be removed one by one (logs
-    /// are append-only; they go with their tenant).
-    pub unprunable: u64,
     /// Keys the target refused.
     pub failed: Vec<KeyFailure>,
 }
@@ -143,7 +138,6 @@ impl Reconciled {
         self.removed += other.removed;
         self.recopied += other.recopied;
         self.deferred += other.deferred;
-        self.unprunable += other.unprunable;
         self.failed.extend(other.failed);
     }
 }
@@ -256,12 +250,7 @@ impl LiveCopy {
         let mut removals: Vec<(String, String)> = Vec::new();
         if options.prune {
             for (key, record) in target_seen {
-                if R::KIND == EntityKind::Log {
-                    // Logs are append-only: an extra one goes with its tenant only.
-                    out.unprunable += 1;
-                } else {
-                    removals.push((key, R::record_order_key(&record).to_owned()));
-                }
+                removals.push((key, R::record_order_key(&record).to_owned()));
             }
             removals.sort();
         }
@@ -677,7 +666,7 @@ mod tests {
             "new",
             t.as_str(),
             Subject::Record {
-                entity: EntityKind::User,
+                entity: adapter_interfaces::EntityKind::User,
                 key: "auth0|a".into(),
             },
         );

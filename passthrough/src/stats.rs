@@ -276,6 +276,9 @@ pub struct StatusReport {
     pub mismatches: u64,
     /// Compared reads, since start.
     pub compared_reads: u64,
+    /// Compared reads that differed on a key the journal still owed the
+    /// secondary (replication lag, not counted as mismatches).
+    pub lagging_reads: u64,
     /// Each secondary.
     pub secondaries: Vec<SecondaryStatus>,
     /// Counters by store, role, entity and method.

@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use adapter_interfaces::journal::{Begun, Claim, Fence, JournalKey, Subject};
 use adapter_interfaces::{
-    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, MutableStore, Page,
-    Password, PasswordsAdapter, Result, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
-    Timestamp, async_trait,
+    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, Log, LogsAdapter,
+    MutableStore, Page, Password, PasswordsAdapter, Result, Tenant, TenantInsert, TenantPatch,
+    TenantsAdapter, Timestamp, async_trait,
 };
 
 use crate::compare::{Mismatch, diff_records};
 use crate::config::{OnFailure, WriteMode};
-use crate::core::Core;
+use crate::core::{ComparedRead, Core};
 use crate::entity::{BoxFuture, Entity, display_key, with_key};
 use crate::stage::MigrationController;
 use crate::stats::Role;
@@ -258,7 +258,13 @@ impl<R: Entity> PassthroughStore<R> {
                         &secondary, method, &tenant, shown, &expected, &actual,
                     ))
                 });
-                self.core.compare(compare, index, R::KIND, method);
+                let read = ComparedRead {
+                    entity: R::KIND,
+                    method,
+                    tenant: tenant_id.to_owned(),
+                    key: Some(key.to_owned()),
+                };
+                self.core.compare(compare, index, read);
             }
         }
         if found.is_some() || !self.core.read_policy.fallback {
@@ -287,7 +293,12 @@ impl<R: Entity> PassthroughStore<R> {
             let subject = R::write_subject(record.key(), R::record_order_key(&record));
             if self
                 .core
-                .owes(index, subject.entity(), tenant_id, &subject.key_column())
+                .owes(
+                    index,
+                    subject.entity(),
+                    tenant_id,
+                    Some(&subject.key_column()),
+                )
                 .await
             {
                 continue;
@@ -483,7 +494,13 @@ impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
                         &actual,
                     ))
                 });
-                self.core.compare(compare, index, R::KIND, "list");
+                let read = ComparedRead {
+                    entity: R::KIND,
+                    method: "list",
+                    tenant: tenant_id.to_owned(),
+                    key: None,
+                };
+                self.core.compare(compare, index, read);
             }
         }
         Ok(page)
@@ -536,6 +553,13 @@ where
 
     async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
         self.remove_key(tenant_id, id).await
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for PassthroughStore<Log> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        self.remove_key(tenant_id, log_id).await
     }
 }
 

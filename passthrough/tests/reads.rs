@@ -30,6 +30,27 @@ async fn seeded() -> (DataAdapters, DataAdapters) {
     (a, b)
 }
 
+/// A passthrough from `a` to a non-blocking `b` whose faults the switch
+/// controls, retried once, with this read policy.
+fn behind_a_faulty_secondary(
+    a: &DataAdapters,
+    b: &DataAdapters,
+    policy: ReadPolicy,
+) -> (Passthrough, passthrough::FaultSwitch) {
+    let (faulty_b, switch) = with_faults(b);
+    let pt = Passthrough::builder("a", a.clone())
+        .secondary(
+            "b",
+            faulty_b,
+            SecondaryOptions::non_blocking().retry(quick_retry(1)),
+        )
+        .read_policy(policy)
+        .options(quick_options())
+        .build()
+        .unwrap();
+    (pt, switch)
+}
+
 fn user(id: &str) -> UserInsert {
     UserInsert {
         user_id: Some(id.into()),
@@ -127,17 +148,7 @@ async fn fallback_serves_a_primary_miss_and_repairs_when_asked() {
 #[tokio::test]
 async fn fallback_never_resurrects_a_record_whose_removal_is_pending() {
     let (a, b) = seeded().await;
-    let (faulty_b, switch) = with_faults(&b);
-    let pt = Passthrough::builder("a", a.clone())
-        .secondary(
-            "b",
-            faulty_b,
-            SecondaryOptions::non_blocking().retry(quick_retry(1)),
-        )
-        .read_policy(ReadPolicy::default().with_fallback(true))
-        .options(quick_options())
-        .build()
-        .unwrap();
+    let (pt, switch) = behind_a_faulty_secondary(&a, &b, ReadPolicy::default().with_fallback(true));
     let db = pt.adapters();
     db.users.create("t", user("auth0|u")).await.unwrap();
     flush(&pt).await;
@@ -326,4 +337,47 @@ async fn shadow_reads_of_a_slow_secondary_never_delay_writes() {
     // The compared reads did happen, at most the bound at once.
     let done = compared(&pt, 8).await;
     assert!((8..100).contains(&done), "{done} compared");
+}
+
+/// A secondary that is only behind (the journal still owes it the key) is
+/// not diverged: its compared reads count as lagging, not as mismatches.
+#[tokio::test]
+async fn shadow_reads_of_keys_still_owed_count_as_lagging() {
+    let (a, b) = seeded().await;
+    let (pt, switch) =
+        behind_a_faulty_secondary(&a, &b, ReadPolicy::default().with_shadow_reads(1.0));
+    let db = pt.adapters();
+    db.users.create("t", user("auth0|u")).await.unwrap();
+    flush(&pt).await;
+    switch.fail_writes(true);
+    let patch = UserPatch {
+        nickname: Some(Some("behind".into())),
+        ..Default::default()
+    };
+    db.users.update("t", "auth0|u", patch).await.unwrap();
+    db.users.get("t", "auth0|u").await.unwrap();
+    db.users.list("t", &ListParams::default()).await.unwrap();
+    assert_eq!(compared(&pt, 2).await, 2);
+    let status = pt.status().await;
+    assert_eq!(
+        (status.mismatches, status.lagging_reads),
+        (0, 2),
+        "{status:?}"
+    );
+    assert!(pt.mismatches().is_empty());
+
+    // Once replication caught up, a real divergence is still a mismatch.
+    switch.fail_writes(false);
+    flush(&pt).await;
+    let mut diverged = a.users.get("t", "auth0|u").await.unwrap().unwrap();
+    diverged.login_count = 42;
+    b.users.upsert("t", diverged).await.unwrap();
+    db.users.get("t", "auth0|u").await.unwrap();
+    assert_eq!(compared(&pt, 3).await, 3);
+    let status = pt.status().await;
+    assert_eq!(
+        (status.mismatches, status.lagging_reads),
+        (1, 2),
+        "{status:?}"
+    );
 }

@@ -9,7 +9,8 @@ use crate::timestamp::Timestamp;
 
 use super::{JsonObject, MAX_ID_CHARS};
 
-/// An audit log event. Logs are append-only.
+/// An audit log event. Applications only append logs; removing one is for
+/// the tools that make a copy agree with its source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Log {
     /// Log id (time-ordered when generated).

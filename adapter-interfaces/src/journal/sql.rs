@@ -3,8 +3,11 @@
 //! implements on its own connection type (sqlx pool, SeaORM connection,
 //! Diesel pool).
 //!
-//! Every step of the contract (see [`crate::journal`]) is one statement, two
-//! on MySQL where there is no `RETURNING`. Times are the database's own
+//! Every step of the contract (see [`crate::journal`]) is one statement per
+//! chunk of keys. MySQL has no `RETURNING`: it reads back what a step won
+//! (two statements), and `settle_many` reads, deletes and reads again
+//! (three), which tells a row it deleted from one another holder had
+//! already settled. Times are the database's own
 //! clock in epoch milliseconds, so the instances' clocks do not matter.
 //! Concurrency rests on the database:
 //! - `begin` is `INSERT … SELECT … WHERE EXISTS (stage row at the fenced

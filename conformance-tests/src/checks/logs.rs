@@ -1,6 +1,7 @@
-//! Logs: append-only.
+//! Logs: applications append them; `remove` serves a migration's prune and repair.
 
 use adapter_interfaces::{DataAdapters, EntityStore, ListParams, Log, LogInsert, Sort};
+use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::generic::{self, Fixture};
@@ -18,6 +19,14 @@ fn base(id: &str, log_type: &str) -> LogInsert {
 impl Fixture for Log {
     fn store(db: &DataAdapters) -> &dyn EntityStore<Self> {
         &*db.logs
+    }
+
+    fn remove<'a>(
+        db: &'a DataAdapters,
+        t: &'a str,
+        id: &'a str,
+    ) -> Option<BoxFuture<'a, adapter_interfaces::Result<bool>>> {
+        Some(db.logs.remove(t, id))
     }
 
     fn samples() -> Vec<LogInsert> {

@@ -165,7 +165,7 @@ pub enum Op {
     },
     /// `remove`.
     Remove {
-        /// The entity (not logs).
+        /// The entity.
         entity: EntityKind,
         /// The tenant.
         tenant: TenantRef,

@@ -502,7 +502,7 @@ const WEIGHTS: &[Weights] = &[
     weights(E::Session, 3, 1, 2, 1),
     weights(E::Code, 3, 1, 0, 1),
     weights(E::Password, 3, 1, 0, 1),
-    weights(E::Log, 2, 1, 0, 0),
+    weights(E::Log, 2, 1, 0, 1),
 ];
 
 /// Picks an entity of `focus` (weighted by `weight`, never one weighted 0),

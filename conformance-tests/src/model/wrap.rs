@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use adapter_interfaces::{
     Application, Code, CodesAdapter, Connection, DataAdapters, EntityKind, EntityStore, ListParams,
-    Log, MutableStore, Page, Password, PasswordsAdapter, Result, Session, Tenant, TenantInsert,
-    TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Result, Session, Tenant,
+    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
 };
 use passthrough::Entity;
 use serde_json::Value as Json;
@@ -87,6 +87,13 @@ where
     }
     async fn remove(&self, tenant_id: &str, id: &str) -> Result<bool> {
         R::remove(&self.write, tenant_id, id).await
+    }
+}
+
+#[async_trait]
+impl LogsAdapter for Wrapped<Log> {
+    async fn remove(&self, tenant_id: &str, log_id: &str) -> Result<bool> {
+        self.write.remove(tenant_id, log_id).await
     }
 }
 
