@@ -28,6 +28,10 @@ use switchyard_cli::verify::VerifyOptions;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How long connecting to a database may take before the command fails
+    /// (5s, 500ms, or plain seconds).
+    #[arg(long, global = true, env = "SWITCHYARD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -547,15 +551,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn main() -> ExitCode {
+/// Logs on stderr: colour only on a terminal and without `NO_COLOR`. The
+/// demo's story includes replication failures (writes under a tenant the new
+/// store lacks yet), which its report tells: the passthrough's warnings about
+/// them stay out of its output unless `SWITCHYARD_LOG` asks for them.
+fn init_logs(command: &Command) {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let default = match command {
+        Command::Demo { .. } => "warn,passthrough=error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .init();
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(&cli.command);
+    switchyard_cli::store::set_connect_timeout(cli.connect_timeout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
