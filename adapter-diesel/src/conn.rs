@@ -29,6 +29,44 @@ pub enum AnyPool {
     Sqlite(Pool<SqliteConn>),
 }
 
+impl AnyPool {
+    /// Takes one connection and gives it back, for the driver's reason when
+    /// the database cannot be reached (the pool creates connections lazily).
+    /// Every pool error is flattened to its message: the reason is read from
+    /// the text (see `adapter_interfaces::connect`).
+    pub(crate) async fn first_connection(&self) -> Result<(), std::io::Error> {
+        use diesel_async::pooled_connection::deadpool::PoolError;
+        fn message(error: PoolError) -> std::io::Error {
+            match error {
+                // Not deadpool's "error occurred while creating a new object: " prefix.
+                PoolError::Backend(error) => std::io::Error::other(error.to_string()),
+                other => std::io::Error::other(other.to_string()),
+            }
+        }
+        match self {
+            // See `first_postgres_connection`.
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(_) => Ok(()),
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(pool) => pool.get().await.map(drop).map_err(message),
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(pool) => pool.get().await.map(drop).map_err(message),
+        }
+    }
+}
+
+/// The first PostgreSQL connection, opened as diesel-async opens its own
+/// (`tokio_postgres::connect` without TLS), but with the driver's error kept
+/// whole: diesel-async reduces it to "error connecting to server".
+#[cfg(feature = "postgres")]
+pub(crate) async fn first_postgres_connection(url: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    drop(client);
+    // The connection ends once the client is gone.
+    let _ = connection.await;
+    Ok(())
+}
+
 /// A connection taken from an [`AnyPool`].
 // One lives briefly per call; boxing the larger variants would buy nothing.
 #[allow(clippy::large_enum_variant)]

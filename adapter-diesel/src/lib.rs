@@ -10,6 +10,10 @@
 //!
 //! Cargo features: `sqlite` (default, bundled SQLite), `postgres`, `mysql`.
 //!
+//! [`connect`] takes one connection at once and fails within a few seconds
+//! ([`connect_with`] takes a [`ConnectOptions`] timeout) with the database's
+//! own reason and what to check.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> adapter_interfaces::Result<()> {
@@ -105,6 +109,7 @@ pub use conn::AnyPool;
 pub use conn::SqliteConn;
 pub use store::DieselStore;
 
+pub use adapter_interfaces::ConnectOptions;
 use adapter_interfaces::{AdapterError, Result};
 use diesel::result::Error as DieselError;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
@@ -123,24 +128,49 @@ fn url_error(reason: impl Into<String>) -> AdapterError {
 
 /// Connects to the database a URL names: `postgres://` or `postgresql://`,
 /// `mysql://` or `mariadb://`, `sqlite://path` (relative to the working
-/// directory, created if missing) or `sqlite::memory:`.
+/// directory, created if missing) or `sqlite::memory:`, with the default
+/// [`ConnectOptions`] (see [`connect_with`]).
 ///
-/// Connections are opened lazily; call [`DieselStore::migrate`] to create
-/// the schema. A scheme whose cargo feature is off is an
-/// [`AdapterError::InvalidInput`] on `url` that names the feature.
+/// Call [`DieselStore::migrate`] to create the schema. A scheme whose cargo
+/// feature is off is an [`AdapterError::InvalidInput`] on `url` that names
+/// the feature.
 pub async fn connect(url: &str) -> Result<DieselStore> {
+    connect_with(url, &ConnectOptions::default()).await
+}
+
+/// As [`connect`], with options. The pool opens connections lazily, so one
+/// is taken at once, within `options.timeout`: a wrong URL fails here, as
+/// [`AdapterError::Connect`] with the database's reason and what to check,
+/// not at the first query.
+pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     let scheme = url
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
-    match scheme.as_str() {
+    let store = match scheme.as_str() {
         "postgres" | "postgresql" => connect_postgres(url),
         "mysql" | "mariadb" => connect_mysql(url),
         "sqlite" => connect_sqlite(url),
         _ => Err(url_error(
             "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, sqlite://path or sqlite::memory:",
         )),
+    }?;
+    #[cfg(feature = "postgres")]
+    if let AnyPool::Postgres(_) = store.pool() {
+        adapter_interfaces::connect::within(
+            url,
+            options,
+            |error: &tokio_postgres::Error| error.code().map(|code| code.code().to_owned()),
+            conn::first_postgres_connection(url),
+        )
+        .await
+        .map_err(AdapterError::Connect)?;
+        return Ok(store);
     }
+    adapter_interfaces::connect::within(url, options, |_| None, store.pool().first_connection())
+        .await
+        .map_err(AdapterError::Connect)?;
+    Ok(store)
 }
 
 #[cfg(feature = "postgres")]

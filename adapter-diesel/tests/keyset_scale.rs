@@ -1,6 +1,6 @@
 //! A keyset scan over a large table costs the same per page at the end as at
 //! the start (linear in all). Ignored by default (it writes 200k rows); run with
-//! `SWITCHYARD_SCALE_URL=postgres://… cargo test -p adapter-diesel --all-features --test keyset_scale -- --ignored --nocapture`
+//! `SWITCHYARD_SCALE_URL=postgres://… cargo test -p switchyard-identity-diesel --all-features --test keyset_scale -- --ignored --nocapture`
 //! (any URL `connect` accepts; an in-memory SQLite database without it).
 
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! A tour of the data model on the in-memory adapter: tenants, users,
 //! listing with `q`, sort and keyset pages, codes and password rotation.
 //!
-//! Run with `cargo run -p adapter-interfaces --example quickstart`.
+//! Run with `cargo run -p switchyard-identity-interfaces --example quickstart`.
 
 use adapter_interfaces::{
     AdapterError, CodeInsert, CodeType, ListParams, PasswordAlgorithm, PasswordInsert, Sort,

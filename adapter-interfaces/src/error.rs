@@ -123,6 +123,10 @@ pub enum AdapterError {
         #[source]
         source: Box<AdapterError>,
     },
+    /// The first connection to the database failed: the message says why
+    /// and what to check, once (the error has no source to repeat it).
+    #[error("{0}")]
+    Connect(crate::connect::ConnectError),
     /// The database, driver or ORM failed (connection lost, timeout, ...).
     #[error("backend error: {message}")]
     Backend {
@@ -191,12 +195,15 @@ impl AdapterError {
             AdapterError::Conflict { .. } => ErrorKind::Conflict,
             AdapterError::InvalidInput { .. } => ErrorKind::InvalidInput,
             AdapterError::SecondaryWrite { .. } => ErrorKind::SecondaryWrite,
-            AdapterError::Backend { .. } => ErrorKind::Backend,
+            AdapterError::Backend { .. } | AdapterError::Connect(_) => ErrorKind::Backend,
         }
     }
 
     /// Whether retrying the same call later may succeed (a backend failure).
     pub fn is_transient(&self) -> bool {
-        matches!(self, AdapterError::Backend { .. })
+        matches!(
+            self,
+            AdapterError::Backend { .. } | AdapterError::Connect(_)
+        )
     }
 }

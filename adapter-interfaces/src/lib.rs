@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod connect;
 pub mod entities;
 pub mod error;
 pub mod journal;
@@ -60,6 +61,7 @@ pub mod secret;
 pub mod timestamp;
 pub mod traits;
 
+pub use connect::{ConnectError, ConnectOptions};
 pub use entities::*;
 pub use error::{AdapterError, BoxError, EntityKind, ErrorKind, Result};
 pub use journal::ReplicationJournal;

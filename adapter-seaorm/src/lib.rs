@@ -5,6 +5,8 @@
 //! `adapter_interfaces`, behaving exactly like the in-memory reference
 //! adapter, on the one schema that the sqlx and Diesel backends share.
 //!
+//! - [`connect`] fails within a few seconds ([`connect_with`] takes a
+//!   [`ConnectOptions`] timeout) with the database's own reason.
 //! - [`connect`] picks the database from the URL (`postgres://`,
 //!   `postgresql://`, `mysql://`, `mariadb://`, `sqlite://path`,
 //!   `sqlite::memory:`); [`SeaOrmStore::from_connection`] wraps an existing
@@ -124,6 +126,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
+pub use adapter_interfaces::ConnectOptions;
 pub use sea_orm::DatabaseConnection;
 
 use crate::table::Table;
@@ -205,13 +208,23 @@ impl SeaOrmStore {
 /// Connects to the database named by `url` (see the crate docs for the
 /// schemes). Does not migrate: call [`SeaOrmStore::migrate`].
 pub async fn connect(url: &str) -> Result<SeaOrmStore> {
-    urls::open(url).await.map(SeaOrmStore::from_connection)
+    connect_with(url, &ConnectOptions::default()).await
+}
+
+/// As [`connect`], with options. One connection is opened directly first,
+/// within `options.timeout` (SeaORM's pool would retry a refused connection
+/// until its acquire timeout and report only that): a failure is
+/// [`AdapterError::Connect`], with the database's reason and what to check.
+pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
+    urls::open(url, options)
+        .await
+        .map(SeaOrmStore::from_connection)
 }
 
 mod urls {
     //! URL handling and pool set-up.
 
-    use adapter_interfaces::{AdapterError, Result};
+    use adapter_interfaces::{AdapterError, ConnectError, ConnectOptions, Result};
     use sea_orm::DatabaseConnection;
 
     enum Target {
@@ -240,36 +253,45 @@ mod urls {
         }
     }
 
-    /// The URL without its password and query string, for messages.
-    pub(super) fn redact(url: &str) -> String {
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return url.split('?').next().unwrap_or_default().to_owned();
-        };
-        let rest = rest.split('?').next().unwrap_or_default();
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        match authority.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or_default();
-                format!("{scheme}://{user}@{host}{path}")
-            }
-            None => format!("{scheme}://{rest}"),
-        }
+    /// A URL the driver cannot parse (its message may quote the URL: not kept).
+    fn parse_error(err: impl std::fmt::Display) -> AdapterError {
+        let _ = err.to_string();
+        AdapterError::invalid("url", "is not a valid database URL")
     }
 
-    /// A connection failure, without the URL's secrets in message or source.
-    fn connect_error(url: &str, err: impl std::fmt::Display) -> AdapterError {
-        let mut detail = err.to_string();
-        if let Some((_, rest)) = url.split_once("://")
-            && let Some((userinfo, _)) = rest.split('/').next().unwrap_or_default().rsplit_once('@')
-            && let Some((_, password)) = userinfo.split_once(':')
-            && !password.is_empty()
-        {
-            detail = detail.replace(password, "***");
-        }
-        AdapterError::Backend {
-            message: format!("connecting to {}", redact(url)),
-            source: Some(detail.into()),
-        }
+    /// A failure of the pool after the first connection succeeded.
+    fn pool_error(
+        url: &str,
+        options: &ConnectOptions,
+        err: &(dyn std::error::Error + 'static),
+    ) -> AdapterError {
+        AdapterError::Connect(ConnectError::from_driver(url, options, err, None))
+    }
+
+    /// Opens one connection within the timeout, for its error.
+    async fn first_connection<C: sea_orm::sqlx::ConnectOptions>(
+        url: &str,
+        options: &ConnectOptions,
+        connect_options: &C,
+    ) -> Result<()>
+    where
+        C::Connection: Sized,
+    {
+        let connection = adapter_interfaces::connect::within(
+            url,
+            options,
+            |error: &sea_orm::sqlx::Error| {
+                error
+                    .as_database_error()
+                    .and_then(|db| db.code())
+                    .map(|code| code.into_owned())
+            },
+            connect_options.connect(),
+        )
+        .await
+        .map_err(AdapterError::Connect)?;
+        let _ = sea_orm::sqlx::Connection::close(connection).await;
+        Ok(())
     }
 
     #[cfg(not(all(feature = "postgres", feature = "mysql", feature = "sqlite")))]
@@ -282,18 +304,38 @@ mod urls {
         )
     }
 
+    #[cfg(feature = "postgres")]
+    async fn postgres(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
+        use std::str::FromStr;
+        let connect_options =
+            sea_orm::sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)?;
+        first_connection(url, options, &connect_options).await?;
+        server(url, options).await
+    }
+
+    #[cfg(feature = "mysql")]
+    async fn mysql(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
+        use std::str::FromStr;
+        let connect_options =
+            sea_orm::sqlx::mysql::MySqlConnectOptions::from_str(url).map_err(parse_error)?;
+        first_connection(url, options, &connect_options).await?;
+        server(url, options).await
+    }
+
     #[cfg(any(feature = "postgres", feature = "mysql"))]
-    async fn server(url: &str) -> Result<DatabaseConnection> {
-        let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+    async fn server(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
+        let mut pool_options = sea_orm::ConnectOptions::new(url.to_owned());
         // sqlx logs statements at INFO; keep them out of application logs.
-        options.sqlx_logging(false);
-        sea_orm::Database::connect(options)
+        pool_options
+            .sqlx_logging(false)
+            .connect_timeout(options.timeout);
+        sea_orm::Database::connect(pool_options)
             .await
-            .map_err(|e| connect_error(url, e))
+            .map_err(|e| pool_error(url, options, &e))
     }
 
     #[cfg(feature = "sqlite")]
-    async fn sqlite(url: &str) -> Result<DatabaseConnection> {
+    async fn sqlite(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
         use std::str::FromStr;
         use std::time::Duration;
 
@@ -302,8 +344,8 @@ mod urls {
         use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| connect_error(url, e))?
+        let mut connect_options = SqliteConnectOptions::from_str(url)
+            .map_err(parse_error)?
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30))
@@ -316,30 +358,31 @@ mod urls {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            options = options.journal_mode(SqliteJournalMode::Wal);
+            connect_options = connect_options.journal_mode(SqliteJournalMode::Wal);
+            first_connection(url, options, &connect_options).await?;
             SqlitePoolOptions::new().max_connections(8)
         };
         let pool = pool
-            .connect_with(options)
+            .connect_with(connect_options)
             .await
-            .map_err(|e| connect_error(url, e))?;
+            .map_err(|e| pool_error(url, options, &e))?;
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     }
 
-    pub(super) async fn open(url: &str) -> Result<DatabaseConnection> {
+    pub(super) async fn open(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
         let (target, url) = parse(url)?;
         let _ = &url;
         match target {
             #[cfg(feature = "postgres")]
-            Target::Postgres => server(&url).await,
+            Target::Postgres => postgres(&url, options).await,
             #[cfg(not(feature = "postgres"))]
             Target::Postgres => Err(feature_off("PostgreSQL", "postgres")),
             #[cfg(feature = "mysql")]
-            Target::MySql => server(&url).await,
+            Target::MySql => mysql(&url, options).await,
             #[cfg(not(feature = "mysql"))]
             Target::MySql => Err(feature_off("MySQL/MariaDB", "mysql")),
             #[cfg(feature = "sqlite")]
-            Target::Sqlite => sqlite(&url).await,
+            Target::Sqlite => sqlite(&url, options).await,
             #[cfg(not(feature = "sqlite"))]
             Target::Sqlite => Err(feature_off("SQLite", "sqlite")),
         }
@@ -350,22 +393,17 @@ mod urls {
         use super::*;
 
         #[test]
-        fn redaction_drops_passwords_and_queries() {
-            assert_eq!(
-                redact("postgres://u:s3cret@db:5432/app?password=x"),
-                "postgres://u@db:5432/app"
-            );
-            assert_eq!(
-                redact("mysql://root@127.0.0.1/db"),
-                "mysql://root@127.0.0.1/db"
-            );
-            let e = connect_error("mysql://u:s3cret@h/db", "auth failed for s3cret");
+        fn connect_errors_drop_passwords() {
+            let driver = std::io::Error::other("auth failed for s3cret");
+            let e = pool_error("mysql://u:s3cret@h/db", &ConnectOptions::default(), &driver);
             assert!(!format!("{e} {:?}", e).contains("s3cret"));
         }
 
         #[tokio::test]
         async fn unknown_schemes_are_invalid_input_on_url() {
-            let err = open("oracle://scott:tiger@h/db").await.unwrap_err();
+            let err = open("oracle://scott:tiger@h/db", &ConnectOptions::default())
+                .await
+                .unwrap_err();
             assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
             assert!(!err.to_string().contains("tiger"));
         }

@@ -1,7 +1,7 @@
 //! A keyset scan of a large table costs the same per page at its end as at
 //! its start (linear in the table size overall). Ignored by default because
 //! it seeds many rows; run it with
-//! `SWITCHYARD_SCAN_ROWS=1000000 cargo test -p adapter-seaorm --release --all-features --test keyset_scan -- --ignored --nocapture`
+//! `SWITCHYARD_SCAN_ROWS=1000000 cargo test -p switchyard-identity-seaorm --release --all-features --test keyset_scan -- --ignored --nocapture`
 //! (`SWITCHYARD_SCAN_URL` picks the database; SQLite in memory by default).
 
 // Test code: a failed expectation panics, like any assertion.

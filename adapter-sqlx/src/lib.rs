@@ -8,7 +8,9 @@
 //! all three databases; every value reaches the database as a bound
 //! parameter.
 //!
-//! [`connect`] picks the database from the URL, [`SqlxStore::migrate`]
+//! [`connect`] picks the database from the URL and fails within a few
+//! seconds ([`connect_with`] takes a [`ConnectOptions`] timeout) with the
+//! database's own reason; [`SqlxStore::migrate`]
 //! applies the shared schema (through sqlx's migrator, bookkept in its own
 //! table `switchyard_sqlx_migrations`; a database that another backend
 //! migrated is left as it is), and [`SqlxStore::adapters`] hands out the
@@ -133,6 +135,7 @@ mod store;
 
 use std::sync::Arc;
 
+pub use adapter_interfaces::ConnectOptions;
 use adapter_interfaces::journal::sql::SqlJournal;
 use adapter_interfaces::schema::{self, Dialect};
 use adapter_interfaces::{AdapterError, DataAdapters, Result};
@@ -220,21 +223,30 @@ pub fn redact_url(url: &str) -> String {
 
 /// Connects to the database a URL names: `postgres://` / `postgresql://`,
 /// `mysql://` / `mariadb://`, `sqlite://path` (relative to the working
-/// directory, created if missing) or `sqlite::memory:`.
+/// directory, created if missing) or `sqlite::memory:`, with the default
+/// [`ConnectOptions`] (see [`connect_with`]).
 ///
 /// An unknown scheme, or one whose cargo feature is off, is
 /// [`AdapterError::InvalidInput`] on `url`. Does not migrate: call
 /// [`SqlxStore::migrate`].
 pub async fn connect(url: &str) -> Result<SqlxStore> {
+    connect_with(url, &ConnectOptions::default()).await
+}
+
+/// As [`connect`], with options. The first connection is opened directly,
+/// within `options.timeout`: a pool would retry a refused connection until
+/// its acquire timeout and then report only that it timed out. A failure is
+/// [`AdapterError::Connect`], with the database's reason and what to check.
+pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
     let scheme = url
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
     tracing::debug!(url = %redact_url(url), "connecting");
     match scheme.as_str() {
-        "postgres" | "postgresql" => connect_postgres(url).await,
-        "mysql" | "mariadb" => connect_mysql(url).await,
-        "sqlite" => connect_sqlite(url).await,
+        "postgres" | "postgresql" => connect_postgres(url, options).await,
+        "mysql" | "mariadb" => connect_mysql(url, options).await,
+        "sqlite" => connect_sqlite(url, options).await,
         _ => Err(url_error(
             "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, sqlite://path or sqlite::memory:",
         )),
@@ -247,19 +259,24 @@ pub async fn connect(url: &str) -> Result<SqlxStore> {
 /// URL's flavour is taken from its scheme (`mariadb://` or `mysql://`); it
 /// only matters to [`SqlxStore::migrate`], so migrate through [`connect`].
 pub fn connect_lazy(url: &str) -> Result<SqlxStore> {
-    use std::str::FromStr;
+    connect_lazy_with(url, &ConnectOptions::default())
+}
+
+/// As [`connect_lazy`], with options: a query waits at most
+/// `options.timeout` for a connection.
+pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
     let scheme = url
         .split_once(':')
         .map(|(s, _)| s.to_ascii_lowercase())
         .unwrap_or_default();
+    let _ = options;
     match scheme.as_str() {
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
-            let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)?;
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect_lazy_with(options);
+                .acquire_timeout(options.timeout)
+                .connect_lazy_with(postgres_options(url)?);
             Ok(SqlxStore::from_postgres_pool(pool))
         }
         #[cfg(feature = "mysql")]
@@ -269,11 +286,10 @@ pub fn connect_lazy(url: &str) -> Result<SqlxStore> {
             } else {
                 Dialect::MySql
             };
-            let options = mysql_options(url)?;
             let pool = sqlx::mysql::MySqlPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect_lazy_with(options);
+                .acquire_timeout(options.timeout)
+                .connect_lazy_with(mysql_options(url)?);
             Ok(SqlxStore::from_mysql_pool_with_dialect(pool, dialect))
         }
         _ => Err(url_error(
@@ -283,30 +299,68 @@ pub fn connect_lazy(url: &str) -> Result<SqlxStore> {
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn connect_postgres(_url: &str) -> Result<SqlxStore> {
+async fn connect_postgres(_url: &str, _options: &ConnectOptions) -> Result<SqlxStore> {
     Err(url_error(
         "PostgreSQL support is off: enable the `postgres` feature of adapter-sqlx",
     ))
 }
 
 #[cfg(not(feature = "mysql"))]
-async fn connect_mysql(_url: &str) -> Result<SqlxStore> {
+async fn connect_mysql(_url: &str, _options: &ConnectOptions) -> Result<SqlxStore> {
     Err(url_error(
         "MySQL support is off: enable the `mysql` feature of adapter-sqlx",
     ))
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn connect_sqlite(_url: &str) -> Result<SqlxStore> {
+async fn connect_sqlite(_url: &str, _options: &ConnectOptions) -> Result<SqlxStore> {
     Err(url_error(
         "SQLite support is off: enable the `sqlite` feature of adapter-sqlx",
     ))
 }
 
+/// Opens one connection within the timeout, for its error: see [`connect_with`].
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-fn connect_error(error: sqlx::Error) -> AdapterError {
-    // Driver errors name hosts and users, never the password.
-    AdapterError::backend("connecting to the database", error)
+async fn first_connection<C: sqlx::ConnectOptions>(
+    url: &str,
+    options: &ConnectOptions,
+    connect_options: &C,
+) -> Result<()>
+where
+    C::Connection: Sized,
+{
+    let connection = adapter_interfaces::connect::within(
+        url,
+        options,
+        |error: &sqlx::Error| {
+            error
+                .as_database_error()
+                .and_then(|db| db.code())
+                .map(|code| code.into_owned())
+        },
+        connect_options.connect(),
+    )
+    .await
+    .map_err(AdapterError::Connect)?;
+    // The pool opens its own connections; this one only proved the URL.
+    let _ = sqlx::Connection::close(connection).await;
+    Ok(())
+}
+
+/// A pool's failure after the first connection succeeded (rare: the server
+/// went away in between), with the same plain reason.
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+fn pool_error(url: &str, options: &ConnectOptions, error: sqlx::Error) -> AdapterError {
+    let code = error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .map(|code| code.into_owned());
+    AdapterError::Connect(adapter_interfaces::ConnectError::from_driver(
+        url,
+        options,
+        &error,
+        code.as_deref(),
+    ))
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
@@ -317,14 +371,20 @@ fn parse_error(error: sqlx::Error) -> AdapterError {
 }
 
 #[cfg(feature = "postgres")]
-async fn connect_postgres(url: &str) -> Result<SqlxStore> {
+fn postgres_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions> {
     use std::str::FromStr;
-    let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)?;
+    sqlx::postgres::PgConnectOptions::from_str(url).map_err(parse_error)
+}
+
+#[cfg(feature = "postgres")]
+async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
+    let connect_options = postgres_options(url)?;
+    first_connection(url, options, &connect_options).await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
+        .connect_with(connect_options)
         .await
-        .map_err(connect_error)?;
+        .map_err(|e| pool_error(url, options, e))?;
     Ok(SqlxStore::from_postgres_pool(pool))
 }
 
@@ -343,24 +403,25 @@ fn mysql_options(url: &str) -> Result<sqlx::mysql::MySqlConnectOptions> {
 }
 
 #[cfg(feature = "mysql")]
-async fn connect_mysql(url: &str) -> Result<SqlxStore> {
-    let options = mysql_options(url)?;
+async fn connect_mysql(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
+    let connect_options = mysql_options(url)?;
+    first_connection(url, options, &connect_options).await?;
     let pool = sqlx::mysql::MySqlPoolOptions::new()
         .max_connections(8)
-        .connect_with(options)
+        .connect_with(connect_options)
         .await
-        .map_err(connect_error)?;
+        .map_err(|e| pool_error(url, options, e))?;
     SqlxStore::from_mysql_pool(pool).await
 }
 
 #[cfg(feature = "sqlite")]
-async fn connect_sqlite(url: &str) -> Result<SqlxStore> {
+async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
     use std::str::FromStr;
     use std::time::Duration;
 
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-    let options = SqliteConnectOptions::from_str(url)
+    let connect_options = SqliteConnectOptions::from_str(url)
         .map_err(|_| url_error("is not a valid SQLite URL"))?
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
@@ -373,19 +434,19 @@ async fn connect_sqlite(url: &str) -> Result<SqlxStore> {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options)
+            .connect_with(connect_options)
             .await
     } else {
+        let connect_options = connect_options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        first_connection(url, options, &connect_options).await?;
         SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(
-                options
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal),
-            )
+            .connect_with(connect_options)
             .await
     }
-    .map_err(connect_error)?;
+    .map_err(|e| pool_error(url, options, e))?;
     Ok(SqlxStore::from_sqlite_pool(pool))
 }
 

@@ -1,6 +1,6 @@
 //! A keyset scan of a large table costs the same per page at its end as at
 //! its start. Ignored by default (it writes a million rows); run with
-//! `cargo test -p adapter-sqlx --features postgres --test scale -- --ignored --nocapture`
+//! `cargo test -p switchyard-identity-sqlx --features postgres --test scale -- --ignored --nocapture`
 //! (`SWITCHYARD_SCALE_ROWS` sets the size, `SWITCHYARD_SCALE_DB` picks `sqlite`,
 //! `postgres` or `mysql`; `SWITCHYARD_SCALE_KEEP=1` keeps the database for EXPLAIN).
 

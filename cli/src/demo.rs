@@ -33,7 +33,7 @@ use crate::url::{Backend, StoreUrl};
 use crate::verify::{VerifyOptions, verify};
 
 /// One phase of the demo.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Phase {
     /// Its name.
     pub name: &'static str,
@@ -46,7 +46,7 @@ pub struct Phase {
 }
 
 /// What the demo did, phase by phase.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct DemoReport {
     /// Where the SQLite files are.
     pub dir: PathBuf,

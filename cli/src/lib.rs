@@ -35,6 +35,7 @@ pub mod checkpoint;
 pub mod commands;
 pub mod demo;
 pub mod entity;
+pub mod metrics;
 pub mod operate;
 pub mod progress;
 pub mod report;

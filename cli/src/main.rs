@@ -28,6 +28,12 @@ use switchyard_cli::verify::VerifyOptions;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    output: Output,
+    /// How long connecting to a database may take before the command fails
+    /// (5s, 500ms, or plain seconds).
+    #[arg(long, global = true, env = "SWITCHYARD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,9 +97,6 @@ enum Command {
         /// writes either store.
         #[arg(long)]
         offline: bool,
-        /// Print the summary as JSON on stdout.
-        #[arg(long)]
-        json: bool,
     },
     /// Compare two stores: counts, missing and extra ids, every field.
     /// Exit status 0 when identical, 1 when different, 2 on error.
@@ -104,9 +107,6 @@ enum Command {
         /// The store to check.
         #[arg(long, env = "SWITCHYARD_TARGET")]
         target: String,
-        /// Print the report as JSON on stdout.
-        #[arg(long)]
-        json: bool,
         /// Compare the fields of every Nth record only (counts and ids are always complete).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
         sample: u64,
@@ -157,9 +157,9 @@ enum Command {
         /// How long a claimed key is held (a relay that dies delays its keys by at most this).
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         lease: Duration,
-        /// Print the summary as JSON on stdout.
+        /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
         #[arg(long)]
-        json: bool,
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Play an application instance: write and read traffic (every entity and
     /// method) through a migration passthrough that follows the shared stage.
@@ -188,9 +188,9 @@ enum Command {
         /// is killed, a relay copies its last writes after at most this.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         lease: Duration,
-        /// Print the summary as JSON on stdout.
+        /// Serve Prometheus metrics on this address (GET /metrics), e.g. 127.0.0.1:9464.
         #[arg(long)]
-        json: bool,
+        metrics_addr: Option<std::net::SocketAddr>,
     },
     /// Run a whole migration on SQLite files with no set-up, and report each phase.
     Demo {
@@ -201,6 +201,18 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         users_per_tenant: u32,
     },
+}
+
+/// How every command prints its result (global: before or after the command).
+#[derive(Debug, Clone, Copy, Args)]
+struct Output {
+    /// Print the result as one JSON document on stdout, and no progress.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print no progress, notes or report: errors only; the exit status
+    /// tells the result. With --json, the JSON document is still printed.
+    #[arg(long, global = true)]
+    quiet: bool,
 }
 
 /// The two stores of a migration.
@@ -220,9 +232,6 @@ enum StageCommand {
     Show {
         #[command(flatten)]
         stores: MigrationArgs,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Switch to STAGE: off, dual-write, shadow, live, ramp-down or complete.
     /// A switch that promotes a store waits (at most --timeout) until it has
@@ -276,9 +285,6 @@ enum JournalCommand {
         /// How many dead letters to list.
         #[arg(long, default_value_t = 20)]
         limit: usize,
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Make dead letters due again (the relay copies the primary's current state).
     Replay {
@@ -299,8 +305,8 @@ enum JournalCommand {
     },
 }
 
-fn progress_for(json: bool) -> Box<dyn Progress> {
-    if json {
+fn progress_for(out: Output) -> Box<dyn Progress> {
+    if out.json || out.quiet {
         Box::new(Silent)
     } else {
         progress::for_stderr()
@@ -312,10 +318,35 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the Prometheus endpoint when `--metrics-addr` asks for one.
+async fn serve_metrics(addr: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(addr) = addr {
+        switchyard_cli::metrics::serve(addr).await?;
+    }
+    Ok(())
+}
+
+/// Prints a command's result as `--json` and `--quiet` say, the same way on
+/// every command: the JSON document, nothing, or the text.
+fn show<T: serde::Serialize>(
+    out: Output,
+    value: &T,
+    text: impl std::fmt::Display,
+) -> anyhow::Result<()> {
+    if out.json {
+        print_json(value)?;
+    } else if !out.quiet {
+        println!("{text}");
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let out = cli.output;
     match cli.command {
         Command::Migrate { target } => {
-            println!("{}", commands::migrate(&target).await?);
+            let message = commands::migrate(&target).await?;
+            show(out, &serde_json::json!({ "message": message }), &message)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Seed {
@@ -331,8 +362,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 batch_size,
             };
-            let report = commands::seed(&target, &options, &*progress_for(false)).await?;
-            println!("{report}");
+            let report = commands::seed(&target, &options, &*progress_for(out)).await?;
+            show(out, &report, &report)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill {
@@ -346,7 +377,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             prune,
             journal_target,
             offline,
-            json,
         } => {
             let args = BackfillArgs {
                 batch_size,
@@ -358,10 +388,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 journal_target,
                 offline,
             };
-            let report = commands::backfill(&source, &target, &args, &*progress_for(json)).await?;
-            if json {
+            let report = commands::backfill(&source, &target, &args, &*progress_for(out)).await?;
+            if out.json {
                 print_json(&report)?;
-            } else {
+            } else if !out.quiet {
                 if report.migrated_target {
                     println!("the target had no schema: migrated it first");
                 }
@@ -381,7 +411,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify {
             source,
             target,
-            json,
             sample,
             batch_size,
             max_differences,
@@ -406,23 +435,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &target,
                 &options,
                 repair.as_ref(),
-                &*progress_for(json),
+                &*progress_for(out),
             )
             .await?;
-            if json {
+            if out.json {
                 print_json(&report)?;
-            } else {
+            } else if !out.quiet {
                 println!("{report}");
             }
             Ok(ExitCode::from(if report.identical { 0 } else { 1 }))
         }
         Command::Stage { command } => match command {
-            StageCommand::Show { stores, json } => {
+            StageCommand::Show { stores } => {
                 let pair = operate::open(&stores.old, &stores.new).await?;
                 let report = operate::stage_show(&pair).await;
-                if json {
+                if out.json {
                     print_json(&report)?;
-                } else {
+                } else if !out.quiet {
                     print!("{report}");
                 }
                 Ok(ExitCode::SUCCESS)
@@ -435,24 +464,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } => {
                 let pair = operate::open(&stores.old, &stores.new).await?;
                 let change = operate::stage_set(&pair, stage, timeout, force).await?;
-                println!(
+                let text = format!(
                     "stage {} -> {} (generation {})",
                     change.from, change.to, change.generation
                 );
+                show(out, &change, text)?;
                 Ok(ExitCode::SUCCESS)
             }
         },
         Command::Journal { command } => match command {
-            JournalCommand::Status {
-                stores,
-                limit,
-                json,
-            } => {
+            JournalCommand::Status { stores, limit } => {
                 let pair = operate::open(&stores.old, &stores.new).await?;
                 let report = operate::journal_status(&pair, limit).await;
-                if json {
+                if out.json {
                     print_json(&report)?;
-                } else {
+                } else if !out.quiet {
                     print!("{report}");
                 }
                 Ok(ExitCode::SUCCESS)
@@ -460,7 +486,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             JournalCommand::Replay { stores, filter } => {
                 let pair = operate::open(&stores.old, &stores.new).await?;
                 let count = operate::journal_replay(&pair, &filter.filter(Some(true))).await?;
-                println!("{count} dead letters are due again; a relay copies them");
+                show(
+                    out,
+                    &serde_json::json!({ "replayed": count }),
+                    format!("{count} dead letters are due again; a relay copies them"),
+                )?;
                 Ok(ExitCode::SUCCESS)
             }
             JournalCommand::Discard {
@@ -471,7 +501,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let pair = operate::open(&stores.old, &stores.new).await?;
                 let dead = if include_pending { None } else { Some(true) };
                 let count = operate::journal_discard(&pair, &filter.filter(dead)).await?;
-                println!("{count} journal rows discarded");
+                show(
+                    out,
+                    &serde_json::json!({ "discarded": count }),
+                    format!("{count} journal rows discarded"),
+                )?;
                 Ok(ExitCode::SUCCESS)
             }
         },
@@ -480,8 +514,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             until_empty,
             concurrency,
             lease,
-            json,
+            metrics_addr,
         } => {
+            serve_metrics(metrics_addr).await?;
             let pair = operate::open(&stores.old, &stores.new).await?;
             let options = ReplicationOptions {
                 relay_concurrency: concurrency.max(1),
@@ -492,9 +527,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let _ = tokio::signal::ctrl_c().await;
             };
             let report = operate::relay(&pair, options, until_empty, stop).await?;
-            if json {
+            if out.json {
                 print_json(&report)?;
-            } else {
+            } else if !out.quiet {
                 println!("{report}");
             }
             Ok(ExitCode::from(if report.dead > 0 { 1 } else { 0 }))
@@ -508,8 +543,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             users,
             seed,
             lease,
-            json,
+            metrics_addr,
         } => {
+            serve_metrics(metrics_addr).await?;
             let pair = operate::open_for_instance(&stores.old, &stores.new).await?;
             let options = TrafficOptions {
                 writers,
@@ -524,9 +560,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             };
             let report = traffic::run(&pair, &options).await?;
-            if json {
+            if out.json {
                 print_json(&report)?;
-            } else {
+            } else if !out.quiet {
                 print!("{report}");
             }
             Ok(ExitCode::SUCCESS)
@@ -536,8 +572,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             users_per_tenant,
         } => {
             let report =
-                switchyard_cli::demo::run(dir, users_per_tenant, &*progress_for(false)).await?;
-            println!("{report}");
+                switchyard_cli::demo::run(dir, users_per_tenant, &*progress_for(out)).await?;
+            show(out, &report, &report)?;
             Ok(if report.success() {
                 ExitCode::SUCCESS
             } else {
@@ -547,15 +583,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn main() -> ExitCode {
+/// Logs on stderr: colour only on a terminal and without `NO_COLOR`. The
+/// demo's story includes replication failures (writes under a tenant the new
+/// store lacks yet), which its report tells: the passthrough's warnings about
+/// them stay out of its output unless `SWITCHYARD_LOG` asks for them.
+fn init_logs(command: &Command, quiet: bool) {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let default = match command {
+        _ if quiet => "error",
+        Command::Demo { .. } => "warn,passthrough=error",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && !no_color)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHYARD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default)),
         )
         .init();
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logs(&cli.command, cli.output.quiet);
+    switchyard_cli::store::set_connect_timeout(cli.connect_timeout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -36,7 +36,9 @@ pub fn for_stderr() -> Box<dyn Progress> {
     }
 }
 
-/// Plain lines on stderr: one when an entity starts, one every few seconds, one at the end.
+/// Plain lines on stderr (a file or a pipe): at most one per entity every few
+/// seconds while it runs, with its count so far, and one when it ends. Nothing
+/// when it starts: a `0/?` line says nothing.
 #[derive(Debug, Default)]
 pub struct Lines {
     state: Mutex<LineState>,
@@ -60,13 +62,12 @@ impl Lines {
 impl Progress for Lines {
     fn begin(&self, kind: EntityKind, total: Option<u64>, done: u64) {
         let mut state = self.state();
+        let _ = kind;
         *state = LineState {
             done,
             total,
             last: Some(Instant::now()),
         };
-        let total = total.map_or_else(|| "?".to_owned(), |t| t.to_string());
-        eprintln!("{}: starting ({done}/{total})", kind.table());
     }
 
     fn advance(&self, kind: EntityKind, n: u64) {
@@ -74,10 +75,10 @@ impl Progress for Lines {
         state.done += n;
         if state.last.is_none_or(|last| last.elapsed() >= LINE_EVERY) {
             state.last = Some(Instant::now());
-            let total = state
-                .total
-                .map_or_else(|| "?".to_owned(), |t| t.to_string());
-            eprintln!("{}: {}/{total}", kind.table(), state.done);
+            match state.total {
+                Some(total) => eprintln!("{}: {}/{total}", kind.table(), state.done),
+                None => eprintln!("{}: {} so far", kind.table(), state.done),
+            }
         }
     }
 

@@ -1,8 +1,11 @@
 //! Connecting to a store named by a [`StoreUrl`], whatever its backend, and
 //! the schema checks every command makes before it writes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use adapter_interfaces::schema::SCHEMA_VERSION;
-use adapter_interfaces::{AdapterError, DataAdapters};
+use adapter_interfaces::{AdapterError, ConnectOptions, DataAdapters};
 
 use crate::url::{Database, StoreUrl, UrlError};
 
@@ -12,13 +15,15 @@ pub enum StoreError {
     /// The URL is malformed or names a backend this build lacks.
     #[error(transparent)]
     Url(#[from] UrlError),
-    /// The database did not answer, or refused the connection.
-    #[error("cannot connect to {url}: {source}")]
+    /// The database did not answer, or refused the connection. The backend's
+    /// message is part of this one (not a source), so a printed chain says
+    /// the reason once.
+    #[error("cannot connect to {url}: {error}")]
     Connect {
         /// The masked URL.
         url: String,
-        /// The backend's error.
-        source: AdapterError,
+        /// The backend's error: why, and what to check.
+        error: AdapterError,
     },
     /// A SQLite source file that does not exist (connecting would create it).
     #[error("cannot open {url}: the SQLite file `{path}` does not exist")]
@@ -26,6 +31,16 @@ pub enum StoreError {
         /// The masked URL.
         url: String,
         /// The path.
+        path: String,
+    },
+    /// A SQLite file whose directory does not exist (SQLite creates files, not directories).
+    #[error(
+        "cannot open {url}: the directory `{path}` does not exist; create it first or check the path"
+    )]
+    MissingDirectory {
+        /// The masked URL.
+        url: String,
+        /// The directory.
         path: String,
     },
     /// The store has no Switchyard schema.
@@ -47,14 +62,36 @@ pub enum StoreError {
         /// The version expected.
         expected: i64,
     },
-    /// Any other backend failure.
-    #[error("{url}: {source}")]
+    /// Any other backend failure (its message included, as for `Connect`).
+    #[error("{url}: {error}")]
     Backend {
         /// The masked URL.
         url: String,
         /// The backend's error.
-        source: AdapterError,
+        error: AdapterError,
     },
+}
+
+/// The connect timeout of this process, in milliseconds (0: the default).
+/// The binary sets it once from `--connect-timeout`, before it opens a store;
+/// a process-wide setting, so that every command's many `Store::connect`
+/// calls need no extra argument.
+static CONNECT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets how long every later [`Store::connect`] may take to reach its database.
+pub fn set_connect_timeout(timeout: Duration) {
+    let millis = u64::try_from(timeout.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    CONNECT_TIMEOUT_MS.store(millis, Ordering::Relaxed);
+}
+
+/// The options every backend's `connect_with` receives.
+fn connect_options() -> ConnectOptions {
+    match CONNECT_TIMEOUT_MS.load(Ordering::Relaxed) {
+        0 => ConnectOptions::default(),
+        millis => ConnectOptions::with_timeout(Duration::from_millis(millis)),
+    }
 }
 
 enum Inner {
@@ -113,31 +150,32 @@ impl Store {
             && !parent.as_os_str().is_empty()
             && !parent.exists()
         {
-            return Err(StoreError::MissingFile {
+            return Err(StoreError::MissingDirectory {
                 url: url.masked(),
                 path: parent.display().to_string(),
             });
         }
-        let connect_error = |source| StoreError::Connect {
+        let options = connect_options();
+        let connect_error = |error| StoreError::Connect {
             url: url.masked(),
-            source,
+            error,
         };
         let inner = match url.backend() {
             #[cfg(feature = "sqlx")]
             crate::url::Backend::Sqlx => Inner::Sqlx(
-                adapter_sqlx::connect(url.database_url())
+                adapter_sqlx::connect_with(url.database_url(), &options)
                     .await
                     .map_err(connect_error)?,
             ),
             #[cfg(feature = "seaorm")]
             crate::url::Backend::SeaOrm => Inner::SeaOrm(
-                adapter_seaorm::connect(url.database_url())
+                adapter_seaorm::connect_with(url.database_url(), &options)
                     .await
                     .map_err(connect_error)?,
             ),
             #[cfg(feature = "diesel")]
             crate::url::Backend::Diesel => Inner::Diesel(
-                adapter_diesel::connect(url.database_url())
+                adapter_diesel::connect_with(url.database_url(), &options)
                     .await
                     .map_err(connect_error)?,
             ),
@@ -166,12 +204,11 @@ impl Store {
         match url.backend() {
             #[cfg(feature = "sqlx")]
             crate::url::Backend::Sqlx if url.database() != Database::Sqlite => {
-                let store = adapter_sqlx::connect_lazy(url.database_url()).map_err(|source| {
-                    StoreError::Connect {
+                let store = adapter_sqlx::connect_lazy_with(url.database_url(), &connect_options())
+                    .map_err(|error| StoreError::Connect {
                         url: url.masked(),
-                        source,
-                    }
-                })?;
+                        error,
+                    })?;
                 Ok(Self {
                     url: url.clone(),
                     inner: Inner::Sqlx(store),
@@ -240,10 +277,10 @@ impl Store {
         }
     }
 
-    fn backend_error(&self, source: AdapterError) -> StoreError {
+    fn backend_error(&self, error: AdapterError) -> StoreError {
         StoreError::Backend {
             url: self.url.masked(),
-            source,
+            error,
         }
     }
 }

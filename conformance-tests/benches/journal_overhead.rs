@@ -7,7 +7,7 @@
 //! - a blocking passthrough, against a hand-written "write the primary, then
 //!   the secondary" loop over the same two stores.
 //!
-//! Run: `cargo bench -p conformance-tests --bench journal_overhead`
+//! Run: `cargo bench -p switchyard-identity-conformance --bench journal_overhead`
 //! (needs SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL; `BENCH_WRITES`
 //! sets the number of writes, default 4000). It prints p50/p99 latency,
 //! throughput and the ratios; report them with the machine and the date.

@@ -1,6 +1,6 @@
 //! Overhead of a non-blocking passthrough over the bare primary, on the
 //! in-memory adapter (where the store itself costs least, so the overhead
-//! shows most). Run with `cargo bench -p passthrough --bench overhead`.
+//! shows most). Run with `cargo bench -p switchyard-identity-passthrough --bench overhead`.
 
 use std::time::{Duration, Instant};
 

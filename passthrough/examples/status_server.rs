@@ -2,10 +2,10 @@
 //! `/migration-status` endpoint does, plus a stage switch.
 //!
 //! ```text
-//! cargo run -p passthrough --example status_server            # serves on 127.0.0.1:3000
+//! cargo run -p switchyard-identity-passthrough --example status_server            # serves on 127.0.0.1:3000
 //! curl -s localhost:3000/migration-status
 //! curl -s -X POST localhost:3000/stage/live                   # switch-over (roll-back: /stage/dual-write)
-//! cargo run -p passthrough --example status_server -- --once  # one request to itself, printed, then exit
+//! cargo run -p switchyard-identity-passthrough --example status_server -- --once  # one request to itself, printed, then exit
 //! ```
 
 use std::sync::Arc;
