@@ -9,6 +9,7 @@
 
 use adapter_interfaces::list::OrderBy;
 use adapter_interfaces::query::CompareOp;
+use adapter_interfaces::query::metadata::{self, SqlPiece};
 use adapter_interfaces::schema::Dialect;
 use adapter_interfaces::{Filter, ListPlan, Record, SortOrder, Value};
 use diesel::backend::Backend;
@@ -73,6 +74,27 @@ pub(crate) enum Cond {
     Contains(Vec<Col>, Val),
     /// The column ends with the text (of this many characters), false on NULL.
     EndsWith(Col, Val, usize),
+    /// A test inside a JSON column: SQL text and binds from
+    /// [`metadata::sql`], made for each dialect up front (binds are
+    /// borrowed by the query, so they must live in the condition).
+    Json(Box<JsonPieces>),
+}
+
+/// A [`Cond::Json`] per dialect.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonPieces {
+    postgres: Vec<Piece>,
+    mysql: Vec<Piece>,
+    sqlite: Vec<Piece>,
+}
+
+/// One piece of a [`Cond::Json`].
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    /// SQL text (ours, never input).
+    Sql(String),
+    /// A bound text or integer.
+    Bind(Val),
 }
 
 impl Cond {
@@ -102,6 +124,23 @@ impl Cond {
                 columns.iter().map(|c| col::<R>(c)).collect(),
                 Val(Value::Text(term.clone())),
             ),
+            Filter::Json { column, keys, test } => {
+                let pieces = |dialect: Dialect| {
+                    metadata::sql(dialect, &dialect.quote(column), keys, test)
+                        .into_iter()
+                        .map(|piece| match piece {
+                            SqlPiece::Sql(text) => Piece::Sql(text),
+                            SqlPiece::BindText(text) => Piece::Bind(Val(Value::Text(text))),
+                            SqlPiece::BindInt(int) => Piece::Bind(Val(Value::Int(int))),
+                        })
+                        .collect()
+                };
+                Cond::Json(Box::new(JsonPieces {
+                    postgres: pieces(Dialect::Postgres),
+                    mysql: pieces(Dialect::MariaDb),
+                    sqlite: pieces(Dialect::Sqlite),
+                }))
+            }
         }
     }
 
@@ -262,6 +301,19 @@ where
                     out.push_sql(") > 0)");
                 }
                 out.push_sql(")");
+            }
+            Cond::Json(all) => {
+                let pieces = match DB::DIALECT {
+                    Dialect::Postgres => &all.postgres,
+                    Dialect::MariaDb | Dialect::MySql => &all.mysql,
+                    Dialect::Sqlite => &all.sqlite,
+                };
+                for piece in pieces {
+                    match piece {
+                        Piece::Sql(text) => out.push_sql(text),
+                        Piece::Bind(value) => push_bind(&mut out, value)?,
+                    }
+                }
             }
         }
         Ok(())

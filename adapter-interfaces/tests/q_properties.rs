@@ -6,14 +6,20 @@ use adapter_interfaces::query::{Bound, CompareOp, Filter, Query, Term, parse_q, 
 use adapter_interfaces::{AdapterError, Application, Code, Log, Password, Record, User};
 use proptest::prelude::*;
 
-fn columns_of(filter: &Filter, out: &mut Vec<&'static str>) {
+/// The plain columns a filter reads, and the metadata paths (column, keys).
+fn columns_of(
+    filter: &Filter,
+    out: &mut Vec<&'static str>,
+    paths: &mut Vec<(&'static str, Vec<String>)>,
+) {
     match filter {
-        Filter::And(all) | Filter::Or(all) => all.iter().for_each(|f| columns_of(f, out)),
-        Filter::Not(inner) => columns_of(inner, out),
+        Filter::And(all) | Filter::Or(all) => all.iter().for_each(|f| columns_of(f, out, paths)),
+        Filter::Not(inner) => columns_of(inner, out, paths),
         Filter::Compare { column, .. }
         | Filter::Exists(column)
         | Filter::EndsWith { column, .. } => out.push(column),
         Filter::Contains { columns, .. } => out.extend(columns.iter().copied()),
+        Filter::Json { column, keys, .. } => paths.push((column, keys.clone())),
     }
 }
 
@@ -21,7 +27,29 @@ fn assert_whitelisted<R: Record>(q: &str) {
     match parse_q::<R>(q) {
         Ok(Some(filter)) => {
             let mut used = Vec::new();
-            columns_of(&filter, &mut used);
+            let mut paths = Vec::new();
+            columns_of(&filter, &mut used, &mut paths);
+            for (column, keys) in paths {
+                // Only users' metadata, by keys that need no escaping anywhere.
+                assert_eq!(
+                    R::KIND,
+                    User::KIND,
+                    "metadata search on {}",
+                    R::KIND.table()
+                );
+                assert!(
+                    column == "user_metadata" || column == "app_metadata",
+                    "{column}"
+                );
+                assert!(!keys.is_empty() && keys.len() <= 8, "{keys:?}");
+                for key in keys {
+                    assert!(
+                        !key.is_empty()
+                            && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "unchecked key {key:?}"
+                    );
+                }
+            }
             for name in used {
                 let column = R::column(name).expect("parser produced an unknown column");
                 assert!(
@@ -65,6 +93,9 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("email.domain".to_string()),
         Just("logins_count".to_string()),
         Just("user_metadata.plan".to_string()),
+        Just("app_metadata.".to_string()),
+        Just("user_metadata".to_string()),
+        Just(".".to_string()),
         Just(" ".to_string()),
         "[a-z_]{1,12}",
         "[0-9]{1,4}",

@@ -2,8 +2,10 @@
 //! models: column lookup, model → record, record → active model, and the
 //! translation of a [`Filter`] into a sea-query [`Condition`].
 
-use adapter_interfaces::query::CompareOp;
+use adapter_interfaces::query::metadata::{self, SqlPiece};
+use adapter_interfaces::query::{CompareOp, JsonTest};
 use adapter_interfaces::record::{self, Column, Value};
+use adapter_interfaces::schema::Dialect;
 use adapter_interfaces::{
     AdapterError, Application, Code, Connection, Filter, Log, Password, Record, Result, Session,
     SortOrder, Tenant, User,
@@ -201,7 +203,41 @@ pub(crate) fn condition<R: Mapped>(filter: &Filter, backend: DbBackend) -> Resul
             }
             condition
         }
+        Filter::Json { column, keys, test } => {
+            let column = col::<R>(column)?;
+            Condition::all().add(json_condition(backend, column.as_str(), keys, test))
+        }
     })
+}
+
+/// [`metadata::sql`] as a custom expression: its text with sea-query's
+/// placeholders (`$n` on PostgreSQL, `?` elsewhere), its values bound.
+fn json_condition(backend: DbBackend, column: &str, keys: &[String], test: &JsonTest) -> Expr {
+    let dialect = match backend {
+        DbBackend::Postgres => Dialect::Postgres,
+        DbBackend::Sqlite => Dialect::Sqlite,
+        // MariaDB and MySQL 8 spell these conditions alike.
+        _ => Dialect::MariaDb,
+    };
+    let mut text = String::new();
+    let mut values: Vec<DbValue> = Vec::new();
+    for piece in metadata::sql(dialect, &dialect.quote(column), keys, test) {
+        let value = match piece {
+            SqlPiece::Sql(sql) => {
+                text.push_str(&sql);
+                continue;
+            }
+            SqlPiece::BindText(s) => DbValue::String(Some(s)),
+            SqlPiece::BindInt(i) => DbValue::BigInt(Some(i)),
+        };
+        values.push(value);
+        if dialect == Dialect::Postgres {
+            text.push_str(&format!("${}", values.len()));
+        } else {
+            text.push('?');
+        }
+    }
+    Expr::cust_with_values(text, values)
 }
 
 fn not_null_and<R: Mapped>(meta: &Column, c: Col<R>, test: Expr) -> Condition {

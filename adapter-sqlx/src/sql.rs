@@ -3,6 +3,7 @@
 //! every value is bound.
 
 use adapter_interfaces::list::OrderBy;
+use adapter_interfaces::query::metadata::{self, SqlPiece};
 use adapter_interfaces::query::{CompareOp, Filter};
 use adapter_interfaces::record::{ClashProbe, Column, ColumnKind, Record, Value, to_values};
 use adapter_interfaces::schema::{Dialect, is_tenant_scoped};
@@ -469,6 +470,23 @@ impl Sql {
                     }
                 }
                 qb.push(")");
+            }
+            Filter::Json { column, keys, test } => {
+                for piece in metadata::sql(self.dialect, &self.q(column), keys, test) {
+                    match piece {
+                        SqlPiece::Sql(text) => {
+                            qb.push(text);
+                        }
+                        SqlPiece::BindText(text) => DB::push_value(
+                            qb,
+                            ColumnKind::Text { max_chars: 0 },
+                            &Value::Text(text),
+                        ),
+                        SqlPiece::BindInt(int) => {
+                            DB::push_value(qb, ColumnKind::Int, &Value::Int(int))
+                        }
+                    }
+                }
             }
         }
     }

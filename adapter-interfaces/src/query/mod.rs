@@ -16,13 +16,14 @@
 //! | `term`, `"a phrase"`, `jo*`, `*son` | substring (or prefix, suffix; case-sensitive) of any searchable field |
 //! | `a b`, `a AND b`, `a OR b`, `NOT a`, `-a`, `( ... )`, `field:(a OR b)` | boolean logic, Lucene's precedence: `NOT` > `AND` > `OR` > juxtaposition |
 //! | `logins_count`, `email.domain` | Auth0's name of `login_count`; the part of `email` after the `@` |
+//! | `user_metadata.a.b:v`, `_exists_:app_metadata.a` | users' metadata: a value (or an array element) equal by its JSON type; present ([`metadata`]) |
 //!
 //! Values are typed by the field: integers, `true`/`false`, timestamps
 //! (RFC 3339, or the dates `YYYY-MM-DD`, `YYYY-MM`, `YYYY`); text compares
 //! by code points; backslash escapes any character. Unknown fields, bad
 //! values, malformed queries and every Lucene construct this project does
 //! not implement (fuzzy `~`, boosts `^`, `?`, regular expressions, infix
-//! wildcards, searches inside metadata, ...) are
+//! wildcards, ranges or wildcards on metadata, ...) are
 //! [`AdapterError::InvalidInput`] on field `q` naming what is wrong: never
 //! a silently wider result.
 //!
@@ -53,10 +54,12 @@
 
 pub mod ast;
 mod lexer;
+pub mod metadata;
 mod parser;
 mod typing;
 
 pub use ast::{Bound, Query, Term};
+pub use metadata::{JsonScalar, JsonTest};
 pub use parser::MAX_Q_DEPTH;
 
 use crate::error::{AdapterError, Result};
@@ -141,6 +144,16 @@ pub enum Filter {
         /// The substring.
         term: String,
     },
+    /// A test at a path inside a JSON column (the users' metadata), with
+    /// the semantics of [`metadata`]; its SQL is [`metadata::sql`].
+    Json {
+        /// The JSON column.
+        column: &'static str,
+        /// The object keys to follow (validated: ASCII letters, digits, `_`).
+        keys: Vec<String>,
+        /// What the value there must be.
+        test: JsonTest,
+    },
 }
 
 impl Filter {
@@ -176,6 +189,11 @@ impl Filter {
             Filter::Contains { columns, term } => columns.iter().any(
                 |name| matches!(column(name), Value::Text(text) if text.contains(term.as_str())),
             ),
+            Filter::Json {
+                column: name,
+                keys,
+                test,
+            } => metadata::matches(&column(name), keys, test),
         }
     }
 
@@ -315,6 +333,7 @@ mod tests {
             "password:x",
             "unknown:x",
             "app_metadata:x",
+            "user_metadata.plan:gold*",
             "login_count:many",
             "blocked:>true",
             "blocked:yes",
@@ -636,9 +655,24 @@ mod tests {
             ("!name:john", "`!`"),
             ("name:a && name:b", "`&&`"),
             ("name:a || name:b", "`||`"),
-            ("user_metadata.plan:gold", "metadata"),
-            ("app_metadata.subscription.plan:gold", "metadata"),
-            ("_exists_:user_metadata.fav_color", "metadata"),
+            (
+                "user_metadata.plan:gold*",
+                "wildcard searches are not available",
+            ),
+            (
+                "user_metadata.plan:*gold",
+                "wildcard searches are not available",
+            ),
+            ("user_metadata.age:[1 TO 2]", "range searches"),
+            ("user_metadata.age:>=1", "range searches"),
+            ("user_metadata.age:1.5", "fraction"),
+            ("user_metadata.age:-2e5", "exponent"),
+            ("user_metadata.age:9007199254740992", "2^53"),
+            ("user_metadata:gold", "needs a key"),
+            ("_exists_:user_metadata", "needs a key"),
+            ("user_metadata.a..b:1", "metadata keys"),
+            ("user_metadata.a.:1", "metadata keys"),
+            ("user_metadata.a.b.c.d.e.f.g.h.i:1", "at most 8 keys"),
             ("login_count:1*", "wildcards apply to text"),
             ("blocked:[false TO true]", "boolean"),
             ("logins_count:[1 TO]", "range"),
@@ -667,6 +701,113 @@ mod tests {
         invalid_naming(&deep, "nests");
         let nots = format!("{}name:a", "NOT ".repeat(20));
         invalid_naming(&nots, "nests");
+    }
+
+    fn json(column: &'static str, keys: &[&str], test: JsonTest) -> Filter {
+        Filter::Json {
+            column,
+            keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+            test,
+        }
+    }
+
+    fn equals(text: &str, int: Option<i64>, boolean: Option<bool>) -> JsonTest {
+        JsonTest::Equals(JsonScalar {
+            text: text.into(),
+            int,
+            boolean,
+        })
+    }
+
+    #[test]
+    fn metadata_fields_are_typed_paths() {
+        assert_eq!(
+            parse(r#"user_metadata.plan:"gold""#).unwrap(),
+            Some(json("user_metadata", &["plan"], equals("gold", None, None)))
+        );
+        assert_eq!(
+            parse("app_metadata.subscription.plan:gold").unwrap(),
+            Some(json(
+                "app_metadata",
+                &["subscription", "plan"],
+                equals("gold", None, None)
+            ))
+        );
+        assert_eq!(
+            parse("user_metadata.age:-34").unwrap(),
+            Some(json(
+                "user_metadata",
+                &["age"],
+                equals("-34", Some(-34), None)
+            ))
+        );
+        assert_eq!(
+            parse("user_metadata.ok:true").unwrap(),
+            Some(json(
+                "user_metadata",
+                &["ok"],
+                equals("true", None, Some(true))
+            ))
+        );
+        assert_eq!(
+            parse("_exists_:user_metadata.fav_color").unwrap(),
+            Some(json("user_metadata", &["fav_color"], JsonTest::Exists))
+        );
+        assert_eq!(
+            parse("app_metadata.roles:(admin OR editor)").unwrap(),
+            Some(Filter::Or(vec![
+                json("app_metadata", &["roles"], equals("admin", None, None)),
+                json("app_metadata", &["roles"], equals("editor", None, None)),
+            ]))
+        );
+        assert!(parse_q::<Code>("user_metadata.plan:gold").is_err());
+    }
+
+    #[test]
+    fn metadata_reference_semantics() {
+        let doc = Value::Json(serde_json::json!({
+            "plan": "gold", "pad": "gold ", "age": 34.0, "n": 34, "s": "34",
+            "roles": ["admin", ["nested"], {"k": "admin"}],
+            "sub": {"plan": "gold"}, "objs": [{"plan": "gold"}],
+            "nil": null, "empty": [], "yes": true, "big": 9_007_199_254_740_993_i64,
+        }));
+        let hit = |q: &str| {
+            parse(q).unwrap().unwrap().matches(&|name: &str| {
+                if name == "user_metadata" {
+                    doc.clone()
+                } else {
+                    Value::Null
+                }
+            })
+        };
+        assert!(hit("user_metadata.plan:gold"));
+        assert!(
+            !hit("user_metadata.pad:gold"),
+            "a trailing space is another value"
+        );
+        assert!(!hit("user_metadata.plan:Gold"), "case-sensitive");
+        assert!(
+            hit("user_metadata.age:34") && hit("user_metadata.n:34") && hit("user_metadata.s:34")
+        );
+        assert!(hit("user_metadata.roles:admin"));
+        assert!(
+            !hit("user_metadata.roles:nested"),
+            "nested arrays are not flattened"
+        );
+        assert!(hit("user_metadata.sub.plan:gold"));
+        assert!(
+            !hit("user_metadata.objs.plan:gold"),
+            "arrays inside the path are not entered"
+        );
+        assert!(!hit("user_metadata.sub:gold"), "an object is not a value");
+        assert!(!hit("_exists_:user_metadata.nil") && hit("_exists_:user_metadata.empty"));
+        assert!(hit("_exists_:user_metadata.sub") && !hit("_exists_:user_metadata.nope"));
+        assert!(hit("user_metadata.yes:true") && !hit("user_metadata.yes:false"));
+        assert!(!hit("user_metadata.big:9007199254740991"));
+        assert!(
+            hit("-user_metadata.nope:x"),
+            "a missing value matches a negation"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 
 use super::ast::{Bound, Query, Term};
+use super::metadata::{self, JsonTest};
 use super::{CompareOp, Filter, q_error};
 use crate::error::{EntityKind, Result};
 use crate::record::{Column, ColumnKind, Record, Value};
@@ -20,7 +21,9 @@ pub(crate) fn lower<R: Record>(query: &Query) -> Result<Filter> {
         Query::Or(items) => Filter::Or(items.iter().map(lower::<R>).collect::<Result<_>>()?),
         Query::Not(inner) => Filter::Not(Box::new(lower::<R>(inner)?)),
         Query::Exists(field) => {
-            if field == "email.domain" {
+            if R::KIND == EntityKind::User && metadata::is_metadata_field(field) {
+                json_filter::<R>(field, |_| Ok(JsonTest::Exists))?
+            } else if field == "email.domain" {
                 Filter::Exists(filterable_column::<R>("email")?.name)
             } else {
                 Filter::Exists(filterable_column::<R>(field)?.name)
@@ -109,10 +112,20 @@ pub(crate) fn prefix_successor(text: &str) -> Option<String> {
     None
 }
 
-fn metadata_error(field: &str) -> crate::error::AdapterError {
-    q_error(format!(
-        "searching inside metadata (`{field}`) is not supported by this project yet"
-    ))
+/// `field` inside a user's metadata, with the test `test` makes of it.
+fn json_filter<R: Record>(
+    field: &str,
+    test: impl FnOnce(&str) -> Result<JsonTest>,
+) -> Result<Filter> {
+    let (column, keys) = metadata::path(field)?;
+    match R::column(column) {
+        Some(c) if c.kind == ColumnKind::Json => Ok(Filter::Json {
+            column: c.name,
+            keys,
+            test: test(field)?,
+        }),
+        _ => Err(q_error(format!("`{field}` is not a searchable field"))),
+    }
 }
 
 fn fielded<R: Record>(field: &str, term: &Term) -> Result<Filter> {
@@ -120,8 +133,8 @@ fn fielded<R: Record>(field: &str, term: &Term) -> Result<Filter> {
         if field == "email.domain" {
             return email_domain::<R>(term);
         }
-        if field.starts_with("user_metadata.") || field.starts_with("app_metadata.") {
-            return Err(metadata_error(field));
+        if metadata::is_metadata_field(field) {
+            return json_filter::<R>(field, |field| metadata::test(field, term));
         }
     }
     let column = filterable_column::<R>(field)?;
@@ -211,11 +224,6 @@ pub(crate) fn filterable_column<R: Record>(field: &str) -> Result<&'static Colum
     match R::column(name) {
         Some(column) if column.filterable && !column.secret => Ok(column),
         _ => {
-            if R::KIND == EntityKind::User
-                && (field.starts_with("user_metadata.") || field.starts_with("app_metadata."))
-            {
-                return Err(metadata_error(field));
-            }
             let allowed: Vec<&str> = R::COLUMNS
                 .iter()
                 .filter(|c| c.filterable && !c.secret)

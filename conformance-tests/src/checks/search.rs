@@ -3,7 +3,8 @@
 //! and with the in-memory reference seeded the same way; and every
 //! unsupported construct an `InvalidInput` on `q` that names it.
 
-use adapter_interfaces::{DataAdapters, ListParams, Timestamp, UserInsert};
+use adapter_interfaces::{DataAdapters, JsonObject, ListParams, Timestamp, UserInsert};
+use serde_json::json;
 
 use super::support::*;
 
@@ -34,7 +35,30 @@ fn person(
     }
 }
 
-/// Six users of tenant T1 (and one of T2 that matches nearly everything).
+/// A JSON object literal as metadata.
+fn object(value: serde_json::Value) -> JsonObject {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => JsonObject::new(),
+    }
+}
+
+/// Gives `user` its metadata.
+fn with_metadata(
+    user: UserInsert,
+    user_metadata: serde_json::Value,
+    app_metadata: serde_json::Value,
+) -> UserInsert {
+    UserInsert {
+        user_metadata: object(user_metadata),
+        app_metadata: object(app_metadata),
+        ..user
+    }
+}
+
+/// Six users of tenant T1 (and one of T2 that matches nearly everything);
+/// their metadata has near misses for each metadata search: other case,
+/// a trailing space, numbers as text, nested arrays, objects in the way.
 fn people() -> Vec<(&'static str, UserInsert)> {
     let jane = UserInsert {
         given_name: Some("Jane".into()),
@@ -113,6 +137,40 @@ fn people() -> Vec<(&'static str, UserInsert)> {
         150,
         "2019-01-01T00:00:00Z",
         Some("2017-11-13T12:00:00Z"),
+    );
+    let jane = with_metadata(
+        jane,
+        json!({"plan": "gold", "fav_color": "blue", "age": 34, "langs": ["en", "fr"],
+               "prefs": {"font_size": 13, "dark": true}}),
+        json!({"roles": ["admin", "editor"], "subscription": {"plan": "gold", "seats": 5}}),
+    );
+    let john = with_metadata(
+        john,
+        json!({"plan": "Gold", "fav_color": null, "age": 34.0, "langs": "en",
+               "prefs": {"font_size": "13"}}),
+        json!({"roles": "admin", "subscription": {"plan": "silver"}}),
+    );
+    let johnny = with_metadata(
+        johnny,
+        json!({"plan": "gold ", "age": "34", "langs": [], "prefs": [{"font_size": 13}],
+               "flag": "true"}),
+        json!({"roles": ["viewer", ["admin"]], "subscription": {"plan": {"name": "gold"}}}),
+    );
+    let pct = with_metadata(
+        pct,
+        json!({"plan": "50%_off", "quote": "a\"b\\c", "n": -7, "big": 9_007_199_254_740_993_i64}),
+        json!({"roles": [1, true, "1"]}),
+    );
+    let under = with_metadata(under, json!({"dark": false, "empty": {}}), json!({}));
+    let social = with_metadata(
+        social,
+        json!({"plan": "g\u{14d}ld", "fav_color": "blue"}),
+        json!({}),
+    );
+    let elsewhere = with_metadata(
+        elsewhere,
+        json!({"plan": "gold", "fav_color": "blue", "age": 34}),
+        json!({"roles": ["admin", "viewer"], "subscription": {"plan": "gold"}}),
     );
     let mut out: Vec<(&str, UserInsert)> = [jane, john, johnny, pct, under, social]
         .into_iter()
@@ -271,6 +329,64 @@ pub async fn users_search_grouping(db: &DataAdapters) {
     .await;
 }
 
+/// Searches inside `user_metadata` and `app_metadata` (see `docs/SEARCH.md`):
+/// exact and case-sensitive strings (a trailing space is another value),
+/// numbers equal numerically (`34` finds `34.0`, and the text `"34"`),
+/// booleans, array membership one level deep, nested paths through
+/// objects only, and `_exists_` (a JSON null is absent, `{}` and `[]` are not).
+pub async fn users_search_metadata(db: &DataAdapters) {
+    expect_found(
+        db,
+        &[
+            (r#"user_metadata.plan:"gold""#, &[JANE]),
+            ("user_metadata.plan:gold", &[JANE]),
+            ("user_metadata.plan:Gold", &[JOHN]),
+            ("user_metadata.plan:g\u{14d}ld", &[SOCIAL]),
+            ("user_metadata.plan:50%_off", &[PCT]),
+            ("app_metadata.subscription.plan:gold", &[JANE]),
+            ("app_metadata.subscription.plan:silver", &[JOHN]),
+            ("app_metadata.roles:admin", &[JANE, JOHN]),
+            (
+                "app_metadata.roles:(admin OR viewer)",
+                &[JANE, JOHN, JOHNNY],
+            ),
+            ("app_metadata.roles:1", &[PCT]),
+            ("app_metadata.roles:true", &[PCT]),
+            ("_exists_:user_metadata.fav_color", &[JANE, SOCIAL]),
+            (
+                "NOT _exists_:user_metadata.fav_color",
+                &[JOHN, JOHNNY, PCT, UNDER],
+            ),
+            ("_exists_:user_metadata.langs", &[JANE, JOHN, JOHNNY]),
+            ("_exists_:user_metadata.empty", &[UNDER]),
+            ("_exists_:app_metadata.subscription.seats", &[JANE]),
+            ("user_metadata.age:34", &[JANE, JOHN, JOHNNY]),
+            (r#"user_metadata.age:"34""#, &[JANE, JOHN, JOHNNY]),
+            ("user_metadata.langs:en", &[JANE, JOHN]),
+            ("user_metadata.prefs.font_size:13", &[JANE, JOHN]),
+            ("user_metadata.prefs.dark:true", &[JANE]),
+            ("user_metadata.dark:false", &[UNDER]),
+            ("user_metadata.flag:true", &[JOHNNY]),
+            (r#"user_metadata.quote:"a\"b\\c""#, &[PCT]),
+            (r#"user_metadata.n:"-7""#, &[PCT]),
+            ("user_metadata.big:9007199254740991", &[]),
+            ("user_metadata.prefs:13", &[]),
+            ("user_metadata.plan.x:gold", &[]),
+            ("user_metadata.nope:gold", &[]),
+            (
+                "user_metadata.plan:gold OR app_metadata.roles:viewer",
+                &[JANE, JOHNNY],
+            ),
+            (
+                "-user_metadata.plan:gold",
+                &[JOHN, JOHNNY, PCT, UNDER, SOCIAL],
+            ),
+            ("name:John* AND app_metadata.roles:admin", &[JOHN]),
+        ],
+    )
+    .await;
+}
+
 /// `%` and `_` in a wildcard's value are literal on every database (values
 /// are bound, matches are comparisons, never `LIKE`); backslash escapes.
 pub async fn users_search_wildcards_are_literal(db: &DataAdapters) {
@@ -306,9 +422,22 @@ pub async fn users_search_unsupported_is_invalid(db: &DataAdapters) {
         ("name:j*n", "wildcard"),
         ("+name:john", "`+`"),
         ("name:john && blocked:false", "`&&`"),
-        ("user_metadata.plan:gold", "metadata"),
-        ("app_metadata.subscription.plan:gold", "metadata"),
-        ("_exists_:user_metadata.fav_color", "metadata"),
+        (
+            "user_metadata.plan:gold*",
+            "wildcard searches are not available on metadata",
+        ),
+        (
+            "user_metadata.plan:*old",
+            "wildcard searches are not available on metadata",
+        ),
+        ("user_metadata.age:[1 TO 50]", "range searches"),
+        ("app_metadata.subscription.seats:>3", "range searches"),
+        ("user_metadata.age:34.5", "fraction"),
+        ("user_metadata.age:1e3", "exponent"),
+        ("user_metadata.big:9007199254740993", "2^53"),
+        ("user_metadata:gold", "needs a key"),
+        ("_exists_:app_metadata", "needs a key"),
+        ("user_metadata..plan:gold", "metadata keys"),
         ("logins_count:1*", "wildcards"),
         (
             "identities.connection:google-oauth2",

@@ -254,6 +254,35 @@ impl Model {
                     };
                     format!("{}{}", neg(*negated), quote(&text))
                 }
+                QTerm::Meta {
+                    negated,
+                    exists,
+                    column,
+                    record,
+                    place,
+                    literal,
+                } => {
+                    let places = pick(*record)
+                        .and_then(|r| r.get(*column))
+                        .map(metadata_places)
+                        .unwrap_or_default();
+                    let (path, value) = if places.is_empty() {
+                        ("a".to_owned(), None)
+                    } else {
+                        places[*place as usize % places.len()].clone()
+                    };
+                    if *exists {
+                        format!("{}_exists_:{column}.{path}", neg(*negated))
+                    } else {
+                        let text = match (literal, value) {
+                            (Some(v), _) => (*v).to_owned(),
+                            (None, Some(Json::String(s))) => quote(&s),
+                            (None, Some(other)) => other.to_string(),
+                            (None, None) => "x".to_owned(),
+                        };
+                        format!("{}{column}.{path}:{text}", neg(*negated))
+                    }
+                }
             }
         };
         let mut out = term(&q.first);
@@ -989,4 +1018,46 @@ pub(crate) async fn reset(adapters: &DataAdapters) -> Result<(), String> {
 /// A fresh reference store.
 pub(crate) fn reference() -> DataAdapters {
     memory::adapters()
+}
+
+/// The places a metadata search can address in `metadata`: each path of
+/// keys `q` can spell (through objects, up to 3 deep) with a scalar found
+/// there (an array's scalar elements each), or no value for an object,
+/// array or null (for `_exists_`).
+fn metadata_places(metadata: &Json) -> Vec<(String, Option<Json>)> {
+    fn walk(at: &Json, path: &str, depth: usize, out: &mut Vec<(String, Option<Json>)>) {
+        let Some(object) = at.as_object() else { return };
+        for (key, value) in object {
+            let spellable = !key.is_empty()
+                && key.len() <= 64
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !spellable {
+                continue;
+            }
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            match value {
+                Json::Array(items) => {
+                    out.push((here.clone(), None));
+                    for item in items.iter().filter(|i| !i.is_array() && !i.is_object()) {
+                        out.push((here.clone(), Some(item.clone())));
+                    }
+                }
+                Json::Object(_) => {
+                    out.push((here.clone(), None));
+                    if depth < 3 {
+                        walk(value, &here, depth + 1, out);
+                    }
+                }
+                Json::Null => out.push((here, None)),
+                scalar => out.push((here, Some(scalar.clone()))),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(metadata, "", 1, &mut out);
+    out
 }

@@ -81,6 +81,22 @@ pub enum QTerm {
         /// The term.
         value: QValue,
     },
+    /// A search inside users' metadata, at a path and with a value taken
+    /// from a record (so that it finds something).
+    Meta {
+        /// Negated with `-`.
+        negated: bool,
+        /// `_exists_:<column>.<path>` rather than `<column>.<path>:value`.
+        exists: bool,
+        /// `user_metadata` or `app_metadata`.
+        column: &'static str,
+        /// The `n`-th record of the tenant whose metadata gives path and value.
+        record: u8,
+        /// Which of that record's (path, value) places.
+        place: u8,
+        /// A literal value instead of the record's.
+        literal: Option<&'static str>,
+    },
 }
 
 /// A value in a generated `q`.
@@ -264,6 +280,24 @@ impl fmt::Display for QTerm {
             } => write!(f, "{}{field}:{op}{value}", neg(*negated)),
             QTerm::Exists { negated, field } => write!(f, "{}_exists_:{field}", neg(*negated)),
             QTerm::Bare { negated, value } => write!(f, "{}{value}", neg(*negated)),
+            QTerm::Meta {
+                negated,
+                exists,
+                column,
+                record,
+                place,
+                literal,
+            } => write!(
+                f,
+                "{}{}{column}.<place {place} of record #{record}>{}",
+                neg(*negated),
+                if *exists { "_exists_:" } else { "" },
+                match literal {
+                    Some(v) => format!(":{v:?}"),
+                    None if *exists => String::new(),
+                    None => ":<its value>".to_owned(),
+                }
+            ),
         }
     }
 }

@@ -404,7 +404,33 @@ fn q_term(entity: EntityKind) -> BoxedStrategy<QTerm> {
             value: QValue::Literal("x".into()),
         })
         .boxed();
-    if searchable {
+    if entity == EntityKind::User {
+        let meta = (
+            negated(),
+            prop::bool::weighted(0.25),
+            select(vec!["user_metadata", "app_metadata"]),
+            any::<u8>(),
+            any::<u8>(),
+            prop::option::weighted(
+                0.2,
+                select(vec![
+                    "0", "1", "-1", "true", "false", "a", "x", "1.5", "gold*",
+                ]),
+            ),
+        )
+            .prop_map(
+                |(negated, exists, column, record, place, literal)| QTerm::Meta {
+                    negated,
+                    exists,
+                    column,
+                    record,
+                    place,
+                    literal,
+                },
+            )
+            .boxed();
+        prop_oneof![40 => field, 8 => exists, 16 => bare, 16 => meta, 1 => bad].boxed()
+    } else if searchable {
         prop_oneof![40 => field, 8 => exists, 16 => bare, 1 => bad].boxed()
     } else {
         prop_oneof![40 => field, 8 => exists, 1 => bare, 1 => bad].boxed()
