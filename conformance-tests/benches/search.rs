@@ -2,7 +2,7 @@
 //! PostgreSQL and MariaDB, p50 and p99; and the plans of the two searches
 //! that must use an index (`email:<prefix>*`, `created_at:[.. TO ..]`).
 //!
-//! Run: `cargo bench -p conformance-tests --bench search` (needs
+//! Run: `cargo bench -p switchyard-identity-conformance --bench search` (needs
 //! SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL). `BENCH_USERS` sets
 //! the number of users (default 1000000), `BENCH_ITERATIONS` the runs of
 //! each indexed search (default 50; a search that scans the tenant runs a
