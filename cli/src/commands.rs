@@ -46,6 +46,12 @@ pub enum CommandError {
     /// A command on a running migration (stage, journal, relay, traffic) failed.
     #[error("{0}")]
     Operate(String),
+    /// An import failed.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    /// An export failed.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }
 
 /// Parses a store URL.
@@ -287,4 +293,64 @@ pub struct RepairArgs {
     pub journal_target: Option<String>,
     /// Write without coordinating with live replication.
     pub offline: bool,
+}
+
+/// `switchyard import --format auth0`: the file is checked to be JSON before
+/// the store is opened; a store without a schema is migrated first (a dry
+/// run reads an empty store instead, and writes nothing).
+pub async fn import(
+    file: &std::path::Path,
+    target: &str,
+    options: crate::import::ImportOptions,
+    progress: &dyn Progress,
+) -> Result<crate::import::ImportReport, CommandError> {
+    let url = parse(target)?;
+    crate::auth0::reader::layout(file).map_err(crate::import::ImportError::from)?;
+    let missing_file = url
+        .sqlite_path()
+        .is_some_and(|path| !std::path::Path::new(path).exists());
+    let mut migrated = false;
+    let mut _store = None;
+    let adapters = if options.dry_run && missing_file {
+        adapter_interfaces::memory::adapters()
+    } else {
+        let store = Store::connect(&url, false).await?;
+        let adapters = match store.schema_version().await? {
+            None if options.dry_run => adapter_interfaces::memory::adapters(),
+            _ => {
+                migrated = store.require_or_migrate().await?;
+                store.adapters()
+            }
+        };
+        _store = Some(store);
+        adapters
+    };
+    let fingerprint =
+        crate::import::fingerprint(file, &url.masked(), &options.tenant, &options.connection);
+    let options = crate::import::ImportOptions {
+        checkpoint: Some(
+            options
+                .checkpoint
+                .clone()
+                .unwrap_or_else(|| crate::import::default_checkpoint(&fingerprint)),
+        ),
+        fingerprint,
+        ..options
+    };
+    let mut report = crate::import::import(&adapters, file, &options, progress).await?;
+    report.migrated_target = migrated;
+    Ok(report)
+}
+
+/// `switchyard export --format auth0`: the source must have this build's schema.
+pub async fn export(
+    source: &str,
+    file: &std::path::Path,
+    options: &crate::export::ExportOptions,
+    progress: &dyn Progress,
+) -> Result<crate::export::ExportReport, CommandError> {
+    let url = parse(source)?;
+    let store = Store::connect(&url, true).await?;
+    store.require_schema().await?;
+    Ok(crate::export::export(&store.adapters(), file, options, progress).await?)
 }
