@@ -18,7 +18,7 @@ use std::time::Instant;
 use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, User};
 use serde::Serialize;
 
-use crate::auth0::record::{self, ExportSkip};
+use crate::auth0::record;
 use crate::entity::{KeysetScan, count};
 use crate::progress::Progress;
 
@@ -169,7 +169,6 @@ async fn write_users(
                         .skipped_examples
                         .push((user.user_id.clone(), skip.to_string()));
                 }
-                let _: &ExportSkip = &skip;
             }
         }
     }
