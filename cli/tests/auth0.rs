@@ -459,6 +459,21 @@ fn bad_files_are_refused_with_clear_errors() {
         "a store was created for a file that is not JSON"
     );
 
+    // A dry run checks and counts, and creates nothing.
+    let (text, passwords, _) = fixture();
+    std::fs::write(dir.join("users.json"), text).expect("fixture");
+    let out = import(dir, "users.json", &target, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["dry_run"], true, "{report}");
+    assert_eq!(
+        report["users_imported"],
+        passwords.len() as u64 + 2,
+        "{report}"
+    );
+    assert_eq!(report["invalid"], 5, "{report}");
+    assert!(!dir.join("t.db").exists(), "a dry run created the store");
+
     // JSON that breaks at the third record: the first two are imported,
     // the error names the third and its line, and nothing of it is written.
     let text = "[\n {\"email\": \"one@example.com\"},\n {\"email\": \"two@example.com\"},\n {\"email\": \"three@example.com\", \"password_hash\": \"$2b$10$secret\" oops}\n]\n";
