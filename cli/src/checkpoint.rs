@@ -55,6 +55,37 @@ pub fn default_path(fingerprint: &str) -> PathBuf {
     PathBuf::from(format!(".switchyard-backfill-{fingerprint}.json"))
 }
 
+/// Writes `bytes` to `path` atomically and readable by its owner only: a
+/// temporary file, fsync, rename, fsync of the directory. Every checkpoint
+/// of the tool (backfill, import) is written through it, so that a run
+/// killed at any moment leaves the old file or the new one, never half.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    // A leftover temporary file keeps its old mode: start from none.
+    let _ = fs::remove_file(&tmp);
+    {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    // Makes the rename itself durable; not every platform lets a directory be opened.
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
 impl Checkpoint {
     /// A checkpoint at the very start.
     pub fn start(fingerprint: String, source: String, target: String) -> Self {
@@ -103,35 +134,10 @@ impl Checkpoint {
         Ok(Some(checkpoint))
     }
 
-    /// Writes the checkpoint atomically: a temporary file, fsync, rename, fsync of the directory.
+    /// Writes the checkpoint atomically (see [`write_private`]).
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        // A leftover temporary file keeps its old mode: start from none.
-        let _ = fs::remove_file(&tmp);
-        {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            // The cursor holds a whole key, and a code's key is a bearer
-            // token: only the file's owner may read it.
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&tmp)?;
-            file.write_all(&json)?;
-            file.sync_all()?;
-        }
-        fs::rename(&tmp, path)?;
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        // Makes the rename itself durable; not every platform lets a directory be opened.
-        if let Ok(dir) = File::open(dir) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
+        // The cursor holds a whole key, and a code's key is a bearer token.
+        write_private(path, &serde_json::to_vec_pretty(self)?)
     }
 
     /// Removes the checkpoint file (a finished run).

@@ -46,6 +46,12 @@ pub enum CommandError {
     /// A command on a running migration (stage, journal, relay, traffic) failed.
     #[error("{0}")]
     Operate(String),
+    /// An import failed.
+    #[error(transparent)]
+    Import(#[from] crate::import::ImportError),
+    /// An export failed.
+    #[error(transparent)]
+    Export(#[from] crate::export::ExportError),
 }
 
 /// Parses a store URL.
@@ -163,6 +169,56 @@ async fn coordination(
     Ok(Some(Coordination::migration(stage.primary())))
 }
 
+/// A store a command writes to, open.
+struct WriteTarget {
+    /// Keeps the connection open while the adapters are used.
+    _store: Option<Store>,
+    /// The store's adapters (an empty in-memory store in some dry runs).
+    adapters: adapter_interfaces::DataAdapters,
+    /// Whether it had no schema and was migrated.
+    migrated: bool,
+}
+
+/// Opens a store to write to. A store with another schema version is
+/// refused; one with no schema at all (an empty database) is migrated
+/// first, because writing into it is then safe and that is what the
+/// operator asked for. A dry run never migrates nor creates a SQLite file:
+/// an empty in-memory store stands for such a target.
+async fn open_target(url: &StoreUrl, dry_run: bool) -> Result<WriteTarget, CommandError> {
+    let missing_file = url
+        .sqlite_path()
+        .is_some_and(|path| !std::path::Path::new(path).exists());
+    if dry_run && missing_file {
+        return Ok(WriteTarget {
+            _store: None,
+            adapters: adapter_interfaces::memory::adapters(),
+            migrated: false,
+        });
+    }
+    let store = Store::connect(url, false).await?;
+    let (adapters, migrated) = match store.schema_version().await? {
+        Some(SCHEMA_VERSION) => (store.adapters(), false),
+        Some(found) => {
+            return Err(StoreError::SchemaVersion {
+                url: url.masked(),
+                found,
+                expected: SCHEMA_VERSION,
+            }
+            .into());
+        }
+        None if dry_run => (adapter_interfaces::memory::adapters(), false),
+        None => {
+            store.migrate().await?;
+            (store.adapters(), true)
+        }
+    };
+    Ok(WriteTarget {
+        _store: Some(store),
+        adapters,
+        migrated,
+    })
+}
+
 /// `switchyard backfill`.
 ///
 /// The source must have this build's schema. A target with another schema
@@ -182,36 +238,7 @@ pub async fn backfill(
     }
     let source_store = Store::connect(&source_url, true).await?;
     source_store.require_schema().await?;
-    let missing_file = target_url
-        .sqlite_path()
-        .is_some_and(|path| !std::path::Path::new(path).exists());
-    let mut migrated = false;
-    let mut _target_store = None;
-    let target_adapters = if args.dry_run && missing_file {
-        // A dry run creates nothing: a target file that does not exist yet is empty.
-        adapter_interfaces::memory::adapters()
-    } else {
-        let store = Store::connect(&target_url, false).await?;
-        let adapters = match store.schema_version().await? {
-            Some(SCHEMA_VERSION) => store.adapters(),
-            Some(found) => {
-                return Err(StoreError::SchemaVersion {
-                    url: target_url.masked(),
-                    found,
-                    expected: SCHEMA_VERSION,
-                }
-                .into());
-            }
-            None if args.dry_run => adapter_interfaces::memory::adapters(),
-            None => {
-                store.migrate().await?;
-                migrated = true;
-                store.adapters()
-            }
-        };
-        _target_store = Some(store);
-        adapters
-    };
+    let target_store = open_target(&target_url, args.dry_run).await?;
     let fingerprint = checkpoint::fingerprint(&source_url.masked(), &target_url.masked());
     let options = BackfillOptions {
         batch_size: if args.batch_size == 0 {
@@ -237,12 +264,12 @@ pub async fn backfill(
     };
     let mut report = crate::backfill::backfill(
         &source_store.adapters(),
-        &target_adapters,
+        &target_store.adapters,
         &options,
         progress,
     )
     .await?;
-    report.migrated_target = migrated;
+    report.migrated_target = target_store.migrated;
     Ok(report)
 }
 
@@ -287,4 +314,46 @@ pub struct RepairArgs {
     pub journal_target: Option<String>,
     /// Write without coordinating with live replication.
     pub offline: bool,
+}
+
+/// `switchyard import --format auth0`: the file is checked to be JSON before
+/// the store is opened; a store without a schema is migrated first (a dry
+/// run reads an empty store instead, and writes nothing).
+pub async fn import(
+    file: &std::path::Path,
+    target: &str,
+    options: crate::import::ImportOptions,
+    progress: &dyn Progress,
+) -> Result<crate::import::ImportReport, CommandError> {
+    let url = parse(target)?;
+    crate::auth0::reader::layout(file).map_err(crate::import::ImportError::from)?;
+    let target = open_target(&url, options.dry_run).await?;
+    let fingerprint =
+        crate::import::fingerprint(file, &url.masked(), &options.tenant, &options.connection);
+    let options = crate::import::ImportOptions {
+        checkpoint: Some(
+            options
+                .checkpoint
+                .clone()
+                .unwrap_or_else(|| crate::import::default_checkpoint(&fingerprint)),
+        ),
+        fingerprint,
+        ..options
+    };
+    let mut report = crate::import::import(&target.adapters, file, &options, progress).await?;
+    report.migrated_target = target.migrated;
+    Ok(report)
+}
+
+/// `switchyard export --format auth0`: the source must have this build's schema.
+pub async fn export(
+    source: &str,
+    file: &std::path::Path,
+    options: &crate::export::ExportOptions,
+    progress: &dyn Progress,
+) -> Result<crate::export::ExportReport, CommandError> {
+    let url = parse(source)?;
+    let store = Store::connect(&url, true).await?;
+    store.require_schema().await?;
+    Ok(crate::export::export(&store.adapters(), file, options, progress).await?)
 }

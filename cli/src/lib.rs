@@ -10,7 +10,9 @@
 //! - [`demo`]: the whole migration on SQLite files, through a passthrough;
 //! - [`operate`]: the running migration's shared stage, replication journal
 //!   and relay (`switchyard stage`, `journal`, `relay`);
-//! - [`traffic`]: an application instance in a box, for rehearsals and tests.
+//! - [`traffic`]: an application instance in a box, for rehearsals and tests;
+//! - [`import`] and [`export`]: users and password hashes from and to
+//!   another system's files (Auth0's, through [`auth0`]).
 //!
 //! The engines take [`adapter_interfaces::DataAdapters`], so they run on any
 //! adapter, the in-memory one included:
@@ -30,11 +32,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth0;
 pub mod backfill;
 pub mod checkpoint;
 pub mod commands;
 pub mod demo;
 pub mod entity;
+pub mod export;
+pub mod import;
 pub mod metrics;
 pub mod operate;
 pub mod progress;

@@ -192,6 +192,62 @@ enum Command {
         #[arg(long)]
         metrics_addr: Option<std::net::SocketAddr>,
     },
+    /// Import users and their password hashes from another system's file
+    /// (idempotent, resumable). Exit status 1 when records were refused.
+    Import {
+        /// The file's format.
+        #[arg(long, value_enum)]
+        format: FileFormat,
+        /// The file: a JSON array (Auth0's bulk import) or NDJSON (a user export).
+        #[arg(long)]
+        file: PathBuf,
+        /// The store (migrated first if it has no schema).
+        #[arg(long, env = "SWITCHYARD_TARGET")]
+        target: String,
+        /// The tenant (created when missing).
+        #[arg(long)]
+        tenant: String,
+        /// The connection the users belong to.
+        #[arg(long, default_value = switchyard_cli::auth0::DEFAULT_CONNECTION)]
+        connection: String,
+        /// Check and count; write nothing to the store.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write each refused record (position, line, reason) as a JSON line to this file.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        /// The checkpoint file (default: .switchyard-import-<fingerprint>.json here).
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+        /// Ignore the checkpoint of an earlier run and start over.
+        #[arg(long)]
+        restart: bool,
+        /// Records per write.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        batch_size: u32,
+    },
+    /// Export a tenant's users with their password hashes as another system's
+    /// file (readable by its owner only: it holds the hashes).
+    Export {
+        /// The file's format.
+        #[arg(long, value_enum)]
+        format: FileFormat,
+        /// The store.
+        #[arg(long, env = "SWITCHYARD_SOURCE")]
+        source: String,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The file to write (replaced once complete).
+        #[arg(long)]
+        file: PathBuf,
+        /// Only the users of this connection.
+        #[arg(long)]
+        connection: Option<String>,
+        /// Users per page read.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        batch_size: u32,
+    },
     /// Run a whole migration on SQLite files with no set-up, and report each phase.
     Demo {
         /// Where to put the SQLite files (default: a new temporary directory).
@@ -201,6 +257,13 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         users_per_tenant: u32,
     },
+}
+
+/// The file formats of `import` and `export`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum FileFormat {
+    /// Auth0's bulk-import JSON array (import also reads its NDJSON user export).
+    Auth0,
 }
 
 /// How every command prints its result (global: before or after the command).
@@ -565,6 +628,55 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else if !out.quiet {
                 print!("{report}");
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            format: FileFormat::Auth0,
+            file,
+            target,
+            tenant,
+            connection,
+            dry_run,
+            errors,
+            checkpoint,
+            restart,
+            batch_size,
+        } => {
+            let options = switchyard_cli::import::ImportOptions {
+                tenant,
+                connection,
+                batch_size: batch_size as usize,
+                dry_run,
+                errors: errors.clone(),
+                checkpoint,
+                restart,
+                fingerprint: String::new(),
+            };
+            let report = commands::import(&file, &target, options, &*progress_for(out)).await?;
+            show(out, &report, &report)?;
+            let refused = report.invalid + report.failed;
+            if refused > 0 {
+                let to = errors.map_or_else(String::new, |p| format!(" (see {})", p.display()));
+                eprintln!("{refused} records were refused{to}");
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export {
+            format: FileFormat::Auth0,
+            source,
+            tenant,
+            file,
+            connection,
+            batch_size,
+        } => {
+            let options = switchyard_cli::export::ExportOptions {
+                tenant,
+                connection,
+                batch_size,
+            };
+            let report = commands::export(&source, &file, &options, &*progress_for(out)).await?;
+            show(out, &report, &report)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

@@ -519,7 +519,8 @@ impl TenantGen {
         };
         let hash = |this: &mut Self| match algorithm {
             PasswordAlgorithm::Bcrypt => format!("$2b$10${}", this.alnum(53)),
-            PasswordAlgorithm::Argon2id => format!(
+            // Seeds draw bcrypt or Argon2id only.
+            _ => format!(
                 "$argon2id$v=19$m=19456,t=2,p=1${}${}",
                 this.alnum(22),
                 this.alnum(43)

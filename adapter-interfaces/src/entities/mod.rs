@@ -17,7 +17,7 @@ pub use application::{Application, ApplicationInsert, ApplicationPatch};
 pub use code::{Code, CodeInsert, CodeType};
 pub use connection::{Connection, ConnectionInsert, ConnectionPatch};
 pub use log::{Log, LogInsert};
-pub use password::{Password, PasswordAlgorithm, PasswordInsert};
+pub use password::{Password, PasswordAlgorithm, PasswordInsert, UnknownAlgorithm};
 pub use session::{Session, SessionInsert, SessionPatch};
 pub use tenant::{Tenant, TenantInsert, TenantPatch};
 pub use user::{User, UserInsert, UserPatch};

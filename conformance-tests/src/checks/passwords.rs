@@ -96,6 +96,19 @@ pub async fn passwords_create_round_trip(db: &DataAdapters) {
         Some(full),
         "get_current"
     );
+    // Every algorithm, its parameters in the hash string, stored exactly.
+    for (i, &algorithm) in PasswordAlgorithm::ALL.iter().enumerate() {
+        let record = Password {
+            id: format!("pw-alg-{i}"),
+            algorithm,
+            is_current: false,
+            password: Secret::new(format!(
+                "${algorithm}$sp=suffix,pe=utf16le$c2FsdA$aGFzaC{i}"
+            )),
+            ..current_password(db, T2, PARENT).await.expect("current")
+        };
+        generic::full_round_trip(db, &record).await;
+    }
 }
 
 /// A password of an unknown user is `NotFound` of the user and writes nothing.

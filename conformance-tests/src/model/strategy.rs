@@ -128,7 +128,14 @@ const CODE: &[Field] = &[
 const PASSWORD: &[Field] = &[
     ("user_id", Ref(E::User), false),
     ("password", Text(1024, Style::Secret), false),
-    ("algorithm", Enum(&["bcrypt", "argon2id"]), false),
+    (
+        "algorithm",
+        Enum(&[
+            "bcrypt", "argon2id", "argon2i", "argon2d", "pbkdf2", "scrypt", "ldap", "hmac", "md4",
+            "md5", "sha1", "sha256", "sha512",
+        ]),
+        false,
+    ),
 ];
 
 const LOG: &[Field] = &[
