@@ -91,6 +91,7 @@
 //!
 //! [`Timestamp`]: adapter_interfaces::Timestamp
 
+mod bulk;
 mod conn;
 mod expr;
 mod journal;

@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bulk;
 pub mod entities;
 pub mod error;
 pub mod journal;

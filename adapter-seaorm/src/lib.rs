@@ -106,6 +106,7 @@
 //!   timeout, and take write transactions with `BEGIN IMMEDIATE`; an
 //!   in-memory database lives on one connection that is never recycled.
 
+mod bulk;
 pub mod entities;
 mod journal;
 mod mapping;
