@@ -1,6 +1,7 @@
 # Shared by scripts/bench-backfill and scripts/bench-compare (sourced, not run).
 #
-# Defines: BIN (the release binary, built unless BENCH_NO_BUILD=1), WORK (a
+# Defines: BIN (the release binary, built unless BENCH_NO_BUILD=1 or
+# BENCH_BIN names one), WORK (a
 # temporary directory removed at exit, with the cleanups registered through
 # `on_exit`), `timed` (a command under GNU time: "<seconds> <peak RSS KiB>"),
 # `pg_admin` / `pg_create` (fresh PostgreSQL databases, dropped at exit).
@@ -21,9 +22,14 @@ apt_install() {
 [ -x /usr/bin/time ] || apt_install time
 command -v psql >/dev/null || { echo "psql is needed (apt-get install postgresql-client)" >&2; exit 2; }
 
-# BENCH_NO_BUILD=1 uses the binary already built.
-[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release -p cli --quiet
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/switchyard"
+# BENCH_BIN=path runs that binary (another build, to compare); BENCH_NO_BUILD=1
+# uses the one already built.
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN="$BENCH_BIN"
+else
+  [ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release -p cli --quiet
+  BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/switchyard"
+fi
 WORK="$(mktemp -d)"
 EXIT_HOOKS=()
 on_exit() { EXIT_HOOKS+=("$1"); }
