@@ -78,6 +78,10 @@
 //!   statements (PostgreSQL, SQLite) or, on MySQL, updates the existing keys
 //!   and inserts the rest in multi-row statements, in one transaction, in
 //!   batches of at most 500 rows (well under every bind-parameter limit).
+//!   On PostgreSQL a batch is one statement with one JSON parameter (the
+//!   shared `adapter_interfaces::bulk::insert_rows`, run through
+//!   `sql_query`), and a batch's password demotions are one `UPDATE` on
+//!   every database: what sqlx and SeaORM send too.
 //!   A batch that repeats a key is applied record by record instead, so the
 //!   result is always that of upserting the records one after the other.
 //! - On SQLite the store runs one write at a time (reads run in parallel).
@@ -95,6 +99,7 @@
 //!
 //! [`Timestamp`]: adapter_interfaces::Timestamp
 
+mod bulk;
 mod conn;
 mod expr;
 mod journal;

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use adapter_interfaces::bulk::{self as batch_sql, OnKey};
 use adapter_interfaces::record::{self, column_value, from_values, to_values};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, conflict_field};
@@ -348,6 +349,19 @@ impl DieselStore {
         if R::KIND != EntityKind::Password {
             return Ok(());
         }
+        let all: Vec<&R> = records.iter().collect();
+        if let Some(current) = batch_sql::current_passwords(&all) {
+            // At most one current password per user: one statement demotes them all.
+            let dialect = crate::bulk::dialect(conn);
+            for part in current.chunks(batch_sql::DEMOTIONS_PER_STATEMENT) {
+                if let Some(statement) = batch_sql::demote_passwords(dialect, tenant, part) {
+                    crate::bulk::execute(conn, dialect, statement)
+                        .await
+                        .map_err(backend("demoting the previous passwords"))?;
+                }
+            }
+            return Ok(());
+        }
         let is_current = |r: &R| column_value(r, "is_current") == Value::Bool(true);
         for (i, current) in records.iter().enumerate().filter(|(_, r)| is_current(r)) {
             let (Some(user_id), Value::Timestamp(at)) = (
@@ -481,6 +495,15 @@ impl DieselStore {
                     Self::check_parents(&mut conn, tenant, records).await?;
                     if distinct {
                         for chunk in sorted.chunks(batch) {
+                            if crate::bulk::dialect(&conn) == Dialect::Postgres {
+                                // One statement, one parameter: the shared bulk insert.
+                                let statement =
+                                    batch_sql::insert_rows::<R>(tenant, chunk, OnKey::Update);
+                                crate::bulk::execute(&mut conn, Dialect::Postgres, statement)
+                                    .await
+                                    .map_err(write_error::<R>("upserting"))?;
+                                continue;
+                            }
                             R::upsert(
                                 &mut conn,
                                 tenant,

@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bulk;
 pub mod connect;
 pub mod entities;
 pub mod error;

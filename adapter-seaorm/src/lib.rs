@@ -95,6 +95,10 @@
 //!   locks on missing keys, and the inserts that follow deadlock), updates
 //!   the rows found and inserts the rest, because `ON DUPLICATE KEY UPDATE`
 //!   would fire on any unique key. A batch writes its records in key order.
+//!   On PostgreSQL a batch is instead one statement with one JSON parameter
+//!   (the shared `adapter_interfaces::bulk::insert_rows`, as a raw
+//!   statement), and a batch's password demotions are one `UPDATE` on every
+//!   database: what sqlx and Diesel send too.
 //! - A write, an update or a removal that the database aborts for
 //!   concurrency (deadlock victim 1213/40P01, serialization failure 40001,
 //!   lock wait timeout 1205, SQLITE_BUSY), or an upsert whose new key another
@@ -108,6 +112,7 @@
 //!   timeout, and take write transactions with `BEGIN IMMEDIATE`; an
 //!   in-memory database lives on one connection that is never recycled.
 
+mod bulk;
 pub mod entities;
 mod journal;
 mod mapping;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use adapter_interfaces::bulk::{self as batch_sql, OnKey};
 use adapter_interfaces::record::{self, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::conflict_field;
@@ -329,6 +330,16 @@ impl<R: Mapped> Table<R> {
         let rows = (bind_limit(backend) / width).clamp(1, MAX_BATCH_ROWS);
         for batch in unique.chunks(rows) {
             match (mode, backend) {
+                (_, DbBackend::Postgres) => {
+                    // One statement, one parameter: the shared bulk insert.
+                    let on_key = match mode {
+                        Mode::Insert => OnKey::Fail,
+                        Mode::Upsert => OnKey::Update,
+                    };
+                    let statement =
+                        batch_sql::insert_rows::<R>(tenant.unwrap_or(""), batch, on_key);
+                    crate::bulk::execute(txn, statement).await?;
+                }
                 (Mode::Insert, _) => {
                     let models = batch
                         .iter()
@@ -361,7 +372,20 @@ impl<R: Mapped> Table<R> {
             }
         }
         if R::KIND == EntityKind::Password {
-            self.demote_passwords(txn, tenant, records, later).await?;
+            let all: Vec<&R> = records.iter().collect();
+            match batch_sql::current_passwords(&all).filter(|_| later.is_empty()) {
+                // At most one current password per user: one statement demotes them all.
+                Some(current) => {
+                    let (tenant, dialect) = (tenant.unwrap_or(""), crate::bulk::dialect(backend));
+                    for part in current.chunks(batch_sql::DEMOTIONS_PER_STATEMENT) {
+                        if let Some(statement) = batch_sql::demote_passwords(dialect, tenant, part)
+                        {
+                            crate::bulk::execute(txn, statement).await?;
+                        }
+                    }
+                }
+                None => self.demote_passwords(txn, tenant, records, later).await?,
+            }
         }
         Ok(())
     }

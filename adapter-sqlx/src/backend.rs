@@ -130,34 +130,9 @@ mod postgres {
             };
         }
 
-        // One array per column, whatever the number of rows.
+        // A batch is one JSON parameter (`crate::bulk`), whatever its rows.
         fn max_insert_rows(_binds_per_row: usize) -> usize {
             usize::MAX
-        }
-
-        /// `SELECT * FROM UNNEST($1, $2, ...)`: one array parameter per column.
-        /// A `VALUES` list binds one parameter per value, and PostgreSQL spends
-        /// most of a large batch parsing and planning those; this statement has
-        /// the same text for every batch size, so it is prepared once per
-        /// connection.
-        fn push_rows(qb: &mut QueryBuilder<Self>, kinds: &[ColumnKind], rows: Vec<Vec<Value>>) {
-            let mut columns: Vec<Vec<Value>> = kinds
-                .iter()
-                .map(|_| Vec::with_capacity(rows.len()))
-                .collect();
-            for row in rows {
-                for (column, value) in columns.iter_mut().zip(row) {
-                    column.push(value);
-                }
-            }
-            qb.push(" SELECT * FROM UNNEST(");
-            for (i, (kind, values)) in kinds.iter().zip(columns).enumerate() {
-                if i > 0 {
-                    qb.push(", ");
-                }
-                push_array(qb, *kind, values);
-            }
-            qb.push(")");
         }
 
         fn read_value(row: &PgRow, index: usize, column: &Column) -> Result<Value, BoxError> {
@@ -178,35 +153,6 @@ mod postgres {
         }
 
         executor_methods!();
-    }
-
-    /// Binds one column of a batch as a typed array (NULLs kept in place).
-    fn push_array(qb: &mut QueryBuilder<Postgres>, kind: ColumnKind, values: Vec<Value>) {
-        fn collect<T>(values: Vec<Value>, pick: impl Fn(Value) -> Option<T>) -> Vec<Option<T>> {
-            values.into_iter().map(pick).collect()
-        }
-        match kind {
-            ColumnKind::Text { .. } => qb.push_bind(collect(values, |v| match v {
-                Value::Text(s) => Some(s),
-                _ => None,
-            })),
-            ColumnKind::Int => qb.push_bind(collect(values, |v| match v {
-                Value::Int(i) => Some(i),
-                _ => None,
-            })),
-            ColumnKind::Bool => qb.push_bind(collect(values, |v| match v {
-                Value::Bool(b) => Some(b),
-                _ => None,
-            })),
-            ColumnKind::Timestamp => qb.push_bind(collect(values, |v| match v {
-                Value::Timestamp(t) => Some(t.as_datetime()),
-                _ => None,
-            })),
-            ColumnKind::Json => qb.push_bind(collect(values, |v| match v {
-                Value::Json(j) => Some(j),
-                _ => None,
-            })),
-        };
     }
 }
 

@@ -102,7 +102,11 @@
 //!   email) is a conflict, as elsewhere.
 //! - `upsert_many` writes multi-row `INSERT`s in one transaction, in batches
 //!   under each database's bind-parameter limit (65535, 65535, 32766) and
-//!   about 4 MiB of values (MariaDB's `max_allowed_packet`).
+//!   about 4 MiB of values (MariaDB's `max_allowed_packet`); on PostgreSQL
+//!   a batch is one statement with one JSON parameter, the shared
+//!   `adapter_interfaces::bulk::insert_rows` that SeaORM and Diesel run too.
+//!   The demotions of a batch of passwords are one `UPDATE` (one per user
+//!   only when a batch holds several current passwords of one user).
 //! - Concurrent writers: SQLite write transactions start with `BEGIN
 //!   IMMEDIATE`, so they wait for each other (busy timeout) instead of
 //!   failing. On MySQL an upsert looks its keys up with a plain read (a
@@ -129,6 +133,7 @@
 )]
 
 mod backend;
+mod bulk;
 mod journal;
 mod sql;
 mod store;

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use adapter_interfaces::bulk;
 use adapter_interfaces::error::BoxError;
 use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
 use adapter_interfaces::retry;
@@ -341,7 +342,10 @@ impl<DB: Backend> Db<DB> {
     ) -> std::result::Result<(), sqlx::Error> {
         let mysql = matches!(self.sql.dialect, Dialect::MariaDb | Dialect::MySql);
         for batch in Sql::batches::<DB, R>(records) {
-            if mode == Mode::Upsert && mysql {
+            if self.sql.dialect == Dialect::Postgres {
+                let mut qb = crate::bulk::insert_rows::<DB, R>(tenant, batch, mode == Mode::Upsert);
+                DB::execute(conn, &mut qb).await?;
+            } else if mode == Mode::Upsert && mysql {
                 // ON DUPLICATE KEY UPDATE would fire on any unique key (another
                 // user's email) and REPLACE deletes (cascading to children): update
                 // the rows that exist, insert the others. The look-up is a plain
@@ -421,15 +425,16 @@ impl<DB: Backend> Db<DB> {
         tenant: &str,
         records: &[&R],
     ) -> std::result::Result<(), sqlx::Error> {
-        let current: Vec<(&str, &str, Timestamp)> = records
+        let current: Vec<(String, String, Timestamp)> = records
             .iter()
             .filter_map(|r| r.current_password())
+            .map(|(user, id, at)| (user.to_owned(), id.to_owned(), at))
             .collect();
-        // Four binds per password, and short statements for SQLite's parser.
-        let chunk = (DB::MAX_BINDS / 4 - 4).min(500);
-        for part in current.chunks(chunk) {
-            let mut qb = self.sql.demote::<DB>(tenant, part);
-            DB::execute(conn, &mut qb).await?;
+        for part in current.chunks(bulk::DEMOTIONS_PER_STATEMENT) {
+            if let Some(statement) = bulk::demote_passwords(self.sql.dialect, tenant, part) {
+                let mut qb = crate::bulk::query::<DB>(statement);
+                DB::execute(conn, &mut qb).await?;
+            }
         }
         Ok(())
     }
@@ -712,58 +717,6 @@ fn row_to_record<DB: Backend, R: Record>(row: &DB::Row) -> Result<R> {
 }
 
 impl Sql {
-    /// `UPDATE passwords SET is_current = false, updated_at = <the new current one's>`
-    /// for the users of `current`, sparing the current records themselves.
-    pub(crate) fn demote<DB: Backend>(
-        self,
-        tenant: &str,
-        current: &[(&str, &str, Timestamp)],
-    ) -> QueryBuilder<DB> {
-        let text = ColumnKind::Text { max_chars: 0 };
-        let q = |i: &str| self.q(i);
-        let mut qb = QueryBuilder::new(format!(
-            "UPDATE {} SET {} = ",
-            q(EntityKind::Password.table()),
-            q("is_current")
-        ));
-        DB::push_value(&mut qb, ColumnKind::Bool, &Value::Bool(false));
-        qb.push(format!(", {} = CASE {}", q("updated_at"), q("user_id")));
-        for (user, _, updated_at) in current {
-            qb.push(" WHEN ");
-            DB::push_value(&mut qb, text, &Value::Text((*user).to_owned()));
-            qb.push(" THEN ");
-            DB::push_value(
-                &mut qb,
-                ColumnKind::Timestamp,
-                &Value::Timestamp(*updated_at),
-            );
-        }
-        qb.push(format!(
-            " ELSE {} END WHERE {} = ",
-            q("updated_at"),
-            q(crate::sql::TENANT_ID)
-        ));
-        DB::push_value(&mut qb, text, &Value::Text(tenant.to_owned()));
-        qb.push(format!(" AND {} = ", q("is_current")));
-        DB::push_value(&mut qb, ColumnKind::Bool, &Value::Bool(true));
-        qb.push(format!(" AND {} IN (", q("user_id")));
-        for (i, (user, _, _)) in current.iter().enumerate() {
-            if i > 0 {
-                qb.push(", ");
-            }
-            DB::push_value(&mut qb, text, &Value::Text((*user).to_owned()));
-        }
-        qb.push(format!(") AND {} NOT IN (", q("id")));
-        for (i, (_, id, _)) in current.iter().enumerate() {
-            if i > 0 {
-                qb.push(", ");
-            }
-            DB::push_value(&mut qb, text, &Value::Text((*id).to_owned()));
-        }
-        qb.push(")");
-        qb
-    }
-
     /// Marks an unused, unexpired code used.
     pub(crate) fn consume<DB: Backend>(
         self,

@@ -389,6 +389,22 @@ impl Run<'_> {
         from: Option<String>,
     ) -> Result<(), BackfillError> {
         self.checkpoint.cursor = from.clone();
+        // A first copy of the scope: the target holds nothing from here on,
+        // so every page's target range is known empty without reading it.
+        // That read counts as the target's side of every page (the live
+        // copy's contract allows a read from a while ago): a record the
+        // application writes to the target meanwhile is overwritten with
+        // what the source held and then copied again under its claim, as
+        // any record changed after a read is. Prune must see the target's
+        // extras, so it reads every range.
+        let target_empty = !self.options.prune
+            && self
+                .target_holds_nothing_from::<R>(scope, from.clone())
+                .await
+                .map_err(|source| BackfillError::Target {
+                    entity: R::KIND,
+                    source,
+                })?;
         let mut scan = KeysetScan::<R>::new(self.source, scope, self.options.batch_size, from);
         let mut page = scan
             .next_page()
@@ -405,7 +421,7 @@ impl Run<'_> {
             // holds two pages at most.
             let (following, counts) = tokio::join!(
                 scan.next_page(),
-                self.copy_batch::<R>(scope, page_from, items, next.is_none())
+                self.copy_batch::<R>(scope, page_from, items, next.is_none(), target_empty)
             );
             let counts = counts?;
             self.checkpoint
@@ -442,13 +458,15 @@ impl Run<'_> {
     }
 
     /// Reconciles one source page with the target's records of the same
-    /// key range, under the journal's claims (see [`passthrough::live_copy`]).
+    /// key range (none when `target_empty`: read already), under the
+    /// journal's claims (see [`passthrough::live_copy`]).
     async fn copy_batch<R: Entity>(
         &mut self,
         scope: &str,
         page_from: Option<String>,
         items: Vec<R>,
         last_page: bool,
+        target_empty: bool,
     ) -> Result<Counts, BackfillError> {
         // The range ends at the page's last key, or with the scope on its
         // last page (where the target's records beyond the source's last
@@ -465,10 +483,13 @@ impl Run<'_> {
             entity: R::KIND,
             source,
         };
-        let existing = self
-            .target_range::<R>(scope, page_from.clone(), through.as_deref())
-            .await
-            .map_err(target_error)?;
+        let existing = if target_empty {
+            Vec::new()
+        } else {
+            self.target_range::<R>(scope, page_from.clone(), through.as_deref())
+                .await
+                .map_err(target_error)?
+        };
         let options = ReconcileOptions {
             prune: self.options.prune,
             dry_run: self.options.dry_run,
@@ -520,13 +541,29 @@ impl Run<'_> {
                     past_end = true;
                     break;
                 }
+                // The range's last key: no need to read a page beyond it.
+                past_end = through.is_some_and(|last| record.key() == last);
                 existing.push(record);
+                if past_end {
+                    break;
+                }
             }
             if past_end || next.is_none() {
                 break;
             }
         }
         Ok(existing)
+    }
+
+    /// Whether the target holds no record of `R` in `scope` from the cursor
+    /// `from` on: one read of one record.
+    async fn target_holds_nothing_from<R: Entity>(
+        &self,
+        scope: &str,
+        from: Option<String>,
+    ) -> Result<bool, AdapterError> {
+        let mut scan = KeysetScan::<R>::new(self.target, scope, 1, from);
+        Ok(scan.peek().await?.is_none())
     }
 
     fn record_failure<R: Entity>(
