@@ -2,14 +2,20 @@
 //! `custom_password_hash` object, to and from [`ParsedHash`].
 //!
 //! The object's rules are Auth0's: `bcrypt`, `argon2`, `pbkdf2` and `ldap`
-//! take a `utf8` string (a bcrypt `$2a$`/`$2b$` string, PHC strings, an
-//! RFC 2307 value) and no salt; `md4`, `md5`, `sha1`, `sha256`, `sha512` and
-//! `hmac` take a `hex` or `base64` digest, an optional salt with its encoding
-//! and position, and the password's encoding; `hmac` also a `digest` and a
-//! `key`; `scrypt` a `hex` or `base64` key with a salt and `hash.keylen`,
-//! `hash.cost` (N, default 16384), `hash.blockSize` (r, default 8) and
-//! `hash.parallelization` (p, default 1). Unknown fields are refused. HMAC
-//! digests `ripemd160` and `whirlpool` are not supported.
+//! take a `utf8` string (a bcrypt `$2a$`/`$2b$`/`$2y$` string, PHC strings,
+//! an RFC 2307 value) and no salt; `md4`, `md5`, `sha1`, `sha256`, `sha512`
+//! and `hmac` take a `hex` or `base64` digest, an optional salt with its
+//! encoding and position, and the password's encoding; `hmac` also a
+//! `digest` and a `key` inside `hash`; `scrypt` a `hex` or `base64` key with
+//! a salt and, beside `hash` at the top of the object as Auth0's schema puts
+//! them, `keylen` (required), `cost` (N, default 16384), `blockSize` (r,
+//! default 8) and `parallelization` (p, default 1). Unknown fields are
+//! refused.
+//!
+//! Where this differs from Auth0: HMAC digests `ripemd160` and `whirlpool`
+//! are not supported, nor is a bcrypt hash with an extra salt (Auth0 accepts
+//! `salt` beside a bcrypt string); both are refused with a typed error
+//! naming them.
 //!
 //! Export writes every hash so that importing it again gives the same
 //! canonical string: digests, salts and keys as `base64`.
@@ -36,6 +42,18 @@ pub struct CustomPasswordHash {
     /// How the password was encoded before hashing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<PasswordOptions>,
+    /// scrypt: the key length in bytes (required for scrypt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylen: Option<u64>,
+    /// scrypt: N, a power of two (default 16384).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<u64>,
+    /// scrypt: r (default 8).
+    #[serde(default, rename = "blockSize", skip_serializing_if = "Option::is_none")]
+    pub block_size: Option<u64>,
+    /// scrypt: p (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallelization: Option<u64>,
 }
 
 impl std::fmt::Debug for CustomPasswordHash {
@@ -59,18 +77,6 @@ pub struct HashValue {
     /// The HMAC key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<KeyValue>,
-    /// scrypt: key length in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keylen: Option<u64>,
-    /// scrypt: N.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost: Option<u64>,
-    /// scrypt: r.
-    #[serde(default, rename = "blockSize", skip_serializing_if = "Option::is_none")]
-    pub block_size: Option<u64>,
-    /// scrypt: p.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parallelization: Option<u64>,
 }
 
 /// `custom_password_hash.hash.key`.
@@ -109,14 +115,16 @@ pub struct PasswordOptions {
 
 /// Auth0's top-level `password_hash`: a bcrypt `$2a$` or `$2b$` string.
 pub fn from_password_hash(value: &str) -> Result<ParsedHash, HashError> {
-    bcrypt_string(value)
+    bcrypt_string(value, &["$2a$", "$2b$"])
 }
 
-fn bcrypt_string(value: &str) -> Result<ParsedHash, HashError> {
-    if !(value.starts_with("$2a$") || value.starts_with("$2b$")) {
+/// A bcrypt string with one of the prefixes Auth0 takes in that field
+/// (`password_hash` takes fewer than `custom_password_hash`).
+fn bcrypt_string(value: &str, prefixes: &[&str]) -> Result<ParsedHash, HashError> {
+    if !prefixes.iter().any(|prefix| value.starts_with(prefix)) {
         return Err(HashError::invalid(
             "bcrypt",
-            "Auth0 takes `$2a$` and `$2b$` strings only",
+            format!("Auth0 takes `{}` strings only here", prefixes.join("`, `")),
         ));
     }
     ParsedHash::parse_lenient(PasswordAlgorithm::Bcrypt, value)
@@ -207,10 +215,10 @@ pub fn from_custom(custom: &CustomPasswordHash) -> Result<ParsedHash, HashError>
         "scrypt" => "scrypt",
         other => return Err(HashError::unsupported("algorithm", other)),
     };
-    let scrypt_params = hash.keylen.is_some()
-        || hash.cost.is_some()
-        || hash.block_size.is_some()
-        || hash.parallelization.is_some();
+    let scrypt_params = custom.keylen.is_some()
+        || custom.cost.is_some()
+        || custom.block_size.is_some()
+        || custom.parallelization.is_some();
     if algorithm != "scrypt" {
         refuse(
             algorithm,
@@ -224,6 +232,11 @@ pub fn from_custom(custom: &CustomPasswordHash) -> Result<ParsedHash, HashError>
     }
     match algorithm {
         "bcrypt" | "argon2" | "pbkdf2" | "ldap" => {
+            if algorithm == "bcrypt" && custom.salt.is_some() {
+                // Auth0 takes it (a salt folded into bcrypt's 72-byte input);
+                // the canonical bcrypt string has no place for it.
+                return Err(HashError::unsupported("bcrypt option", "salt"));
+            }
             refuse(algorithm, custom.salt.is_some(), "a salt")?;
             if hash.encoding.as_deref().is_some_and(|e| e != "utf8") {
                 return Err(HashError::invalid(algorithm, "hash.encoding must be utf8"));
@@ -235,7 +248,7 @@ pub fn from_custom(custom: &CustomPasswordHash) -> Result<ParsedHash, HashError>
             )?;
             let value = hash.value.as_str();
             match algorithm {
-                "bcrypt" => bcrypt_string(value),
+                "bcrypt" => bcrypt_string(value, &["$2a$", "$2b$", "$2y$"]),
                 "argon2" => {
                     let variant = if value.starts_with("$argon2id$") {
                         PasswordAlgorithm::Argon2id
@@ -293,9 +306,10 @@ pub fn from_custom(custom: &CustomPasswordHash) -> Result<ParsedHash, HashError>
             refuse(algorithm, salt.position.is_some(), "salt.position")?;
             let salt = salt_bytes(algorithm, salt)?;
             let derived = binary_hash(algorithm, hash)?;
-            if let Some(keylen) = hash.keylen
-                && keylen != derived.len() as u64
-            {
+            let keylen = custom
+                .keylen
+                .ok_or_else(|| HashError::invalid(algorithm, "keylen is required"))?;
+            if keylen != derived.len() as u64 {
                 return Err(HashError::malformed(
                     algorithm,
                     format!(
@@ -304,13 +318,13 @@ pub fn from_custom(custom: &CustomPasswordHash) -> Result<ParsedHash, HashError>
                     ),
                 ));
             }
-            let cost = hash.cost.unwrap_or(16_384);
+            let cost = custom.cost.unwrap_or(16_384);
             if cost < 2 || !cost.is_power_of_two() {
                 return Err(HashError::invalid(algorithm, "cost must be a power of two"));
             }
-            let r = u32::try_from(hash.block_size.unwrap_or(8))
+            let r = u32::try_from(custom.block_size.unwrap_or(8))
                 .map_err(|_| HashError::invalid(algorithm, "blockSize is out of range"))?;
-            let p = u32::try_from(hash.parallelization.unwrap_or(1))
+            let p = u32::try_from(custom.parallelization.unwrap_or(1))
                 .map_err(|_| HashError::invalid(algorithm, "parallelization is out of range"))?;
             let parsed = ParsedHash::Scrypt {
                 log_n: cost.trailing_zeros() as u8,
@@ -346,10 +360,6 @@ fn value(value: String, encoding: &str) -> HashValue {
         encoding: Some(encoding.to_owned()),
         digest: None,
         key: None,
-        keylen: None,
-        cost: None,
-        block_size: None,
-        parallelization: None,
     }
 }
 
@@ -374,6 +384,10 @@ pub fn to_custom(hash: &ParsedHash) -> CustomPasswordHash {
         hash,
         salt: None,
         password: None,
+        keylen: None,
+        cost: None,
+        block_size: None,
+        parallelization: None,
     };
     match hash {
         ParsedHash::Bcrypt(_) => plain("bcrypt", value(hash.to_canonical(), "utf8")),
@@ -387,30 +401,25 @@ pub fn to_custom(hash: &ParsedHash) -> CustomPasswordHash {
             salt,
             hash,
         } => CustomPasswordHash {
-            algorithm: "scrypt".into(),
-            hash: HashValue {
-                keylen: Some(hash.len() as u64),
-                cost: Some(1u64 << log_n),
-                block_size: Some(u64::from(*r)),
-                parallelization: Some(u64::from(*p)),
-                ..value(b64(hash), "base64")
-            },
             salt: Some(SaltValue {
                 value: b64(salt),
                 encoding: Some("base64".into()),
                 position: None,
             }),
-            password: None,
+            keylen: Some(hash.len() as u64),
+            cost: Some(1u64 << log_n),
+            block_size: Some(u64::from(*r)),
+            parallelization: Some(u64::from(*p)),
+            ..plain("scrypt", value(b64(hash), "base64"))
         },
         ParsedHash::Plain {
             digest,
             salting,
             hash,
         } => CustomPasswordHash {
-            algorithm: digest.as_str().into(),
-            hash: value(b64(hash), "base64"),
             salt: salt_value(salting),
             password: password_options(salting),
+            ..plain(digest.as_str(), value(b64(hash), "base64"))
         },
         ParsedHash::Hmac {
             digest,
@@ -418,17 +427,19 @@ pub fn to_custom(hash: &ParsedHash) -> CustomPasswordHash {
             salting,
             hash,
         } => CustomPasswordHash {
-            algorithm: "hmac".into(),
-            hash: HashValue {
-                digest: Some(digest.as_str().into()),
-                key: Some(KeyValue {
-                    value: b64(key),
-                    encoding: Some("base64".into()),
-                }),
-                ..value(b64(hash), "base64")
-            },
             salt: salt_value(salting),
             password: password_options(salting),
+            ..plain(
+                "hmac",
+                HashValue {
+                    digest: Some(digest.as_str().into()),
+                    key: Some(KeyValue {
+                        value: b64(key),
+                        encoding: Some("base64".into()),
+                    }),
+                    ..value(b64(hash), "base64")
+                },
+            )
         },
     }
 }

@@ -123,8 +123,8 @@ fn bad_hashes_are_refused_without_showing_them() {
             "hash.key is required",
         ),
         (
-            serde_json::json!({"algorithm": "bcrypt", "hash": {"value": "$2y$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"}}),
-            "`$2a$` and `$2b$`",
+            serde_json::json!({"algorithm": "bcrypt", "hash": {"value": "$2x$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"}}),
+            "`$2a$`, `$2b$`, `$2y$`",
         ),
         (
             serde_json::json!({"algorithm": "bcrypt", "hash": {"value": "$2b$10$short"}}),
@@ -133,7 +133,7 @@ fn bad_hashes_are_refused_without_showing_them() {
         (
             serde_json::json!({"algorithm": "bcrypt", "hash": {"value": "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"},
                 "salt": {"value": "x"}}),
-            "a salt is not allowed",
+            "unsupported bcrypt option `salt`",
         ),
         (
             serde_json::json!({"algorithm": "argon2", "hash": {"value": "$argon2id$v=19$m=65536"}}),
@@ -156,13 +156,27 @@ fn bad_hashes_are_refused_without_showing_them() {
             "4 bytes long",
         ),
         (
-            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex", "cost": 1000},
-                "salt": {"value": "s"}}),
+            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex"},
+                "salt": {"value": "s"}, "keylen": 2, "cost": 1000}),
             "power of two",
         ),
         (
-            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex"}}),
+            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex"}, "keylen": 2}),
             "a salt is required",
+        ),
+        (
+            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex"},
+                "salt": {"value": "s"}}),
+            "keylen is required",
+        ),
+        (
+            serde_json::json!({"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex"},
+                "salt": {"value": "s"}, "keylen": 3}),
+            "keylen is 3 but the hash is 2 bytes long",
+        ),
+        (
+            serde_json::json!({"algorithm": "sha256", "hash": {"value": "00ff", "encoding": "hex"}, "keylen": 2}),
+            "keylen, cost, blockSize or parallelization is not allowed",
         ),
         (
             serde_json::json!({"algorithm": "md5", "hash": {"value": "00112233445566778899aabbccddeeff", "encoding": "hex"},
@@ -182,6 +196,54 @@ fn bad_hashes_are_refused_without_showing_them() {
         serde_json::json!({"algorithm": "md5", "hash": {"value": "x"}, "pepper": "y"}),
     );
     assert!(unknown.is_err(), "an unknown field is refused");
+    // Auth0's schema puts scrypt's parameters beside `hash`, not inside it.
+    let misplaced = serde_json::from_value::<CustomPasswordHash>(serde_json::json!(
+        {"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex", "keylen": 2}, "salt": {"value": "s"}}
+    ));
+    assert!(misplaced.is_err(), "scrypt parameters inside `hash` are refused");
+}
+
+/// The `custom_password_hash` examples of Auth0's bulk-import schema page
+/// (manage-users/user-migration/bulk-user-import-schema) whose password can
+/// be recovered: its scrypt example is "password" (checked with Python's
+/// `hashlib.scrypt`), its bcrypt example "hello".
+#[test]
+fn auth0_documented_examples_verify() {
+    let examples = [
+        (
+            serde_json::json!({
+                "algorithm": "scrypt",
+                "hash": {"value": "097f6197e1b41538f723e32aa7a68e8d76227d8e432ce5faa4882a913032db29", "encoding": "hex"},
+                "salt": {"value": "abc123", "encoding": "utf8"},
+                "keylen": 32,
+                "cost": 4096
+            }),
+            "password",
+        ),
+        (
+            serde_json::json!({"algorithm": "bcrypt",
+                "hash": {"value": "$2b$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"}}),
+            "hello",
+        ),
+    ];
+    for (json, password) in examples {
+        let parsed = auth0::from_custom(&custom(json.clone())).unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert!(parsed.matches(password).unwrap(), "{json}");
+        assert!(!parsed.matches("Password").unwrap(), "{json}");
+        // Exported again, the parameters sit where Auth0 reads them.
+        let exported = serde_json::to_value(auth0::to_custom(&parsed)).unwrap();
+        if json["algorithm"] == "scrypt" {
+            assert_eq!(exported["keylen"], 32);
+            assert_eq!(exported["cost"], 4096);
+            assert_eq!(exported["blockSize"], 8);
+            assert_eq!(exported["parallelization"], 1);
+            assert!(exported["hash"].get("keylen").is_none());
+        }
+    }
+    // `$2y$` is taken in `custom_password_hash`, as Auth0 documents.
+    let y = custom(serde_json::json!({"algorithm": "bcrypt",
+        "hash": {"value": "$2y$10$nFguVi9LsCAcvTZFKQlRKeLVydo8ETv483lkNsSFI/Wl1Rz1Ypo1K"}}));
+    assert!(auth0::from_custom(&y).unwrap().matches("hello").unwrap());
 }
 
 #[test]
@@ -236,7 +298,7 @@ print(json.dumps([
  {"algorithm": "pbkdf2", "hash": {"value": "$pbkdf2-sha256$i=999,l=33$" + b(b"saltsalt").rstrip("=") + "$"
   + b(hashlib.pbkdf2_hmac("sha256", pw.encode(), b"saltsalt", 999, 33)).rstrip("=")}},
  {"algorithm": "scrypt", "hash": {"value": hashlib.scrypt(pw.encode(), salt=b"NaCl", n=64, r=2, p=3, dklen=20).hex(),
-  "encoding": "hex", "cost": 64, "blockSize": 2, "parallelization": 3, "keylen": 20}, "salt": {"value": "NaCl"}},
+  "encoding": "hex"}, "cost": 64, "blockSize": 2, "parallelization": 3, "keylen": 20, "salt": {"value": "NaCl"}},
  {"algorithm": "ldap", "hash": {"value": "{SSHA256}" + b(hashlib.sha256(pw.encode() + b"ab").digest() + b"ab")}},
 ]))
 "#;

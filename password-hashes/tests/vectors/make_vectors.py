@@ -149,9 +149,9 @@ for n, r, p, length, encoding in [(1024, 8, 1, 64, "base64"), (16, 1, 1, 32, "he
     key = hashlib.scrypt(PASSWORD.encode(), salt=salt, n=n, r=r, p=p, dklen=length)
     add(f"scrypt N={n} r={r} p={p}", PASSWORD, {
         "algorithm": "scrypt",
-        "hash": {"value": encode(key, encoding), "encoding": encoding, "keylen": length,
-                 "cost": n, "blockSize": r, "parallelization": p},
+        "hash": {"value": encode(key, encoding), "encoding": encoding},
         "salt": {"value": salt.decode(), "encoding": "utf8"},
+        "keylen": length, "cost": n, "blockSize": r, "parallelization": p,
     })
 
 # LDAP (RFC 2307): every scheme.
