@@ -172,7 +172,9 @@ pub struct DataAdapters {
     pub logs: Arc<dyn LogsAdapter>,
     /// The replication journal and migration stage in the same database
     /// ([`crate::journal`]): where a passthrough whose primary is this store
-    /// records what it owes its secondaries.
+    /// records what it owes its secondaries. It must share the stores'
+    /// database server: on PostgreSQL a write's first journal step is made
+    /// durable by the store's own commit ([`crate::journal::sql`]).
     pub journal: Arc<dyn crate::journal::ReplicationJournal>,
 }
 

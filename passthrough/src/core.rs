@@ -164,6 +164,14 @@ impl Core {
         self.targets.iter().position(|t| t.name == name)
     }
 
+    /// Whether the store named `name` is written before a call returns.
+    pub(crate) fn is_blocking(&self, name: &str) -> bool {
+        self.targets
+            .iter()
+            .find(|t| t.name == name)
+            .is_some_and(|t| matches!(t.options.mode, WriteMode::Blocking(_)))
+    }
+
     /// Whether this read is compared (deterministic sampling at the configured rate).
     pub(crate) fn sample(&self) -> bool {
         let rate = self.read_policy.shadow_sample_rate;

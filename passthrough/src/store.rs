@@ -151,6 +151,10 @@ impl<R: Entity> PassthroughStore<R> {
     /// the secondaries. Everything after the journal's first step runs in a
     /// task of its own, so a caller that gives up (a request timeout) never
     /// leaves a committed primary write unjournaled or a copy half-done.
+    ///
+    /// When no key is owed to a blocking secondary, the caller has its answer
+    /// as soon as the primary write returns: the journal's `begin` already
+    /// holds every key, so the `finish` step and the copies need not delay it.
     async fn write<T, F, Fut>(
         &self,
         method: &'static str,
@@ -166,7 +170,9 @@ impl<R: Entity> PassthroughStore<R> {
         let (plan, keys) = self.begin(tenant_id, &subjects).await?;
         let core = self.core.clone();
         let primary = self.stores[plan.primary].clone();
-        let task = tokio::spawn(async move {
+        let blocking = keys.iter().any(|key| core.is_blocking(&key.target));
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
             let started = Instant::now();
             let result = call(primary).await;
             core.record_call(
@@ -177,8 +183,16 @@ impl<R: Entity> PassthroughStore<R> {
                 result.is_ok(),
                 started,
             );
-            if keys.is_empty() {
-                return result;
+            let succeeded = result.is_ok();
+            // The answer waits for the blocking copies only.
+            let mut held = Some((answer, result));
+            if keys.is_empty() || !blocking {
+                if let Some((answer, result)) = held.take() {
+                    let _ = answer.send(result);
+                }
+                if keys.is_empty() {
+                    return;
+                }
             }
             let journal = core.journal(plan.primary);
             let token = core.token();
@@ -191,32 +205,33 @@ impl<R: Entity> PassthroughStore<R> {
                     Vec::new()
                 }
             };
-            let value = match result {
-                Ok(value) => value,
-                Err(error) => {
-                    // Nothing to copy unless the write half-happened: let a relay check.
-                    for claim in &claims {
-                        let _ = journal.release(claim).await;
-                    }
-                    return Err(error);
+            if !succeeded {
+                // Nothing to copy unless the write half-happened: let a relay check.
+                for claim in &claims {
+                    let _ = journal.release(claim).await;
                 }
-            };
-            let (blocking, background): (Vec<Claim>, Vec<Claim>) =
-                claims.into_iter().partition(|claim| {
-                    core.targets
-                        .iter()
-                        .find(|t| t.name == claim.key.target)
-                        .is_some_and(|t| matches!(t.options.mode, WriteMode::Blocking(_)))
-                });
+                if let Some((answer, result)) = held {
+                    let _ = answer.send(result);
+                }
+                return;
+            }
+            let (blocking, background): (Vec<Claim>, Vec<Claim>) = claims
+                .into_iter()
+                .partition(|claim| core.is_blocking(&claim.key.target));
             core.copy_in_background(plan.primary, background);
             let failure = copy_blocking(&core, plan.primary, blocking).await;
-            match failure {
-                Some(error) => Err(error),
-                None => Ok(value),
+            if let Some((answer, result)) = held {
+                let _ = answer.send(match failure {
+                    Some(error) => Err(error),
+                    None => result,
+                });
             }
         });
-        task.await
-            .unwrap_or_else(|join| Err(backend(format!("the write's task failed: {join}"))))
+        answered.await.unwrap_or_else(|_| {
+            Err(backend(
+                "the write's task failed before it answered".to_owned(),
+            ))
+        })
     }
 
     /// `get`, or any read of one record, through the read policy.

@@ -200,7 +200,10 @@ fn bad_hashes_are_refused_without_showing_them() {
     let misplaced = serde_json::from_value::<CustomPasswordHash>(serde_json::json!(
         {"algorithm": "scrypt", "hash": {"value": "00ff", "encoding": "hex", "keylen": 2}, "salt": {"value": "s"}}
     ));
-    assert!(misplaced.is_err(), "scrypt parameters inside `hash` are refused");
+    assert!(
+        misplaced.is_err(),
+        "scrypt parameters inside `hash` are refused"
+    );
 }
 
 /// The `custom_password_hash` examples of Auth0's bulk-import schema page
@@ -227,7 +230,8 @@ fn auth0_documented_examples_verify() {
         ),
     ];
     for (json, password) in examples {
-        let parsed = auth0::from_custom(&custom(json.clone())).unwrap_or_else(|e| panic!("{json}: {e}"));
+        let parsed =
+            auth0::from_custom(&custom(json.clone())).unwrap_or_else(|e| panic!("{json}: {e}"));
         assert!(parsed.matches(password).unwrap(), "{json}");
         assert!(!parsed.matches("Password").unwrap(), "{json}");
         // Exported again, the parameters sit where Auth0 reads them.

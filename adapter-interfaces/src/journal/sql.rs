@@ -17,6 +17,25 @@
 //!   PostgreSQL; MySQL claims with one `UPDATE … ORDER BY … LIMIT` (rows are
 //!   locked in index order, so two relays wait for each other instead of
 //!   deadlocking) and reads back what its token won; SQLite has one writer.
+//!
+//! **Durability on PostgreSQL.** A commit normally waits for its WAL flush,
+//! the price of most of a small statement. Only `mark` and the stage
+//! statements keep that wait; every other step sets `synchronous_commit =
+//! off` for its own transaction, from inside the statement (`set_config`, so
+//! that the same text serves sqlx, SeaORM and Diesel), because none of them
+//! can lose anything in a server crash:
+//! - `begin` precedes the source write, which runs on the same server (a
+//!   store's journal lives in the store's own database) and commits with the
+//!   flush: WAL is flushed in order, so a source write that committed carries
+//!   its `begin` with it, and a `begin` lost with a write that never
+//!   committed owed nothing;
+//! - a lost `finish`, `claim`, `claim_keys`, `release` or `fail` leaves a
+//!   row in flight or claimed until its lease runs out, and a relay then
+//!   applies it; a lost `settle` leaves a row that is applied once more
+//!   (applying is idempotent).
+//!
+//! MySQL/MariaDB and SQLite have no per-transaction switch for this and keep
+//! the server's setting.
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
@@ -32,6 +51,9 @@ use crate::timestamp::Timestamp;
 
 /// The columns of [`Statement::claim_columns`].
 const CLAIM_COLUMNS: usize = 9;
+
+/// Sets `synchronous_commit` to `off` for the current transaction only.
+const LAZY_FLUSH: &str = "set_config('synchronous_commit', 'off', true)";
 
 /// How many keys one statement carries at most (5 parameters each).
 const KEYS_PER_STATEMENT: usize = 1000;
@@ -232,6 +254,26 @@ impl Statement {
     /// `now + millis`.
     fn now_plus_millis(&mut self, millis: i64) -> &mut Self {
         self.sql("(").now().sql(" + ").int(millis).sql(")")
+    }
+
+    /// On PostgreSQL, ` AND <true>` that also makes this statement's commit
+    /// skip the wait for its WAL flush (`synchronous_commit = off` for this
+    /// transaction only; see the module docs for why the steps that use it
+    /// lose nothing). Evaluated for every row the statement changes.
+    fn lazy_flush_condition(&mut self) -> &mut Self {
+        if self.dialect == Dialect::Postgres {
+            self.sql(" AND ").sql(LAZY_FLUSH).sql(" IS NOT NULL");
+        }
+        self
+    }
+
+    /// [`Statement::lazy_flush_condition`] as one more `RETURNING` column
+    /// (after the columns the caller reads, so it is never read).
+    fn lazy_flush_column(&mut self) -> &mut Self {
+        if self.dialect == Dialect::Postgres {
+            self.sql(", ").sql(LAZY_FLUSH);
+        }
+        self
     }
 
     /// An integer column as text.
@@ -575,6 +617,7 @@ impl<E: JournalSql> SqlJournal<E> {
             .int(fence.generation)
             .sql(lock)
             .sql(")");
+        s.lazy_flush_condition();
         s.on_conflict();
         // MySQL assigns left to right with the values already assigned, so
         // each assignment reads only columns that are still unchanged.
@@ -709,7 +752,10 @@ impl<E: JournalSql> SqlJournal<E> {
             .key_list(keys);
             self.fetch(read, CLAIM_COLUMNS).await?
         } else {
-            upsert.sql(" RETURNING ").claim_columns();
+            upsert
+                .sql(" RETURNING ")
+                .claim_columns()
+                .lazy_flush_column();
             self.fetch(upsert, CLAIM_COLUMNS).await?
         };
         let mut claims = Vec::new();
@@ -854,7 +900,10 @@ impl<E: JournalSql> SqlJournal<E> {
             let mut delete = Statement::new(dialect);
             delete.sql(&format!("DELETE FROM {JOURNAL_TABLE} WHERE "));
             deletable(&mut delete);
-            delete.sql(" RETURNING ").columns(&id_columns);
+            delete
+                .lazy_flush_condition()
+                .sql(" RETURNING ")
+                .columns(&id_columns);
             self.fetch(delete, 5).await?.iter().map(row_id).collect()
         };
         let mut out = Vec::with_capacity(claims.len());
@@ -909,7 +958,8 @@ impl<E: JournalSql> SqlJournal<E> {
         ))
         .key_is(&claim.key)
         .sql(" AND claimed_by = ")
-        .text(&claim.token);
+        .text(&claim.token)
+        .lazy_flush_condition();
         Ok(self.execute(s).await? > 0)
     }
 
@@ -1045,7 +1095,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             if dialect == Dialect::Postgres {
                 s.sql(" FOR UPDATE SKIP LOCKED");
             }
-            s.sql(") RETURNING ").claim_columns();
+            s.sql(") RETURNING ").claim_columns().lazy_flush_column();
             self.fetch(s, CLAIM_COLUMNS).await?
         };
         let mut claims = Vec::new();
@@ -1099,7 +1149,8 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
             .int(claim.seq)
             .sql(" AND (pending_writes = 0 OR writes_until < ")
             .now()
-            .sql(")");
+            .sql(")")
+            .lazy_flush_condition();
         if self.execute(s).await? > 0 {
             return Ok(true);
         }
@@ -1125,7 +1176,8 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         .sql(", claim_until = 0, claimed_by = NULL WHERE ")
         .key_is(&claim.key)
         .sql(" AND claimed_by = ")
-        .text(&claim.token);
+        .text(&claim.token)
+        .lazy_flush_condition();
         if self.execute(s).await? == 0 {
             self.mark(&claim.key).await?;
         }
