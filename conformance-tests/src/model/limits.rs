@@ -624,7 +624,7 @@ async fn run_sequence(
     }
     let mut broken: Vec<Option<String>> = vec![None; instances.len()];
     for (lane, (_, instance)) in instances.iter().enumerate() {
-        let db = instance.store.adapters();
+        let db = instance.store.harness();
         if let Err(e) = case::reset(db).await {
             broken[lane] = Some(format!("emptying the store: {e}"));
         } else if let Err(e) = prelude(db).await {
@@ -640,7 +640,7 @@ async fn run_sequence(
                 continue;
             }
             operations.set(operations.get() + 1);
-            let (got, _) = run_op(instance.store.adapters(), op).await;
+            let (got, _) = run_op(instance.store.harness(), op).await;
             if got != want {
                 broken[lane] = Some(format!(
                     "step {step}: {op}: got {}, the reference {}",
@@ -655,7 +655,7 @@ async fn run_sequence(
         s
     });
     for (lane, (name, instance)) in instances.iter().enumerate() {
-        let db = instance.store.adapters();
+        let db = instance.store.harness();
         if broken[lane].is_none() {
             let got = snapshot(db).await.map(|mut s| {
                 unstamp(&mut s, &stamped);
