@@ -239,6 +239,10 @@ mod tests {
     fn the_default_is_complete() {
         assert!(Capabilities::all().is_complete());
         assert_eq!(Capabilities::all().to_string(), "everything supported");
-        assert!(!Capabilities::all().without_q(EntityKind::User).is_complete());
+        assert!(
+            !Capabilities::all()
+                .without_q(EntityKind::User)
+                .is_complete()
+        );
     }
 }

@@ -125,7 +125,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("tenants_list_q_forms", reads(Tenant).q()),
     ("tenants_list_bad_params", reads(Tenant).q()),
     ("tenants_bad_input_writes_nothing", writes(Tenant)),
-    ("tenants_timestamps_at_the_limits", writes(Tenant).atomic_batches()),
+    (
+        "tenants_timestamps_at_the_limits",
+        writes(Tenant).atomic_batches(),
+    ),
     ("tenants_nul_lookups", writes(Tenant).q()),
     ("users_create_round_trip", writes(User)),
     ("users_create_generates_id_and_timestamps", writes(User)),
@@ -163,10 +166,16 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("users_list_bad_params", reads(User).q()),
     ("users_bad_strings_write_nothing", writes(User)),
     ("users_max_lengths_round_trip", writes(User)),
-    ("users_timestamps_at_the_limits", writes(User).atomic_batches()),
+    (
+        "users_timestamps_at_the_limits",
+        writes(User).atomic_batches(),
+    ),
     ("users_json_depth_limit", writes(User).atomic_batches()),
     ("users_nul_lookups", writes(User).q()),
-    ("users_upsert_many_names_a_clash_in_linear_time", writes(User).atomic_batches()),
+    (
+        "users_upsert_many_names_a_clash_in_linear_time",
+        writes(User).atomic_batches(),
+    ),
     ("users_invalid_email_writes_nothing", writes(User)),
     ("users_invalid_user_id_writes_nothing", writes(User)),
     ("users_search_auth0_examples", reads(User).q()),
@@ -176,7 +185,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("users_search_metadata", reads(User).q()),
     ("users_search_unsupported_is_invalid", reads(User).q()),
     ("applications_create_round_trip", writes(Application)),
-    ("applications_create_generates_id_and_timestamps", writes(Application)),
+    (
+        "applications_create_generates_id_and_timestamps",
+        writes(Application),
+    ),
     ("applications_get_missing", reads(Application)),
     ("applications_create_unknown_tenant", writes(Application)),
     ("applications_create_conflict_on_key", writes(Application)),
@@ -184,12 +196,18 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("applications_update_clears_fields", writes(Application)),
     ("applications_update_empty_patch", writes(Application)),
     ("applications_update_missing", writes(Application)),
-    ("applications_update_invalid_writes_nothing", writes(Application)),
+    (
+        "applications_update_invalid_writes_nothing",
+        writes(Application),
+    ),
     ("applications_remove", writes(Application)),
     ("applications_upsert_exact", writes(Application)),
     ("applications_upsert_unknown_tenant", writes(Application)),
     ("applications_upsert_many", writes(Application)),
-    ("applications_upsert_many_is_atomic", writes(Application).atomic_batches()),
+    (
+        "applications_upsert_many_is_atomic",
+        writes(Application).atomic_batches(),
+    ),
     ("applications_tenant_isolation", writes(Application).q()),
     ("applications_list_pages_and_totals", reads(Application)),
     ("applications_list_sort_orders", reads(Application)),
@@ -197,13 +215,22 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("applications_list_q_forms", reads(Application).q()),
     ("applications_list_unknown_tenant", reads(Application)),
     ("applications_list_bad_params", reads(Application).q()),
-    ("applications_bad_strings_write_nothing", writes(Application)),
+    (
+        "applications_bad_strings_write_nothing",
+        writes(Application),
+    ),
     ("applications_max_lengths_round_trip", writes(Application)),
-    ("applications_timestamps_at_the_limits", writes(Application).atomic_batches()),
+    (
+        "applications_timestamps_at_the_limits",
+        writes(Application).atomic_batches(),
+    ),
     ("applications_nul_lookups", writes(Application).q()),
     ("applications_errors_hide_secret", writes(Application).q()),
     ("connections_create_round_trip", writes(Connection)),
-    ("connections_create_generates_id_and_timestamps", writes(Connection)),
+    (
+        "connections_create_generates_id_and_timestamps",
+        writes(Connection),
+    ),
     ("connections_get_missing", reads(Connection)),
     ("connections_create_unknown_tenant", writes(Connection)),
     ("connections_create_conflict_on_key", writes(Connection)),
@@ -212,14 +239,23 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("connections_update_every_field", writes(Connection)),
     ("connections_update_clears_fields", writes(Connection)),
     ("connections_update_empty_patch", writes(Connection)),
-    ("connections_update_conflict_writes_nothing", writes(Connection)),
+    (
+        "connections_update_conflict_writes_nothing",
+        writes(Connection),
+    ),
     ("connections_update_missing", writes(Connection)),
-    ("connections_update_invalid_writes_nothing", writes(Connection)),
+    (
+        "connections_update_invalid_writes_nothing",
+        writes(Connection),
+    ),
     ("connections_remove", writes(Connection)),
     ("connections_upsert_exact", writes(Connection)),
     ("connections_upsert_unknown_tenant", writes(Connection)),
     ("connections_upsert_many", writes(Connection)),
-    ("connections_upsert_many_is_atomic", writes(Connection).atomic_batches()),
+    (
+        "connections_upsert_many_is_atomic",
+        writes(Connection).atomic_batches(),
+    ),
     ("connections_tenant_isolation", writes(Connection).q()),
     ("connections_list_pages_and_totals", reads(Connection)),
     ("connections_list_sort_orders", reads(Connection)),
@@ -229,14 +265,26 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("connections_list_bad_params", reads(Connection).q()),
     ("connections_bad_strings_write_nothing", writes(Connection)),
     ("connections_max_lengths_round_trip", writes(Connection)),
-    ("connections_timestamps_at_the_limits", writes(Connection).atomic_batches()),
-    ("connections_json_depth_limit", writes(Connection).atomic_batches()),
+    (
+        "connections_timestamps_at_the_limits",
+        writes(Connection).atomic_batches(),
+    ),
+    (
+        "connections_json_depth_limit",
+        writes(Connection).atomic_batches(),
+    ),
     ("connections_nul_lookups", writes(Connection).q()),
     ("sessions_create_round_trip", writes(Session)),
-    ("sessions_create_generates_id_and_timestamps", writes(Session)),
+    (
+        "sessions_create_generates_id_and_timestamps",
+        writes(Session),
+    ),
     ("sessions_get_missing", reads(Session)),
     ("sessions_create_unknown_tenant", writes(Session)),
-    ("sessions_create_unknown_user_writes_nothing", writes(Session)),
+    (
+        "sessions_create_unknown_user_writes_nothing",
+        writes(Session),
+    ),
     ("sessions_create_conflict_on_key", writes(Session)),
     ("sessions_update_every_field", writes(Session)),
     ("sessions_update_clears_fields", writes(Session)),
@@ -248,7 +296,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("sessions_upsert_unknown_tenant", writes(Session)),
     ("sessions_upsert_unknown_user", writes(Session)),
     ("sessions_upsert_many", writes(Session)),
-    ("sessions_upsert_many_is_atomic", writes(Session).atomic_batches()),
+    (
+        "sessions_upsert_many_is_atomic",
+        writes(Session).atomic_batches(),
+    ),
     ("sessions_tenant_isolation", writes(Session).q()),
     ("sessions_list_pages_and_totals", reads(Session)),
     ("sessions_list_sort_orders", reads(Session)),
@@ -258,8 +309,14 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("sessions_list_bad_params", reads(Session).q()),
     ("sessions_bad_strings_write_nothing", writes(Session)),
     ("sessions_max_lengths_round_trip", writes(Session)),
-    ("sessions_timestamps_at_the_limits", writes(Session).atomic_batches()),
-    ("sessions_json_depth_limit", writes(Session).atomic_batches()),
+    (
+        "sessions_timestamps_at_the_limits",
+        writes(Session).atomic_batches(),
+    ),
+    (
+        "sessions_json_depth_limit",
+        writes(Session).atomic_batches(),
+    ),
     ("sessions_nul_lookups", writes(Session).q()),
     ("codes_create_round_trip", writes(Code).q()),
     ("codes_create_generates_id_and_timestamps", writes(Code)),
@@ -285,15 +342,24 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("codes_list_bad_params", reads(Code).q()),
     ("codes_bad_strings_write_nothing", writes(Code)),
     ("codes_max_lengths_round_trip", writes(Code)),
-    ("codes_timestamps_at_the_limits", writes(Code).atomic_batches()),
+    (
+        "codes_timestamps_at_the_limits",
+        writes(Code).atomic_batches(),
+    ),
     ("codes_nul_lookups", writes(Code).q()),
     ("codes_cleanup_extreme_cutoffs", writes(Code)),
     ("codes_and_passwords_nul_lookups", writes(Code).q()),
     ("passwords_create_round_trip", writes(Password)),
-    ("passwords_create_generates_id_and_timestamps", writes(Password)),
+    (
+        "passwords_create_generates_id_and_timestamps",
+        writes(Password),
+    ),
     ("passwords_get_missing", reads(Password)),
     ("passwords_create_unknown_tenant", writes(Password)),
-    ("passwords_create_unknown_user_writes_nothing", writes(Password)),
+    (
+        "passwords_create_unknown_user_writes_nothing",
+        writes(Password),
+    ),
     ("passwords_create_conflict_on_key", writes(Password)),
     ("passwords_rotation", writes(Password).q()),
     ("passwords_rotation_by_upsert", writes(Password).q()),
@@ -305,7 +371,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("passwords_upsert_unknown_tenant", writes(Password)),
     ("passwords_upsert_unknown_user", writes(Password)),
     ("passwords_upsert_many", writes(Password)),
-    ("passwords_upsert_many_is_atomic", writes(Password).atomic_batches()),
+    (
+        "passwords_upsert_many_is_atomic",
+        writes(Password).atomic_batches(),
+    ),
     ("passwords_tenant_isolation", writes(Password).q()),
     ("passwords_list_pages_and_totals", reads(Password)),
     ("passwords_list_sort_orders", reads(Password)),
@@ -315,7 +384,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("passwords_list_bad_params", reads(Password).q()),
     ("passwords_bad_strings_write_nothing", writes(Password)),
     ("passwords_max_lengths_round_trip", writes(Password)),
-    ("passwords_timestamps_at_the_limits", writes(Password).atomic_batches()),
+    (
+        "passwords_timestamps_at_the_limits",
+        writes(Password).atomic_batches(),
+    ),
     ("passwords_nul_lookups", writes(Password).q()),
     ("passwords_errors_hide_secret", writes(Password).q()),
     ("logs_create_round_trip", writes(Log)),
@@ -338,7 +410,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("logs_list_bad_params", reads(Log).q()),
     ("logs_bad_strings_write_nothing", writes(Log)),
     ("logs_max_lengths_round_trip", writes(Log)),
-    ("logs_timestamps_at_the_limits", writes(Log).atomic_batches()),
+    (
+        "logs_timestamps_at_the_limits",
+        writes(Log).atomic_batches(),
+    ),
     ("logs_json_depth_limit", writes(Log).atomic_batches()),
     ("logs_nul_lookups", writes(Log).q()),
     ("concurrency_upserts_of_new_users", writes(User)),
@@ -349,7 +424,10 @@ pub const NEEDS: &[(&str, Needs)] = &[
 
 /// What `check` needs, if it is declared in [`NEEDS`].
 pub fn needs(check: &str) -> Option<Needs> {
-    NEEDS.iter().find(|(name, _)| *name == check).map(|(_, n)| *n)
+    NEEDS
+        .iter()
+        .find(|(name, _)| *name == check)
+        .map(|(_, n)| *n)
 }
 
 fn describe_q(q: &QSupport) -> String {
@@ -433,6 +511,12 @@ pub fn generation_capabilities(store: &TestStore) -> Capabilities {
     }
     out
 }
+
+/// `docs/ADAPTER-GUIDE.md`, whose example of a partial adapter runs as a
+/// doc test of this crate.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/ADAPTER-GUIDE.md")]
+pub struct AdapterGuide;
 
 #[cfg(test)]
 mod tests {

@@ -38,8 +38,46 @@
 //! test macros.
 //!
 //! To run the checks some other way (one database for all of them, a custom
-//! harness), [`CHECKS`] lists every check by name, and [`run_check`] runs one
-//! on a fresh store.
+//! harness), [`CHECKS`] lists every check by name, [`run_suite_check`] runs
+//! one on a fresh store (skipping it when the store's capabilities exclude
+//! it), and [`run_suite`] runs them all and reports each outcome.
+//!
+//! ## Partial adapters
+//!
+//! An adapter that supports only part of the contract (read-only entities,
+//! no atomic `upsert_many`, no `q` or `q` on some fields only) declares it
+//! once as [`Capabilities`](adapter_interfaces::Capabilities) and gives the
+//! declaration to the suite with its store; an adapter with read-only
+//! entities also gives the writable store it reads them from, through which
+//! the checks write what they read back:
+//!
+//! ```
+//! use adapter_interfaces::{Capabilities, EntityKind};
+//!
+//! async fn fresh_store() -> Option<conformance_tests::TestStore> {
+//!     let inner = adapter_interfaces::memory::adapters();
+//!     // `my_adapter::over(&inner)` in a real crate: the partial adapter.
+//!     let adapters = inner.clone();
+//!     let declared = Capabilities::default().without_atomic_batches(EntityKind::Log);
+//!     Some(
+//!         conformance_tests::TestStore::new(adapters)
+//!             .with_capabilities(declared)
+//!             .with_seed_store(inner),
+//!     )
+//! }
+//!
+//! conformance_tests::conformance_suite!(fresh_store);
+//! # fn main() {}
+//! ```
+//!
+//! Each check declares what it needs ([`capabilities::NEEDS`]); a check the
+//! declaration excludes prints `skipped <check>: <reason>` and passes, the
+//! others run as usual. In place of a check skipped because its entity is
+//! read-only, the suite checks that every write of the entity is
+//! `NotSupported` and writes nothing. [`run_suite`] runs every check and
+//! reports which were skipped, to assert on. The model tests generate only
+//! what the declaration allows. See [`capabilities`] and the adapter guide
+//! (`docs/ADAPTER-GUIDE.md`, "Partial adapters").
 //!
 //! ## Databases
 //!

@@ -126,7 +126,11 @@ impl std::fmt::Debug for TestStore {
 }
 
 /// `adapters` with the writes of its read-only entities sent to `seed`.
-fn seeded(adapters: &DataAdapters, seed: &DataAdapters, capabilities: &Capabilities) -> DataAdapters {
+fn seeded(
+    adapters: &DataAdapters,
+    seed: &DataAdapters,
+    capabilities: &Capabilities,
+) -> DataAdapters {
     // `split` sends every write to `seed` and every read to `adapters`; the
     // writable entities then get the adapters' own stores back.
     let mut harness = crate::model::split(seed, adapters);

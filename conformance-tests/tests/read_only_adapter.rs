@@ -90,7 +90,10 @@ fn the_suite_skips_exactly_what_the_capabilities_exclude() {
         "checks failed on the read-only adapter: {:#?}",
         report.failed
     );
-    assert!(report.unavailable.is_empty(), "the memory store is always available");
+    assert!(
+        report.unavailable.is_empty(),
+        "the memory store is always available"
+    );
     let skipped: BTreeSet<&str> = report.skipped.iter().map(|(name, _)| *name).collect();
     let expected = expected_skips();
     assert_eq!(
@@ -114,7 +117,10 @@ fn the_suite_skips_exactly_what_the_capabilities_exclude() {
         } else {
             "users are read-only"
         };
-        assert!(reason.contains(why), "{name} skipped for {reason:?}, expected {why:?}");
+        assert!(
+            reason.contains(why),
+            "{name} skipped for {reason:?}, expected {why:?}"
+        );
         if why.ends_with("read-only") {
             assert!(
                 reason.contains("is NotSupported and writes nothing"),
@@ -123,7 +129,10 @@ fn the_suite_skips_exactly_what_the_capabilities_exclude() {
         }
     }
     // Applications' q checks are skipped for q, not because they are read-only.
-    for name in ["applications_list_q_forms", "applications_list_keyset_scans"] {
+    for name in [
+        "applications_list_q_forms",
+        "applications_list_keyset_scans",
+    ] {
         let (_, reason) = report
             .skipped
             .iter()
@@ -201,8 +210,17 @@ fn the_model_generates_only_what_is_declared() {
             }
         }
     }
-    assert!(saw_q && saw_batches, "the strategy still generates q and batches elsewhere");
-    assert!(!writes_of.contains(&EntityKind::User), "a write of read-only users");
-    assert!(!writes_of.contains(&EntityKind::Application), "a write of read-only applications");
+    assert!(
+        saw_q && saw_batches,
+        "the strategy still generates q and batches elsewhere"
+    );
+    assert!(
+        !writes_of.contains(&EntityKind::User),
+        "a write of read-only users"
+    );
+    assert!(
+        !writes_of.contains(&EntityKind::Application),
+        "a write of read-only applications"
+    );
     assert!(writes_of.contains(&EntityKind::Tenant));
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use adapter_interfaces::{
     AdapterError, Application, ApplicationPatch, Capabilities, DataAdapters, EntityKind,
-    EntityStore, ListParams, Log, LogsAdapter, MutableStore, Page, Record, Result, User,
-    UserPatch, async_trait,
+    EntityStore, ListParams, Log, LogsAdapter, MutableStore, Page, Record, Result, User, UserPatch,
+    async_trait,
 };
 
 /// What this adapter supports: the declaration the suite reads.

@@ -41,7 +41,10 @@ async fn main() {
     // ... read through the adapter, and refused with a typed error.
     let page = db
         .users
-        .list(&tenant.id, &ListParams::default().with_q("email:ada@example.com"))
+        .list(
+            &tenant.id,
+            &ListParams::default().with_q("email:ada@example.com"),
+        )
         .await
         .expect("list users");
     println!("users found through the adapter: {}", page.items.len());

@@ -462,16 +462,19 @@ pub fn run(config: &Config, subjects: Vec<Subject>) -> Report {
         .fold(adapter_interfaces::Capabilities::default(), |all, c| {
             all.intersection(&c)
         });
-    let result = runner.run(&strategy::sequence_for(config.max_ops, &capabilities), |ops| {
-        sequences.set(sequences.get() + 1);
-        let divergences = runtime.block_on(run_case(&ops, &instances, &operations));
-        if divergences.is_empty() {
-            Ok(())
-        } else {
-            last_divergences.set(divergences.len());
-            Err(TestCaseError::fail(divergences.join("\n")))
-        }
-    });
+    let result = runner.run(
+        &strategy::sequence_for(config.max_ops, &capabilities),
+        |ops| {
+            sequences.set(sequences.get() + 1);
+            let divergences = runtime.block_on(run_case(&ops, &instances, &operations));
+            if divergences.is_empty() {
+                Ok(())
+            } else {
+                last_divergences.set(divergences.len());
+                Err(TestCaseError::fail(divergences.join("\n")))
+            }
+        },
+    );
     report.sequences = sequences.get();
     report.operations = operations.get();
     match result {

@@ -643,11 +643,20 @@ pub fn op_for(focus: &[EntityKind], capabilities: &Capabilities) -> BoxedStrateg
     let caps = capabilities.clone();
     let writable = move |entity| caps.is_writable(entity);
     let always = |_| true;
-    let (list_caps, scan_caps, upsert_caps) =
-        (capabilities.clone(), capabilities.clone(), capabilities.clone());
+    let (list_caps, scan_caps, upsert_caps) = (
+        capabilities.clone(),
+        capabilities.clone(),
+        capabilities.clone(),
+    );
     let create = per_entity_op!(focus, create, writable.clone(), insert, Create { insert });
     let get = per_entity_op!(focus, read_write, always, |_| key_ref(), Get { key });
-    let remove = per_entity_op!(focus, remove, writable.clone(), |_| key_ref(), Remove { key });
+    let remove = per_entity_op!(
+        focus,
+        remove,
+        writable.clone(),
+        |_| key_ref(),
+        Remove { key }
+    );
     let upsert = per_entity_op!(
         focus,
         read_write,
@@ -690,8 +699,15 @@ pub fn op_for(focus: &[EntityKind], capabilities: &Capabilities) -> BoxedStrateg
     let current = (tenant_ref(), key_ref())
         .prop_map(|(tenant, user)| Op::GetCurrent { tenant, user })
         .boxed();
-    if let (Some(create), Some(get), Some(update), Some(remove), Some(upsert), Some(list), Some(scan)) =
-        (&create, &get, &update, &remove, &upsert, &list, &scan)
+    if let (
+        Some(create),
+        Some(get),
+        Some(update),
+        Some(remove),
+        Some(upsert),
+        Some(list),
+        Some(scan),
+    ) = (&create, &get, &update, &remove, &upsert, &list, &scan)
         && capabilities.is_complete()
     {
         // Exactly the union of before capabilities existed, so that a seed
