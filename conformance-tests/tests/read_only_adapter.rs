@@ -224,3 +224,16 @@ fn the_model_generates_only_what_is_declared() {
     );
     assert!(writes_of.contains(&EntityKind::Tenant));
 }
+
+/// The limits property test probes every write path, `q` and atomic
+/// batches, so a partial adapter sits it out (printing why) rather than
+/// failing on what it declared unsupported.
+#[test]
+fn the_limits_property_test_skips_a_partial_adapter() {
+    let report = model::limits::check_limits(
+        &Config::from_env().with_cases(2),
+        vec![Subject::new("read-only", fresh_store)],
+    );
+    assert_eq!(report.configurations, 0);
+    assert_eq!(report.failure, None);
+}

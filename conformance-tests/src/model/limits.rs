@@ -696,7 +696,18 @@ pub fn check_limits(config: &Config, subjects: Vec<Subject>) -> Report {
         let mut built = Vec::new();
         for subject in subjects {
             if let Some(instance) = (subject.factory)().await {
-                built.push((subject.name, instance));
+                // The edge operations are not filtered by capabilities (every
+                // one probes a write path, `q` or an atomic batch): a subject
+                // that lacks some sits this test out, and says so.
+                let capabilities = crate::capabilities::generation_capabilities(&instance.store);
+                if capabilities.is_complete() {
+                    built.push((subject.name, instance));
+                } else {
+                    println!(
+                        "skipped {} in the limits property test: it needs every capability, and this adapter declares {capabilities}",
+                        subject.name
+                    );
+                }
             }
         }
         built
