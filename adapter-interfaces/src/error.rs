@@ -123,6 +123,18 @@ pub enum AdapterError {
         #[source]
         source: Box<AdapterError>,
     },
+    /// The adapter does not support this operation, as its
+    /// [`Capabilities`](crate::Capabilities) declare (a write of a read-only
+    /// entity, a `q` it cannot answer); nothing was written. Retrying will
+    /// not help: the adapter never does it.
+    #[error("`{operation}` on {} is not supported by this adapter", .entity.table())]
+    NotSupported {
+        /// The entity the call was about.
+        entity: EntityKind,
+        /// What was asked: the method (`create`, `upsert_many`, ...) or the
+        /// part of it (`q`, `q on name`).
+        operation: String,
+    },
     /// The first connection to the database failed: the message says why
     /// and what to check, once (the error has no source to repeat it).
     #[error("{0}")]
@@ -153,6 +165,8 @@ pub enum ErrorKind {
     SecondaryWrite,
     /// [`AdapterError::Backend`]
     Backend,
+    /// [`AdapterError::NotSupported`]
+    NotSupported,
 }
 
 impl AdapterError {
@@ -180,6 +194,14 @@ impl AdapterError {
         }
     }
 
+    /// An [`AdapterError::NotSupported`] of `operation` on `entity`.
+    pub fn not_supported(entity: EntityKind, operation: impl Into<String>) -> Self {
+        Self::NotSupported {
+            entity,
+            operation: operation.into(),
+        }
+    }
+
     /// An [`AdapterError::Backend`] wrapping a driver error.
     pub fn backend(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         Self::Backend {
@@ -195,6 +217,7 @@ impl AdapterError {
             AdapterError::Conflict { .. } => ErrorKind::Conflict,
             AdapterError::InvalidInput { .. } => ErrorKind::InvalidInput,
             AdapterError::SecondaryWrite { .. } => ErrorKind::SecondaryWrite,
+            AdapterError::NotSupported { .. } => ErrorKind::NotSupported,
             AdapterError::Backend { .. } | AdapterError::Connect(_) => ErrorKind::Backend,
         }
     }

@@ -19,6 +19,9 @@
 //!   stage that passthroughs of every instance share ([`ReplicationJournal`]).
 //! - [`retry`]: the bounded, jittered retry of writes a database aborted
 //!   for concurrency (deadlocks, lock waits, busy SQLite), shared by the backends.
+//! - [`capabilities`]: what a partial adapter declares it supports
+//!   ([`Capabilities`]; the default is everything), answering the rest with
+//!   [`AdapterError::NotSupported`].
 //! - [`memory`]: the in-memory adapter, the reference of the conformance suite.
 //!
 //! ## Canonical values
@@ -47,6 +50,7 @@
 //! ```
 
 pub mod bulk;
+pub mod capabilities;
 pub mod connect;
 pub mod entities;
 pub mod error;
@@ -62,6 +66,7 @@ pub mod secret;
 pub mod timestamp;
 pub mod traits;
 
+pub use capabilities::{Capabilities, QSupport};
 pub use connect::{ConnectError, ConnectOptions};
 pub use entities::*;
 pub use error::{AdapterError, BoxError, EntityKind, ErrorKind, Result};

@@ -38,8 +38,46 @@
 //! test macros.
 //!
 //! To run the checks some other way (one database for all of them, a custom
-//! harness), [`CHECKS`] lists every check by name, and [`run_check`] runs one
-//! on a fresh store.
+//! harness), [`CHECKS`] lists every check by name, [`run_suite_check`] runs
+//! one on a fresh store (skipping it when the store's capabilities exclude
+//! it), and [`run_suite`] runs them all and reports each outcome.
+//!
+//! ## Partial adapters
+//!
+//! An adapter that supports only part of the contract (read-only entities,
+//! no atomic `upsert_many`, no `q` or `q` on some fields only) declares it
+//! once as [`Capabilities`](adapter_interfaces::Capabilities) and gives the
+//! declaration to the suite with its store; an adapter with read-only
+//! entities also gives the writable store it reads them from, through which
+//! the checks write what they read back:
+//!
+//! ```
+//! use adapter_interfaces::{Capabilities, EntityKind};
+//!
+//! async fn fresh_store() -> Option<conformance_tests::TestStore> {
+//!     let inner = adapter_interfaces::memory::adapters();
+//!     // `my_adapter::over(&inner)` in a real crate: the partial adapter.
+//!     let adapters = inner.clone();
+//!     let declared = Capabilities::default().without_atomic_batches(EntityKind::Log);
+//!     Some(
+//!         conformance_tests::TestStore::new(adapters)
+//!             .with_capabilities(declared)
+//!             .with_seed_store(inner),
+//!     )
+//! }
+//!
+//! conformance_tests::conformance_suite!(fresh_store);
+//! # fn main() {}
+//! ```
+//!
+//! Each check declares what it needs ([`capabilities::NEEDS`]); a check the
+//! declaration excludes prints `skipped <check>: <reason>` and passes, the
+//! others run as usual. In place of a check skipped because its entity is
+//! read-only, the suite checks that every write of the entity is
+//! `NotSupported` and writes nothing. [`run_suite`] runs every check and
+//! reports which were skipped, to assert on. The model tests generate only
+//! what the declaration allows. See [`capabilities`] and the adapter guide
+//! (`docs/ADAPTER-GUIDE.md`, "Partial adapters").
 //!
 //! ## Databases
 //!
@@ -65,6 +103,7 @@ use std::pin::Pin;
 
 use adapter_interfaces::DataAdapters;
 
+pub mod capabilities;
 pub mod checks;
 pub mod journal;
 /// Model-based property tests: random operation sequences compared with the
@@ -395,10 +434,7 @@ macro_rules! __conformance_tests {
         $($(
             #[test]
             fn $name() {
-                $crate::run_check(
-                    || $factory(),
-                    |db| ::std::boxed::Box::pin($crate::checks::$name(db)),
-                );
+                $crate::run_suite_check(stringify!($name), || $factory());
             }
         )*)*
     };
@@ -407,25 +443,156 @@ macro_rules! __conformance_tests {
 /// Runs one check against a fresh store from `factory`, on a new
 /// multi-threaded Tokio runtime with two workers; returns without running it
 /// when the factory yields `None`. Panics when the check fails.
+///
+/// The check runs whatever the store's capabilities (against
+/// [`TestStore::harness`]); [`run_suite_check`] also skips what they exclude.
 pub fn run_check<F, Fut, S>(factory: F, check: CheckFn)
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Option<S>>,
     S: Into<TestStore>,
 {
+    with_runtime(async {
+        let Some(store) = factory().await else {
+            return;
+        };
+        let store: TestStore = store.into();
+        check(store.harness()).await;
+        // The store (and the database it guards) is dropped here, inside the
+        // runtime, so that pools can close their connections normally.
+        drop(store);
+    });
+}
+
+fn with_runtime<T>(work: impl Future<Output = T>) -> T {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("cannot build a Tokio runtime for the check");
-    runtime.block_on(async {
+    runtime.block_on(work)
+}
+
+/// What [`run_suite_check`] did with a check (a failure panics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The check ran and passed.
+    Passed,
+    /// The store's capabilities exclude what the check needs; the reason,
+    /// as printed in its `skipped` line.
+    Skipped(String),
+    /// The factory returned `None` (no database here; it said why).
+    Unavailable,
+}
+
+/// Runs the check named `name` of [`CHECKS`] against a fresh store from
+/// `factory`, as [`run_check`] does, unless the store's
+/// [`capabilities`](TestStore::with_capabilities) exclude what it needs
+/// ([`capabilities::NEEDS`]): then it prints
+/// `skipped <name>: <reason>` and, when the reason is a read-only entity,
+/// checks instead that every write of that entity is `NotSupported` and
+/// writes nothing. Panics when the check fails or `name` is no check.
+pub fn run_suite_check<F, Fut, S>(name: &str, factory: F) -> Outcome
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Option<S>>,
+    S: Into<TestStore>,
+{
+    let Some((_, check)) = CHECKS.iter().find(|(n, _)| *n == name) else {
+        panic!("`{name}` is no check of the suite");
+    };
+    with_runtime(async {
         let Some(store) = factory().await else {
-            return;
+            return Outcome::Unavailable;
         };
         let store: TestStore = store.into();
-        check(store.adapters()).await;
-        // The store (and the database it guards) is dropped here, inside the
-        // runtime, so that pools can close their connections normally.
+        let outcome = match capabilities::skip_reason(name, &store) {
+            None => {
+                check(store.harness()).await;
+                Outcome::Passed
+            }
+            Some(mut reason) => {
+                let refused = capabilities::needs(name)
+                    .filter(|n| n.writes && !store.capabilities().is_writable(n.entity))
+                    .map(|n| n.entity);
+                if let Some(entity) = refused
+                    && store.seed_store().is_some()
+                {
+                    checks::capabilities::read_only_writes_refused(
+                        entity,
+                        store.adapters(),
+                        store.harness(),
+                    )
+                    .await;
+                    reason.push_str(&format!(
+                        " (checked instead: every write of {} is NotSupported and writes nothing)",
+                        entity.table()
+                    ));
+                }
+                println!("skipped {name}: {reason}");
+                Outcome::Skipped(reason)
+            }
+        };
+        // Dropped inside the runtime, as in `run_check`.
         drop(store);
-    });
+        outcome
+    })
+}
+
+/// What [`run_suite`] found: each check of [`CHECKS`] by outcome, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SuiteReport {
+    /// Checks that ran and passed.
+    pub passed: Vec<&'static str>,
+    /// Checks the capabilities excluded, with the reason.
+    pub skipped: Vec<(&'static str, String)>,
+    /// Checks that failed, with the panic message.
+    pub failed: Vec<(&'static str, String)>,
+    /// Checks whose factory returned `None`.
+    pub unavailable: Vec<&'static str>,
+}
+
+impl std::fmt::Display for SuiteReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "suite: {} passed, {} skipped, {} failed, {} unavailable",
+            self.passed.len(),
+            self.skipped.len(),
+            self.failed.len(),
+            self.unavailable.len()
+        )
+    }
+}
+
+/// Runs every check of [`CHECKS`] with [`run_suite_check`], one after the
+/// other, each on a fresh store from `factory`, and reports each outcome
+/// (a failing check is reported, not propagated): for a custom harness,
+/// and for asserting which checks a partial adapter skips.
+pub fn run_suite<F, Fut, S>(factory: F) -> SuiteReport
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Option<S>>,
+    S: Into<TestStore>,
+{
+    let mut report = SuiteReport::default();
+    for (name, _) in CHECKS {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_suite_check(name, &factory)
+        }));
+        match outcome {
+            Ok(Outcome::Passed) => report.passed.push(name),
+            Ok(Outcome::Skipped(reason)) => report.skipped.push((name, reason)),
+            Ok(Outcome::Unavailable) => report.unavailable.push(name),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "a panic without a message".to_owned());
+                report.failed.push((name, message));
+            }
+        }
+    }
+    report
 }

@@ -7,6 +7,7 @@
 //! rest are specific to one entity.
 
 mod applications;
+pub(crate) mod capabilities;
 mod codes;
 mod concurrency;
 mod connections;

@@ -621,7 +621,7 @@ impl<'a> Lane<'a> {
     }
 
     fn adapters(&self) -> &DataAdapters {
-        self.instance.store.adapters()
+        self.instance.store.harness()
     }
 
     fn store_id(&self, id: &str) -> String {

@@ -624,7 +624,7 @@ async fn run_sequence(
     }
     let mut broken: Vec<Option<String>> = vec![None; instances.len()];
     for (lane, (_, instance)) in instances.iter().enumerate() {
-        let db = instance.store.adapters();
+        let db = instance.store.harness();
         if let Err(e) = case::reset(db).await {
             broken[lane] = Some(format!("emptying the store: {e}"));
         } else if let Err(e) = prelude(db).await {
@@ -640,7 +640,7 @@ async fn run_sequence(
                 continue;
             }
             operations.set(operations.get() + 1);
-            let (got, _) = run_op(instance.store.adapters(), op).await;
+            let (got, _) = run_op(instance.store.harness(), op).await;
             if got != want {
                 broken[lane] = Some(format!(
                     "step {step}: {op}: got {}, the reference {}",
@@ -655,7 +655,7 @@ async fn run_sequence(
         s
     });
     for (lane, (name, instance)) in instances.iter().enumerate() {
-        let db = instance.store.adapters();
+        let db = instance.store.harness();
         if broken[lane].is_none() {
             let got = snapshot(db).await.map(|mut s| {
                 unstamp(&mut s, &stamped);
@@ -696,7 +696,18 @@ pub fn check_limits(config: &Config, subjects: Vec<Subject>) -> Report {
         let mut built = Vec::new();
         for subject in subjects {
             if let Some(instance) = (subject.factory)().await {
-                built.push((subject.name, instance));
+                // The edge operations are not filtered by capabilities (every
+                // one probes a write path, `q` or an atomic batch): a subject
+                // that lacks some sits this test out, and says so.
+                let capabilities = crate::capabilities::generation_capabilities(&instance.store);
+                if capabilities.is_complete() {
+                    built.push((subject.name, instance));
+                } else {
+                    println!(
+                        "skipped {} in the limits property test: it needs every capability, and this adapter declares {capabilities}",
+                        subject.name
+                    );
+                }
             }
         }
         built

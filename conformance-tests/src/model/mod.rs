@@ -31,6 +31,15 @@
 //! }
 //! ```
 //!
+//! A subject whose store declares [`Capabilities`](adapter_interfaces::Capabilities)
+//! ([`TestStore::with_capabilities`]) gets no operation they exclude: no `q`
+//! (or only on the declared fields) where `q` is limited, no `upsert_many`
+//! of several records where batches are not atomic, and no write of a
+//! read-only entity, unless the store has a seed store
+//! ([`TestStore::with_seed_store`]), through which those writes then go
+//! while every read goes to the adapter under test. In a differential run a
+//! sequence holds only what every subject supports.
+//!
 //! Several subjects in one call form a differential run: each sequence runs
 //! against all of them, each compared with the reference. Each subject's
 //! factory is called once; the store is emptied between cases by removing
@@ -349,7 +358,7 @@ async fn run_case(
         .map(|(name, instance)| case::Lane::new(name, instance))
         .collect();
     for lane in &mut lanes {
-        let adapters = lane.instance.store.adapters();
+        let adapters = lane.instance.store.harness();
         let empty = matches!(exec::all_records(adapters, EntityKind::Tenant, "").await, Ok(t) if t.is_empty());
         if !empty && let Err(e) = case::reset(adapters).await {
             lane.divergence = Some(format!("the store is not empty at the start: {e}"));
@@ -382,7 +391,7 @@ async fn run_case(
         {
             lane.divergence = Some(format!("after the sequence: {e}"));
         }
-        if let Err(e) = case::reset(lane.instance.store.adapters()).await
+        if let Err(e) = case::reset(lane.instance.store.harness()).await
             && lane.divergence.is_none()
         {
             lane.divergence = Some(format!("emptying the store: {e}"));
@@ -445,16 +454,27 @@ pub fn run(config: &Config, subjects: Vec<Subject>) -> Report {
     }
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
     let mut runner = TestRunner::new_with_rng(proptest_config, rng);
-    let result = runner.run(&strategy::sequence(config.max_ops), |ops| {
-        sequences.set(sequences.get() + 1);
-        let divergences = runtime.block_on(run_case(&ops, &instances, &operations));
-        if divergences.is_empty() {
-            Ok(())
-        } else {
-            last_divergences.set(divergences.len());
-            Err(TestCaseError::fail(divergences.join("\n")))
-        }
-    });
+    // One sequence runs against every subject: it may only hold what all of
+    // them support.
+    let capabilities = instances
+        .iter()
+        .map(|(_, i)| crate::capabilities::generation_capabilities(&i.store))
+        .fold(adapter_interfaces::Capabilities::default(), |all, c| {
+            all.intersection(&c)
+        });
+    let result = runner.run(
+        &strategy::sequence_for(config.max_ops, &capabilities),
+        |ops| {
+            sequences.set(sequences.get() + 1);
+            let divergences = runtime.block_on(run_case(&ops, &instances, &operations));
+            if divergences.is_empty() {
+                Ok(())
+            } else {
+                last_divergences.set(divergences.len());
+                Err(TestCaseError::fail(divergences.join("\n")))
+            }
+        },
+    );
     report.sequences = sequences.get();
     report.operations = operations.get();
     match result {

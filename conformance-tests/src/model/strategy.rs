@@ -2,7 +2,7 @@
 //! records, listings and `q` filters look like.
 
 use adapter_interfaces::record::Column;
-use adapter_interfaces::{ColumnKind, EntityKind, SortOrder};
+use adapter_interfaces::{Capabilities, ColumnKind, EntityKind, SortOrder};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -362,10 +362,10 @@ fn q_literal(column: &'static Column) -> BoxedStrategy<String> {
     }
 }
 
-fn q_term(entity: EntityKind) -> BoxedStrategy<QTerm> {
+fn q_term(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<QTerm> {
     let filterable: Vec<&'static Column> = columns(entity)
         .iter()
-        .filter(|c| c.filterable && !c.secret)
+        .filter(|c| c.filterable && !c.secret && capabilities.supports_q_on(entity, c.name))
         .collect();
     let searchable = columns(entity).iter().any(|c| c.searchable);
     let negated = || prop::bool::weighted(0.2);
@@ -403,6 +403,12 @@ fn q_term(entity: EntityKind) -> BoxedStrategy<QTerm> {
     )
         .prop_map(|(negated, value)| QTerm::Bare { negated, value })
         .boxed();
+    if !capabilities.supports_all_q(entity) {
+        // Field terms on the declared fields only: no bare terms (they
+        // search every field), no metadata paths, no bad fields (whose
+        // answer, InvalidInput or NotSupported, the declaration leaves open).
+        return prop_oneof![5 => field, 1 => exists].boxed();
+    }
     let bad = select(vec!["nope", "password", "app_metadata", "client_secret"])
         .prop_map(|field| QTerm::Field {
             negated: false,
@@ -444,11 +450,38 @@ fn q_term(entity: EntityKind) -> BoxedStrategy<QTerm> {
     }
 }
 
-fn q_spec(entity: EntityKind) -> BoxedStrategy<QSpec> {
+fn q_spec(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<QSpec> {
     let join = select(vec![Join::Space, Join::Space, Join::And, Join::Or]);
-    (q_term(entity), vec((join, q_term(entity)), 0..3))
+    (
+        q_term(entity, capabilities),
+        vec((join, q_term(entity, capabilities)), 0..3),
+    )
         .prop_map(|(first, rest)| QSpec { first, rest })
         .boxed()
+}
+
+/// Whether the model may list `entity` with any `q` at all.
+fn any_q(entity: EntityKind, capabilities: &Capabilities) -> bool {
+    columns(entity)
+        .iter()
+        .any(|c| c.filterable && !c.secret && capabilities.supports_q_on(entity, c.name))
+}
+
+/// A `q` or none, `weights` (none, some) apart; always none where the
+/// capabilities allow no `q` on the entity.
+fn maybe_q(
+    entity: EntityKind,
+    capabilities: &Capabilities,
+    weights: (u32, u32),
+) -> BoxedStrategy<Option<QSpec>> {
+    if !any_q(entity, capabilities) {
+        return Just(None).boxed();
+    }
+    prop_oneof![
+        weights.0 => Just(None),
+        weights.1 => q_spec(entity, capabilities).prop_map(Some),
+    ]
+    .boxed()
 }
 
 fn sort(entity: EntityKind) -> BoxedStrategy<Option<(String, SortOrder)>> {
@@ -466,7 +499,7 @@ fn sort(entity: EntityKind) -> BoxedStrategy<Option<(String, SortOrder)>> {
     .boxed()
 }
 
-fn list_spec(entity: EntityKind) -> BoxedStrategy<ListSpec> {
+fn list_spec(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<ListSpec> {
     let page = prop_oneof![12 => Just(0u32), 3 => 1u32..3, 1 => Just(200_000)];
     let per_page = prop_oneof![
         30 => 1u32..=6,
@@ -475,7 +508,7 @@ fn list_spec(entity: EntityKind) -> BoxedStrategy<ListSpec> {
         1 => Just(0u32),
         1 => Just(1001u32),
     ];
-    let q = prop_oneof![3 => Just(None), 2 => q_spec(entity).prop_map(Some)];
+    let q = maybe_q(entity, capabilities, (3, 2));
     (page, per_page, any::<bool>(), sort(entity), q)
         .prop_map(|(page, per_page, include_totals, sort, q)| ListSpec {
             page,
@@ -487,8 +520,8 @@ fn list_spec(entity: EntityKind) -> BoxedStrategy<ListSpec> {
         .boxed()
 }
 
-fn scan_spec(entity: EntityKind) -> BoxedStrategy<ListSpec> {
-    let q = prop_oneof![1 => Just(None), 1 => q_spec(entity).prop_map(Some)];
+fn scan_spec(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<ListSpec> {
+    let q = maybe_q(entity, capabilities, (1, 1));
     (1u32..=4, sort(entity), q)
         .prop_map(|(per_page, sort, q)| ListSpec {
             page: 0,
@@ -538,17 +571,19 @@ const WEIGHTS: &[Weights] = &[
     weights(E::Log, 2, 1, 0, 1),
 ];
 
-/// Picks an entity of `focus` (weighted by `weight`, never one weighted 0),
-/// generates a tenant and `part(entity)`, and makes them an operation.
+/// Picks an entity of `focus` (weighted by `weight`, never one weighted 0,
+/// nor one `allowed` refuses), generates a tenant and `part(entity)`, and
+/// makes them an operation; `None` when no entity qualifies.
 fn per_entity<T: std::fmt::Debug + 'static>(
     focus: &[EntityKind],
     weight: fn(&Weights) -> u32,
+    allowed: impl Fn(EntityKind) -> bool,
     part: impl Fn(EntityKind) -> BoxedStrategy<T>,
     op: fn(EntityKind, TenantRef, T) -> Op,
-) -> BoxedStrategy<Op> {
+) -> Option<BoxedStrategy<Op>> {
     let weighted: Vec<(u32, BoxedStrategy<Op>)> = WEIGHTS
         .iter()
-        .filter(|w| weight(w) > 0 && focus.contains(&w.entity))
+        .filter(|w| weight(w) > 0 && focus.contains(&w.entity) && allowed(w.entity))
         .map(|w| {
             let entity = w.entity;
             let op = (tenant_ref(), part(entity))
@@ -557,16 +592,20 @@ fn per_entity<T: std::fmt::Debug + 'static>(
             (weight(w), op)
         })
         .collect();
-    proptest::strategy::Union::new_weighted(weighted).boxed()
+    if weighted.is_empty() {
+        return None;
+    }
+    Some(proptest::strategy::Union::new_weighted(weighted).boxed())
 }
 
 /// [`per_entity`] for `Op::$variant { entity, tenant, $field }`, with
 /// `$field` generated by `$part`.
 macro_rules! per_entity_op {
-    ($focus:expr, $weight:ident, $part:expr, $variant:ident { $field:ident }) => {
+    ($focus:expr, $weight:ident, $allowed:expr, $part:expr, $variant:ident { $field:ident }) => {
         per_entity(
             $focus,
             |w| w.$weight,
+            $allowed,
             $part,
             |entity, tenant, $field| Op::$variant {
                 entity,
@@ -577,8 +616,15 @@ macro_rules! per_entity_op {
     };
 }
 
-/// The records of an upsert: mostly one (`upsert`), sometimes a few (`upsert_many`).
-fn upsert_records(entity: EntityKind) -> BoxedStrategy<Vec<Map<String, Json>>> {
+/// The records of an upsert: mostly one (`upsert`), sometimes a few
+/// (`upsert_many`, only where it is atomic: the reference's is).
+fn upsert_records(
+    entity: EntityKind,
+    capabilities: &Capabilities,
+) -> BoxedStrategy<Vec<Map<String, Json>>> {
+    if !capabilities.has_atomic_batches(entity) {
+        return vec(exact_record(entity), 1..=1).boxed();
+    }
     prop_oneof![3 => vec(exact_record(entity), 1..=1), 1 => vec(exact_record(entity), 2..=3)]
         .boxed()
 }
@@ -586,15 +632,56 @@ fn upsert_records(entity: EntityKind) -> BoxedStrategy<Vec<Map<String, Json>>> {
 /// One operation of any kind, on one of the `focus` entities (which must
 /// include tenants and users).
 pub fn op(focus: &[EntityKind]) -> BoxedStrategy<Op> {
-    let create = per_entity_op!(focus, create, insert, Create { insert });
-    let get = per_entity_op!(focus, read_write, |_| key_ref(), Get { key });
-    let remove = per_entity_op!(focus, remove, |_| key_ref(), Remove { key });
-    let upsert = per_entity_op!(focus, read_write, upsert_records, Upsert { records });
-    let list = per_entity_op!(focus, read_write, list_spec, List { params });
-    let scan = per_entity_op!(focus, read_write, scan_spec, Scan { params });
+    op_for(focus, &Capabilities::default())
+}
+
+/// [`op`], generating only what `capabilities` support: no write of a
+/// read-only entity, no `q` where it is not supported (or only on the
+/// declared fields), no `upsert_many` of several records where it is not
+/// atomic.
+pub fn op_for(focus: &[EntityKind], capabilities: &Capabilities) -> BoxedStrategy<Op> {
+    let caps = capabilities.clone();
+    let writable = move |entity| caps.is_writable(entity);
+    let always = |_| true;
+    let (list_caps, scan_caps, upsert_caps) = (
+        capabilities.clone(),
+        capabilities.clone(),
+        capabilities.clone(),
+    );
+    let create = per_entity_op!(focus, create, writable.clone(), insert, Create { insert });
+    let get = per_entity_op!(focus, read_write, always, |_| key_ref(), Get { key });
+    let remove = per_entity_op!(
+        focus,
+        remove,
+        writable.clone(),
+        |_| key_ref(),
+        Remove { key }
+    );
+    let upsert = per_entity_op!(
+        focus,
+        read_write,
+        writable.clone(),
+        move |entity| upsert_records(entity, &upsert_caps),
+        Upsert { records }
+    );
+    let list = per_entity_op!(
+        focus,
+        read_write,
+        always,
+        move |entity| list_spec(entity, &list_caps),
+        List { params }
+    );
+    let scan = per_entity_op!(
+        focus,
+        read_write,
+        always,
+        move |entity| scan_spec(entity, &scan_caps),
+        Scan { params }
+    );
     let update = per_entity(
         focus,
         |w| w.update,
+        writable.clone(),
         |entity| (key_ref(), patch(entity)).boxed(),
         |entity, tenant, (key, patch)| Op::Update {
             entity,
@@ -603,29 +690,70 @@ pub fn op(focus: &[EntityKind]) -> BoxedStrategy<Op> {
             patch,
         },
     );
-    let consume = (tenant_ref(), key_ref()).prop_map(|(tenant, key)| Op::Consume { tenant, key });
+    let consume = (tenant_ref(), key_ref())
+        .prop_map(|(tenant, key)| Op::Consume { tenant, key })
+        .boxed();
     let cleanup = (tenant_ref(), values::exact_timestamp())
-        .prop_map(|(tenant, older_than)| Op::Cleanup { tenant, older_than });
-    let current =
-        (tenant_ref(), key_ref()).prop_map(|(tenant, user)| Op::GetCurrent { tenant, user });
-    prop_oneof![
-        45 => create,
-        8 => get,
-        12 => update,
-        5 => remove,
-        8 => upsert,
-        4 => consume,
-        2 => cleanup,
-        3 => current,
-        14 => list,
-        6 => scan,
-    ]
-    .boxed()
+        .prop_map(|(tenant, older_than)| Op::Cleanup { tenant, older_than })
+        .boxed();
+    let current = (tenant_ref(), key_ref())
+        .prop_map(|(tenant, user)| Op::GetCurrent { tenant, user })
+        .boxed();
+    if let (
+        Some(create),
+        Some(get),
+        Some(update),
+        Some(remove),
+        Some(upsert),
+        Some(list),
+        Some(scan),
+    ) = (&create, &get, &update, &remove, &upsert, &list, &scan)
+        && capabilities.is_complete()
+    {
+        // Exactly the union of before capabilities existed, so that a seed
+        // replays the same sequences against complete adapters.
+        return prop_oneof![
+            45 => create.clone(),
+            8 => get.clone(),
+            12 => update.clone(),
+            5 => remove.clone(),
+            8 => upsert.clone(),
+            4 => consume,
+            2 => cleanup,
+            3 => current,
+            14 => list.clone(),
+            6 => scan.clone(),
+        ]
+        .boxed();
+    }
+    let codes = capabilities.is_writable(E::Code);
+    let arms: Vec<(u32, Option<BoxedStrategy<Op>>)> = vec![
+        (45, create),
+        (8, get),
+        (12, update),
+        (5, remove),
+        (8, upsert),
+        (4, codes.then_some(consume)),
+        (2, codes.then_some(cleanup)),
+        (3, Some(current)),
+        (14, list),
+        (6, scan),
+    ];
+    let arms: Vec<(u32, BoxedStrategy<Op>)> = arms
+        .into_iter()
+        .filter_map(|(weight, arm)| Some((weight, arm?)))
+        .collect();
+    proptest::strategy::Union::new_weighted(arms).boxed()
 }
 
 /// What every sequence starts with: two tenants whose ids differ only in
 /// case, and a user in the first.
 pub fn prelude() -> Vec<Op> {
+    prelude_for(&Capabilities::default())
+}
+
+/// [`prelude`] without the creates of entities `capabilities` make read-only.
+pub fn prelude_for(capabilities: &Capabilities) -> Vec<Op> {
     let tenant = |id: &str, stamped: bool| {
         let mut insert = Map::new();
         insert.insert("id".into(), Json::from(id));
@@ -659,12 +787,25 @@ pub fn prelude() -> Vec<Op> {
             insert: user,
         },
     ]
+    .into_iter()
+    .filter(|op| match op {
+        Op::Create { entity, .. } => capabilities.is_writable(*entity),
+        _ => true,
+    })
+    .collect()
 }
 
 /// A sequence: the prelude, then 1 to `max_ops` generated operations on
 /// tenants, users and one or two other entities (so that each listing
 /// meets several records).
 pub fn sequence(max_ops: usize) -> BoxedStrategy<Vec<Op>> {
+    sequence_for(max_ops, &Capabilities::default())
+}
+
+/// [`sequence`] of operations `capabilities` support (see [`op_for`]).
+pub fn sequence_for(max_ops: usize, capabilities: &Capabilities) -> BoxedStrategy<Vec<Op>> {
+    let capabilities = capabilities.clone();
+    let prelude = prelude_for(&capabilities);
     let others = vec![
         E::Application,
         E::Connection,
@@ -676,10 +817,10 @@ pub fn sequence(max_ops: usize) -> BoxedStrategy<Vec<Op>> {
     proptest::sample::subsequence(others, 1..=2)
         .prop_flat_map(move |mut focus| {
             focus.extend([E::Tenant, E::User]);
-            vec(op(&focus), 1..=max_ops.max(1))
+            vec(op_for(&focus, &capabilities), 1..=max_ops.max(1))
         })
-        .prop_map(|ops| {
-            let mut all = prelude();
+        .prop_map(move |ops| {
+            let mut all = prelude.clone();
             all.extend(ops);
             all
         })
