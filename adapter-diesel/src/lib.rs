@@ -318,7 +318,7 @@ impl DieselStore {
                 use diesel_migrations::MigrationHarness;
                 let _guard = self.write_guard().await;
                 object
-                    .spawn_blocking(|sqlite| {
+                    .spawn_blocking(move |sqlite| {
                         sqlite
                             .run_pending_migrations(migrate::SchemaSource::new(
                                 adapter_interfaces::schema::Dialect::Sqlite,
