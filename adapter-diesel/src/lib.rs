@@ -296,11 +296,13 @@ impl DieselStore {
         let conn = self.conn().await?;
         match conn {
             #[cfg(feature = "postgres")]
-            conn::Conn::Postgres(object) => {
-                run_async_migration!(object, adapter_interfaces::schema::Dialect::Postgres, recorded)
-                    .map_err(joined)?
-                    .map_err(failed)
-            }
+            conn::Conn::Postgres(object) => run_async_migration!(
+                object,
+                adapter_interfaces::schema::Dialect::Postgres,
+                recorded
+            )
+            .map_err(joined)?
+            .map_err(failed),
             #[cfg(feature = "mysql")]
             conn::Conn::Mysql(mut object) => {
                 use diesel_async::RunQueryDsl;

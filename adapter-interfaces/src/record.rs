@@ -893,7 +893,10 @@ mod tests {
     #[test]
     fn ascii_fold_folds_ascii_letters_only() {
         assert_eq!(ascii_fold("Jöhn ÖSTER"), "jöhn Öster");
-        assert_eq!(ascii_fold("ABC xyz 09 %_ İ ß Σ ǅ ＡＢ"), "abc xyz 09 %_ İ ß Σ ǅ ＡＢ");
+        assert_eq!(
+            ascii_fold("ABC xyz 09 %_ İ ß Σ ǅ ＡＢ"),
+            "abc xyz 09 %_ İ ß Σ ǅ ＡＢ"
+        );
     }
 
     #[test]
@@ -909,7 +912,10 @@ mod tests {
         let values = to_values(&user);
         assert_eq!(values.len(), User::COLUMNS.len());
         let at = |name: &str| {
-            let i = User::COLUMNS.iter().position(|c| c.name == name).expect(name);
+            let i = User::COLUMNS
+                .iter()
+                .position(|c| c.name == name)
+                .expect(name);
             values[i].clone()
         };
         assert_eq!(at("name_folded"), Value::Text("jöhn Öster".into()));

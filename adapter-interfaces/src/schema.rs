@@ -119,12 +119,18 @@ pub fn ascii_fold_sql(dialect: Dialect, column: &str) -> String {
     const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
     match dialect {
         Dialect::Postgres => {
-            format!("translate({column}, '{UPPER}', '{}')", UPPER.to_ascii_lowercase())
+            format!(
+                "translate({column}, '{UPPER}', '{}')",
+                UPPER.to_ascii_lowercase()
+            )
         }
         Dialect::MariaDb | Dialect::MySql => {
             let mut sql = column.to_owned();
             for upper in UPPER.chars() {
-                sql = format!("REPLACE({sql}, '{upper}', '{}')", upper.to_ascii_lowercase());
+                sql = format!(
+                    "REPLACE({sql}, '{upper}', '{}')",
+                    upper.to_ascii_lowercase()
+                );
             }
             sql
         }
@@ -159,18 +165,30 @@ fn folded_column_statements<R: Record>(dialect: Dialect, version: i64) -> Vec<St
         // One statement: a MySQL table is rebuilt once, not once per column.
         Dialect::Postgres | Dialect::MariaDb | Dialect::MySql => out.push(format!(
             "ALTER TABLE {table} {}",
-            derived.iter().map(|c| add(c)).collect::<Vec<_>>().join(", ")
+            derived
+                .iter()
+                .map(|c| add(c))
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
         // SQLite adds one column per statement.
         Dialect::Sqlite => {
-            out.extend(derived.iter().map(|c| format!("ALTER TABLE {table} {}", add(c))));
+            out.extend(
+                derived
+                    .iter()
+                    .map(|c| format!("ALTER TABLE {table} {}", add(c))),
+            );
         }
     }
     let sets: Vec<String> = derived
         .iter()
         .filter_map(|c| {
             let source = q(c.folds?);
-            Some(format!("{} = {}", q(c.name), ascii_fold_sql(dialect, &source)))
+            Some(format!(
+                "{} = {}",
+                q(c.name),
+                ascii_fold_sql(dialect, &source)
+            ))
         })
         .collect();
     let any_source: Vec<String> = derived
@@ -535,7 +553,10 @@ mod tests {
                 "family_name_folded",
                 "nickname_folded",
             ] {
-                assert!(text.contains(&dialect.quote(column)), "{dialect:?} {column}");
+                assert!(
+                    text.contains(&dialect.quote(column)),
+                    "{dialect:?} {column}"
+                );
                 assert!(
                     text.contains(&dialect.quote(&format!("users_{column}_idx"))),
                     "{dialect:?} {column} index"
@@ -564,7 +585,10 @@ mod tests {
         assert_eq!(my.matches("REPLACE(").count(), 26);
         assert!(my.starts_with("REPLACE(REPLACE(") && my.ends_with(", 'Z', 'z')"));
         assert!(my.contains("REPLACE(`name`, 'A', 'a')"));
-        assert_eq!(ascii_fold_sql(Dialect::Sqlite, "\"name\""), "lower(\"name\")");
+        assert_eq!(
+            ascii_fold_sql(Dialect::Sqlite, "\"name\""),
+            "lower(\"name\")"
+        );
     }
 
     #[test]

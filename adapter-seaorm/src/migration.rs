@@ -76,13 +76,22 @@ async fn apply(manager: &SchemaManager<'_>, version: i64) -> Result<(), DbErr> {
 
 /// The highest version `switchyard_schema` records (the table exists from
 /// version 1 on, which a guarded version follows).
-async fn recorded_version<C: ConnectionTrait>(db: &C, dialect: Dialect) -> Result<Option<i64>, DbErr> {
+async fn recorded_version<C: ConnectionTrait>(
+    db: &C,
+    dialect: Dialect,
+) -> Result<Option<i64>, DbErr> {
     let sql = format!(
         "SELECT MAX({}) FROM {}",
         dialect.quote("version"),
         dialect.quote(schema::VERSION_TABLE)
     );
-    match db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await? {
+    match db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await?
+    {
         Some(row) => row.try_get_by_index::<Option<i64>>(0),
         None => Ok(None),
     }

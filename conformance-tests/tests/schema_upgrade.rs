@@ -90,7 +90,9 @@ async fn at_version_two(raw: &sea_orm::DatabaseConnection, dialect: Dialect) {
     for migration in schema::migrations(dialect) {
         if migration.version <= 2 {
             for statement in &migration.statements {
-                raw.execute_unprepared(statement).await.expect("version 1 and 2 DDL");
+                raw.execute_unprepared(statement)
+                    .await
+                    .expect("version 1 and 2 DDL");
             }
         }
     }
@@ -182,14 +184,20 @@ async fn searches(db: &DataAdapters, what: &str) {
 /// The upgrade by `upgrader`'s tool, then `other`'s over it.
 async fn upgrade(db: TestDatabase, upgrader: &str, other: &str) {
     let what = format!("{upgrader} upgrades, {other} follows ({})", db.name());
-    let raw = adapter_seaorm::connect(db.url()).await.expect("raw connection");
+    let raw = adapter_seaorm::connect(db.url())
+        .await
+        .expect("raw connection");
     let dialect = dialect(raw.connection()).await;
     at_version_two(raw.connection(), dialect).await;
 
     let first = connect(upgrader, db.url()).await;
     assert_eq!(first.version().await, Some(2), "{what}: at version 2");
     first.migrate().await;
-    assert_eq!(first.version().await, Some(schema::SCHEMA_VERSION), "{what}");
+    assert_eq!(
+        first.version().await,
+        Some(schema::SCHEMA_VERSION),
+        "{what}"
+    );
     folded_as_rust_folds(raw.connection(), &format!("{what}: back-filled")).await;
     searches(&first.adapters(), &what).await;
 
@@ -197,7 +205,11 @@ async fn upgrade(db: TestDatabase, upgrader: &str, other: &str) {
     let second = connect(other, db.url()).await;
     second.migrate().await;
     second.migrate().await;
-    assert_eq!(second.version().await, Some(schema::SCHEMA_VERSION), "{what}");
+    assert_eq!(
+        second.version().await,
+        Some(schema::SCHEMA_VERSION),
+        "{what}"
+    );
     searches(&second.adapters(), &format!("{what}, read by {other}")).await;
     // What it writes carries its folded columns, computed in Rust.
     second
