@@ -290,14 +290,19 @@ impl DieselStore {
         #[cfg(any(feature = "postgres", feature = "mysql"))]
         let joined =
             |e: tokio::task::JoinError| AdapterError::backend("running the schema migration", e);
+        // What `switchyard_schema` records before we start: a guarded version
+        // that another backend's tool applied is only recorded in Diesel's table.
+        let recorded = self.schema_version().await?;
         let conn = self.conn().await?;
         match conn {
             #[cfg(feature = "postgres")]
-            conn::Conn::Postgres(object) => {
-                run_async_migration!(object, adapter_interfaces::schema::Dialect::Postgres)
-                    .map_err(joined)?
-                    .map_err(failed)
-            }
+            conn::Conn::Postgres(object) => run_async_migration!(
+                object,
+                adapter_interfaces::schema::Dialect::Postgres,
+                recorded
+            )
+            .map_err(joined)?
+            .map_err(failed),
             #[cfg(feature = "mysql")]
             conn::Conn::Mysql(mut object) => {
                 use diesel_async::RunQueryDsl;
@@ -306,7 +311,7 @@ impl DieselStore {
                     .await
                     .map_err(|e| AdapterError::backend("asking the server version", e))?;
                 let dialect = adapter_interfaces::schema::Dialect::mysql_from_version(&server);
-                run_async_migration!(object, dialect)
+                run_async_migration!(object, dialect, recorded)
                     .map_err(joined)?
                     .map_err(failed)
             }
@@ -315,10 +320,11 @@ impl DieselStore {
                 use diesel_migrations::MigrationHarness;
                 let _guard = self.write_guard().await;
                 object
-                    .spawn_blocking(|sqlite| {
+                    .spawn_blocking(move |sqlite| {
                         sqlite
                             .run_pending_migrations(migrate::SchemaSource::new(
                                 adapter_interfaces::schema::Dialect::Sqlite,
+                                recorded,
                             ))
                             .map(drop)
                             .map_err(DieselError::QueryBuilderError)
@@ -365,15 +371,16 @@ fn is_missing_table(message: &str) -> bool {
 /// connection, on the blocking pool so that the runtime is never blocked.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! run_async_migration {
-    ($object:expr, $dialect:expr) => {{
+    ($object:expr, $dialect:expr, $recorded:expr) => {{
         use diesel_migrations::MigrationHarness;
         let object = $object;
         let dialect = $dialect;
+        let recorded = $recorded;
         tokio::task::spawn_blocking(move || {
             let mut wrapper =
                 diesel_async::async_connection_wrapper::AsyncConnectionWrapper::<_>::from(object);
             wrapper
-                .run_pending_migrations(migrate::SchemaSource::new(dialect))
+                .run_pending_migrations(migrate::SchemaSource::new(dialect, recorded))
                 .map(drop)
         })
         .await

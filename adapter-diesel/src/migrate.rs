@@ -3,8 +3,9 @@
 //! The DDL is `adapter_interfaces::schema::statements(dialect)`, served by a
 //! programmatic [`MigrationSource`], so Diesel's harness records it in
 //! `__diesel_schema_migrations` like any migration. Every statement is
-//! idempotent, so a database another backend already migrated gains only
-//! that bookkeeping row.
+//! idempotent, or its version guarded (run only while `switchyard_schema`
+//! does not record it), so a database another backend already migrated
+//! gains only that bookkeeping row.
 
 use std::fmt;
 
@@ -28,11 +29,14 @@ pub(crate) struct SchemaMigration {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SchemaSource {
     dialect: Dialect,
+    /// The version `switchyard_schema` recorded before migrating
+    /// ([`schema::SchemaMigration::statements_to_apply`]).
+    recorded: Option<i64>,
 }
 
 impl SchemaSource {
-    pub(crate) fn new(dialect: Dialect) -> Self {
-        Self { dialect }
+    pub(crate) fn new(dialect: Dialect, recorded: Option<i64>) -> Self {
+        Self { dialect, recorded }
     }
 }
 
@@ -45,7 +49,7 @@ impl<DB: Backend> MigrationSource<DB> for SchemaSource {
                     dialect: self.dialect,
                     version: format!("{:014}", m.version),
                     name: m.name,
-                    statements: m.statements,
+                    statements: m.statements_to_apply(self.recorded).to_vec(),
                 }) as Box<dyn Migration<DB>>
             })
             .collect())

@@ -54,6 +54,10 @@ diesel::table! {
         user_metadata -> Json,
         created_at -> Ts,
         updated_at -> Ts,
+        name_folded -> Nullable<Text>,
+        given_name_folded -> Nullable<Text>,
+        family_name_folded -> Nullable<Text>,
+        nickname_folded -> Nullable<Text>,
     }
 }
 

@@ -324,6 +324,10 @@ diesel_record!(
         user_metadata,
         created_at,
         updated_at,
+        name_folded,
+        given_name_folded,
+        family_name_folded,
+        nickname_folded,
     ]
 );
 diesel_record!(

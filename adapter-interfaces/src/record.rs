@@ -54,6 +54,12 @@ pub struct Column {
     pub non_empty: bool,
     /// Stored lowercased (emails); `q` values for it are lowercased too.
     pub lowercase: bool,
+    /// A derived column: the ASCII-folded copy ([`ascii_fold`]) of the named
+    /// column, written from it by [`to_values`] and ignored by
+    /// [`from_values`]; the record type does not carry it. `q` compares it
+    /// (with the folded query value) where the named column is searched, so
+    /// that the search is case-insensitive and still served by an index.
+    pub folds: Option<&'static str>,
 }
 
 impl Column {
@@ -68,6 +74,7 @@ impl Column {
             secret: false,
             non_empty: false,
             lowercase: false,
+            folds: None,
         }
     }
     /// A text column of at most `max_chars` characters.
@@ -127,6 +134,25 @@ impl Column {
         self.non_empty = true;
         self
     }
+    /// Makes the column the stored ASCII-folded copy of column `source`
+    /// (see [`Column::folds`]): nullable as any copy of a nullable column,
+    /// and neither a field of `q` nor of a sort by its own name.
+    pub const fn folds(mut self, source: &'static str) -> Self {
+        self.folds = Some(source);
+        self.nullable = true;
+        self
+    }
+}
+
+/// ASCII case folding: `A`-`Z` become `a`-`z`, every other character stays
+/// (`Jöhn ÖSTER` is `jöhn Öster`).
+///
+/// This, not Unicode folding, is what the case-insensitive fields of `q`
+/// compare, because it is the one folding that every database computes
+/// identically (see [`crate::schema::ascii_fold_sql`], which back-fills the
+/// folded columns with the same function in SQL).
+pub fn ascii_fold(text: &str) -> String {
+    text.to_ascii_lowercase()
 }
 
 /// A column value, as adapters bind and read it.
@@ -214,7 +240,8 @@ pub trait Record:
     /// The entity kind.
     const KIND: EntityKind;
     /// Every column, the key first, in table order. Tenant-scoped tables also
-    /// have a leading `tenant_id` column that is not listed here.
+    /// have a leading `tenant_id` column that is not listed here. Derived
+    /// columns ([`Column::folds`]) come last: they are stored, not fields.
     const COLUMNS: &'static [Column];
     /// Groups of columns that must be unique within a tenant, with the field
     /// reported in the [`AdapterError::Conflict`] (the primary key is implied).
@@ -248,6 +275,12 @@ pub trait Record:
     fn column(name: &str) -> Option<&'static Column> {
         Self::COLUMNS.iter().find(|c| c.name == name)
     }
+
+    /// The derived column that holds the ASCII-folded copy of column
+    /// `name`, if the entity has one ([`Column::folds`]).
+    fn folded_column(name: &str) -> Option<&'static Column> {
+        Self::COLUMNS.iter().find(|c| c.folds == Some(name))
+    }
 }
 
 /// A unique key over one or more columns (within a tenant).
@@ -275,21 +308,29 @@ fn schema_error(kind: EntityKind, detail: impl fmt::Display) -> AdapterError {
     }
 }
 
-/// The column values of a record, in [`Record::COLUMNS`] order.
+/// The column values of a record, in [`Record::COLUMNS`] order: the
+/// record's fields, and the derived columns ([`Column::folds`]) computed
+/// from them, so that every write of every adapter stores them.
 pub fn to_values<R: Record>(record: &R) -> Vec<Value> {
     let json = serde_json::to_value(record).unwrap_or(Json::Null);
-    R::COLUMNS
-        .iter()
-        .map(|c| json_to_value(c, json.get(c.name).cloned().unwrap_or(Json::Null)))
-        .collect()
+    R::COLUMNS.iter().map(|c| stored_value(c, &json)).collect()
 }
 
-/// The value of one column of a record.
+/// The value of one column of a record (a derived column included).
 pub fn column_value<R: Record>(record: &R, column: &str) -> Value {
     let json = serde_json::to_value(record).unwrap_or(Json::Null);
     match R::column(column) {
-        Some(c) => json_to_value(c, json.get(c.name).cloned().unwrap_or(Json::Null)),
+        Some(c) => stored_value(c, &json),
         None => Value::Null,
+    }
+}
+
+/// The stored value of `column` for a record serialised as `json`.
+fn stored_value(column: &Column, json: &Json) -> Value {
+    let field = column.folds.unwrap_or(column.name);
+    match json_to_value(column, json.get(field).cloned().unwrap_or(Json::Null)) {
+        Value::Text(text) if column.folds.is_some() => Value::Text(ascii_fold(&text)),
+        value => value,
     }
 }
 
@@ -309,7 +350,8 @@ fn json_to_value(column: &Column, json: Json) -> Value {
 }
 
 /// Rebuilds a record from its column values (in [`Record::COLUMNS`] order),
-/// as a backend reads them from a row.
+/// as a backend reads them from a row. The values of derived columns
+/// ([`Column::folds`]) are ignored: the record is its own fields.
 pub fn from_values<R: Record>(values: Vec<Value>) -> Result<R> {
     if values.len() != R::COLUMNS.len() {
         return Err(schema_error(
@@ -323,6 +365,10 @@ pub fn from_values<R: Record>(values: Vec<Value>) -> Result<R> {
     }
     let mut object = Map::with_capacity(values.len());
     for (column, value) in R::COLUMNS.iter().zip(values) {
+        if column.folds.is_some() {
+            // Derived from another column when written; the record has no such field.
+            continue;
+        }
         let json = match value {
             Value::Null => Json::Null,
             Value::Text(s) => Json::String(s),
@@ -837,4 +883,61 @@ pub fn first_clash<R: Record>(
         index.place(record);
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entities::User;
+
+    #[test]
+    fn ascii_fold_folds_ascii_letters_only() {
+        assert_eq!(ascii_fold("Jöhn ÖSTER"), "jöhn Öster");
+        assert_eq!(
+            ascii_fold("ABC xyz 09 %_ İ ß Σ ǅ ＡＢ"),
+            "abc xyz 09 %_ İ ß Σ ǅ ＡＢ"
+        );
+    }
+
+    #[test]
+    fn folded_columns_are_written_and_not_read() {
+        let user: User = serde_json::from_value(serde_json::json!({
+            "user_id": "auth0|1", "email": null, "username": null, "phone_number": null,
+            "name": "Jöhn ÖSTER", "given_name": "Jöhn", "family_name": null,
+            "nickname": "JJ", "picture": null, "locale": null, "provider": "auth0",
+            "connection": "db", "linked_to": null, "last_ip": null, "last_login": null,
+            "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"
+        }))
+        .expect("a user");
+        let values = to_values(&user);
+        assert_eq!(values.len(), User::COLUMNS.len());
+        let at = |name: &str| {
+            let i = User::COLUMNS
+                .iter()
+                .position(|c| c.name == name)
+                .expect(name);
+            values[i].clone()
+        };
+        assert_eq!(at("name_folded"), Value::Text("jöhn Öster".into()));
+        assert_eq!(at("given_name_folded"), Value::Text("jöhn".into()));
+        assert_eq!(at("family_name_folded"), Value::Null);
+        assert_eq!(at("nickname_folded"), Value::Text("jj".into()));
+        assert_eq!(
+            column_value(&user, "nickname_folded"),
+            Value::Text("jj".into())
+        );
+        assert_eq!(
+            User::folded_column("name").map(|c| c.name),
+            Some("name_folded")
+        );
+        assert_eq!(User::folded_column("username"), None);
+        // Whatever a row holds in them, the record is its own fields.
+        let mut read = values.clone();
+        let i = User::COLUMNS
+            .iter()
+            .position(|c| c.name == "name_folded")
+            .expect("column");
+        read[i] = Value::Text("something else".into());
+        assert_eq!(from_values::<User>(read).expect("read"), user);
+    }
 }

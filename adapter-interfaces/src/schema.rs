@@ -6,6 +6,11 @@
 //! idempotent (`IF NOT EXISTS`, inline MySQL indexes), so migrating a
 //! database that another backend already migrated is a no-op.
 //!
+//! A statement that cannot be idempotent (SQLite and MySQL 8 have no
+//! `ADD COLUMN IF NOT EXISTS`) belongs to a [`SchemaMigration::guarded`]
+//! version, which a backend's tool applies only while `switchyard_schema`
+//! does not record it ([`SchemaMigration::statements_to_apply`]).
+//!
 //! Storage rules:
 //! - text: `VARCHAR(n)` up to 512 characters, `TEXT` beyond, compared by
 //!   bytes (`COLLATE "C"`; MariaDB `utf8mb4_nopad_bin`, MySQL 8
@@ -31,7 +36,7 @@ use crate::error::EntityKind;
 use crate::record::{Column, ColumnKind, Record};
 
 /// The latest schema version; every applied version is a row of `switchyard_schema`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// One version of the schema: what a backend's migration tool applies as
 /// one migration, in order of `version`.
@@ -41,13 +46,38 @@ pub struct SchemaMigration {
     pub version: i64,
     /// A short name (`entities`, `replication_journal`).
     pub name: &'static str,
-    /// Its statements, in order, each idempotent.
+    /// Its statements, in order; each idempotent unless the version is
+    /// [`guarded`](Self::guarded).
     pub statements: Vec<String>,
+    /// Whether some statements are not idempotent (an `ALTER TABLE ... ADD
+    /// COLUMN` on SQLite or MySQL 8), so that they must not run again over a
+    /// database where another backend's tool already applied this version:
+    /// each tool has its own bookkeeping, and `switchyard_schema` is the
+    /// record they share. See [`Self::statements_to_apply`].
+    pub guarded: bool,
+}
+
+impl SchemaMigration {
+    /// What a backend's tool runs for this migration, given the highest
+    /// version `switchyard_schema` records before it starts (`None` on a
+    /// database without the schema): every statement, except for a
+    /// [`guarded`](Self::guarded) version already recorded there, which
+    /// the tool then only records in its own bookkeeping.
+    pub fn statements_to_apply(&self, recorded: Option<i64>) -> &[String] {
+        if self.guarded && recorded.is_some_and(|v| v >= self.version) {
+            &[]
+        } else {
+            &self.statements
+        }
+    }
 }
 
 /// Every version of the schema for `dialect`, oldest first:
 /// 1. the entities' tables and the version table;
-/// 2. the replication journal and the shared stage ([`crate::journal`]).
+/// 2. the replication journal and the shared stage ([`crate::journal`]);
+/// 3. the users' ASCII-folded copies of `name`, `given_name`, `family_name`
+///    and `nickname` ([`Column::folds`]), back-filled and indexed, which
+///    `q` compares to match those fields case-insensitively.
 pub fn migrations(dialect: Dialect) -> Vec<SchemaMigration> {
     let mut journal = crate::journal::sql::schema_statements(dialect);
     journal.push(record_version(dialect, 2));
@@ -56,13 +86,156 @@ pub fn migrations(dialect: Dialect) -> Vec<SchemaMigration> {
             version: 1,
             name: "entities",
             statements: entity_statements(dialect),
+            guarded: false,
         },
         SchemaMigration {
             version: 2,
             name: "replication_journal",
             statements: journal,
+            guarded: false,
+        },
+        SchemaMigration {
+            version: 3,
+            name: "case_folding",
+            statements: folded_column_statements::<User>(dialect, 3),
+            guarded: true,
         },
     ]
+}
+
+/// SQL that folds the text `column` (an SQL expression, already quoted) the
+/// way [`crate::record::ascii_fold`] does: `A`-`Z` to `a`-`z` and nothing
+/// else, identically on every database, non-ASCII text included.
+///
+/// - PostgreSQL: `translate(col, 'A..Z', 'a..z')` (its `lower()` folds by
+///   the collation's rules);
+/// - MySQL, MariaDB: 26 nested `REPLACE(col, 'A', 'a')` (`REPLACE` matches
+///   case-sensitively; `LOWER()` folds Unicode even under a binary collation);
+/// - SQLite: `lower(col)`, which folds ASCII only (without the ICU extension,
+///   which this project never loads).
+///
+/// NULL stays NULL everywhere.
+pub fn ascii_fold_sql(dialect: Dialect, column: &str) -> String {
+    const UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    match dialect {
+        Dialect::Postgres => {
+            format!(
+                "translate({column}, '{UPPER}', '{}')",
+                UPPER.to_ascii_lowercase()
+            )
+        }
+        Dialect::MariaDb | Dialect::MySql => {
+            let mut sql = column.to_owned();
+            for upper in UPPER.chars() {
+                sql = format!(
+                    "REPLACE({sql}, '{upper}', '{}')",
+                    upper.to_ascii_lowercase()
+                );
+            }
+            sql
+        }
+        Dialect::Sqlite => format!("lower({column})"),
+    }
+}
+
+/// The derived columns of entity `R` ([`Column::folds`]), added to its table
+/// by schema version `version`: the columns, a back-fill of the rows already
+/// there with [`ascii_fold_sql`], an index `(tenant_id, column)` per column
+/// (which serves the exact and prefix searches on it), and the version row.
+///
+/// PostgreSQL and MariaDB add columns and indexes `IF NOT EXISTS`; SQLite
+/// and MySQL 8 cannot, so the version is [`SchemaMigration::guarded`].
+fn folded_column_statements<R: Record>(dialect: Dialect, version: i64) -> Vec<String> {
+    let q = |i: &str| dialect.quote(i);
+    let table = q(R::KIND.table());
+    let derived: Vec<&Column> = R::COLUMNS.iter().filter(|c| c.folds.is_some()).collect();
+    let mut out = Vec::new();
+    let add = |c: &Column| {
+        let guard = match dialect {
+            Dialect::Postgres | Dialect::MariaDb => "IF NOT EXISTS ",
+            Dialect::MySql | Dialect::Sqlite => "",
+        };
+        format!(
+            "ADD COLUMN {guard}{} {} NULL",
+            q(c.name),
+            dialect.column_type(c)
+        )
+    };
+    match dialect {
+        // One statement: a MySQL table is rebuilt once, not once per column.
+        Dialect::Postgres | Dialect::MariaDb | Dialect::MySql => out.push(format!(
+            "ALTER TABLE {table} {}",
+            derived
+                .iter()
+                .map(|c| add(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        // SQLite adds one column per statement.
+        Dialect::Sqlite => {
+            out.extend(
+                derived
+                    .iter()
+                    .map(|c| format!("ALTER TABLE {table} {}", add(c))),
+            );
+        }
+    }
+    let sets: Vec<String> = derived
+        .iter()
+        .filter_map(|c| {
+            let source = q(c.folds?);
+            Some(format!(
+                "{} = {}",
+                q(c.name),
+                ascii_fold_sql(dialect, &source)
+            ))
+        })
+        .collect();
+    let any_source: Vec<String> = derived
+        .iter()
+        .filter_map(|c| Some(format!("{} IS NOT NULL", q(c.folds?))))
+        .collect();
+    if !sets.is_empty() {
+        out.push(format!(
+            "UPDATE {table} SET {} WHERE {}",
+            sets.join(", "),
+            any_source.join(" OR ")
+        ));
+    }
+    let scope = if is_tenant_scoped(R::KIND) {
+        format!("{}, ", q("tenant_id"))
+    } else {
+        String::new()
+    };
+    let index = |c: &Column| q(&format!("{}_{}_idx", R::KIND.table(), c.name));
+    match dialect {
+        Dialect::Postgres | Dialect::Sqlite => {
+            out.extend(derived.iter().map(|c| {
+                format!(
+                    "CREATE INDEX IF NOT EXISTS {} ON {table} ({scope}{})",
+                    index(c),
+                    q(c.name)
+                )
+            }));
+        }
+        Dialect::MariaDb | Dialect::MySql => {
+            let guard = if dialect == Dialect::MariaDb {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            };
+            out.push(format!(
+                "ALTER TABLE {table} {}",
+                derived
+                    .iter()
+                    .map(|c| format!("ADD INDEX {guard}{} ({scope}{})", index(c), q(c.name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    out.push(record_version(dialect, version));
+    out
 }
 
 fn record_version(dialect: Dialect, version: i64) -> String {
@@ -221,7 +394,9 @@ fn table_ddl<R: Record>(dialect: Dialect) -> Vec<String> {
             dialect.column_type(tenant_column)
         );
     }
-    for column in R::COLUMNS {
+    // Derived columns are version 3's (`folded_column_statements`), on a
+    // new database as on one created before it.
+    for column in R::COLUMNS.iter().filter(|c| c.folds.is_none()) {
         let null = if column.nullable { "NULL" } else { "NOT NULL" };
         let _ = writeln!(
             ddl,
@@ -342,7 +517,11 @@ mod tests {
                     "{dialect:?} {kind}"
                 );
             }
-            for statement in statements(dialect) {
+            for statement in migrations(dialect)
+                .into_iter()
+                .filter(|m| !m.guarded)
+                .flat_map(|m| m.statements)
+            {
                 assert!(
                     statement.contains("IF NOT EXISTS")
                         || statement.contains("IGNORE")
@@ -351,6 +530,65 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn version_three_adds_the_folded_columns_after_version_one() {
+        for dialect in [
+            Dialect::Postgres,
+            Dialect::MariaDb,
+            Dialect::MySql,
+            Dialect::Sqlite,
+        ] {
+            let all = migrations(dialect);
+            assert_eq!(all.last().map(|m| m.version), Some(SCHEMA_VERSION));
+            let v1 = all[0].statements.join("\n");
+            assert!(!v1.contains("name_folded"), "{dialect:?}: v1 is as it was");
+            let v3 = &all[2];
+            assert!(v3.guarded);
+            let text = v3.statements.join("\n");
+            for column in [
+                "name_folded",
+                "given_name_folded",
+                "family_name_folded",
+                "nickname_folded",
+            ] {
+                assert!(
+                    text.contains(&dialect.quote(column)),
+                    "{dialect:?} {column}"
+                );
+                assert!(
+                    text.contains(&dialect.quote(&format!("users_{column}_idx"))),
+                    "{dialect:?} {column} index"
+                );
+            }
+            assert!(text.contains(&ascii_fold_sql(dialect, &dialect.quote("name"))));
+            assert!(v3.statements_to_apply(None).len() == v3.statements.len());
+            assert!(v3.statements_to_apply(Some(2)).len() == v3.statements.len());
+            assert!(v3.statements_to_apply(Some(3)).is_empty());
+            assert_eq!(
+                all[1].statements_to_apply(Some(3)).len(),
+                all[1].statements.len(),
+                "an unguarded version always runs (it is idempotent)"
+            );
+        }
+    }
+
+    #[test]
+    fn ascii_fold_sql_names_every_letter() {
+        let pg = ascii_fold_sql(Dialect::Postgres, "\"name\"");
+        assert_eq!(
+            pg,
+            "translate(\"name\", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+        );
+        let my = ascii_fold_sql(Dialect::MariaDb, "`name`");
+        assert_eq!(my.matches("REPLACE(").count(), 26);
+        assert!(my.starts_with("REPLACE(REPLACE(") && my.ends_with(", 'Z', 'z')"));
+        assert!(my.contains("REPLACE(`name`, 'A', 'a')"));
+        assert_eq!(
+            ascii_fold_sql(Dialect::Sqlite, "\"name\""),
+            "lower(\"name\")"
+        );
     }
 
     #[test]

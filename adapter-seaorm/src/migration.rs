@@ -1,9 +1,10 @@
 //! The schema, through `sea-orm-migration`.
 //!
-//! One migration applies the canonical DDL of
-//! [`adapter_interfaces::schema::statements`] for the connection's dialect.
-//! Every statement is idempotent, so migrating a database that another
-//! backend already migrated only records the migration in SeaORM's own
+//! One migration per version of [`adapter_interfaces::schema::migrations`]
+//! applies its DDL for the connection's dialect. Every statement is
+//! idempotent, or its version guarded (run only while `switchyard_schema`
+//! does not record it), so migrating a database that another backend
+//! already migrated only records the migrations in SeaORM's own
 //! bookkeeping table (`seaql_migrations`).
 
 use adapter_interfaces::schema::{self, Dialect};
@@ -19,7 +20,7 @@ pub struct Migrator;
 #[async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(SchemaV1), Box::new(SchemaV2)]
+        vec![Box::new(SchemaV1), Box::new(SchemaV2), Box::new(SchemaV3)]
     }
 }
 
@@ -43,18 +44,57 @@ impl MigrationName for SchemaV2 {
     }
 }
 
-/// Applies version `version` of [`schema::migrations`].
+/// Version 3: the users' ASCII-folded name columns, back-filled and indexed.
+#[derive(Debug, Clone, Copy)]
+pub struct SchemaV3;
+
+impl MigrationName for SchemaV3 {
+    fn name(&self) -> &str {
+        "m20261203_000003_switchyard_case_folding"
+    }
+}
+
+/// Applies version `version` of [`schema::migrations`]; a guarded version
+/// that `switchyard_schema` already records (another backend's tool applied
+/// it) is only recorded in SeaORM's table.
 async fn apply(manager: &SchemaManager<'_>, version: i64) -> Result<(), DbErr> {
     let db = manager.get_connection();
     let dialect = dialect(db).await?;
+    let mut recorded = None;
     for migration in schema::migrations(dialect) {
         if migration.version == version {
-            for statement in migration.statements {
-                db.execute_unprepared(&statement).await?;
+            if migration.guarded {
+                recorded = recorded_version(db, dialect).await?;
+            }
+            for statement in migration.statements_to_apply(recorded) {
+                db.execute_unprepared(statement).await?;
             }
         }
     }
     Ok(())
+}
+
+/// The highest version `switchyard_schema` records (the table exists from
+/// version 1 on, which a guarded version follows).
+async fn recorded_version<C: ConnectionTrait>(
+    db: &C,
+    dialect: Dialect,
+) -> Result<Option<i64>, DbErr> {
+    let sql = format!(
+        "SELECT MAX({}) FROM {}",
+        dialect.quote("version"),
+        dialect.quote(schema::VERSION_TABLE)
+    );
+    match db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await?
+    {
+        Some(row) => row.try_get_by_index::<Option<i64>>(0),
+        None => Ok(None),
+    }
 }
 
 fn not_reverted() -> DbErr {
@@ -77,6 +117,17 @@ impl MigrationTrait for SchemaV1 {
 impl MigrationTrait for SchemaV2 {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         apply(manager, 2).await
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Err(not_reverted())
+    }
+}
+
+#[async_trait]
+impl MigrationTrait for SchemaV3 {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        apply(manager, 3).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

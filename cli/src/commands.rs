@@ -74,7 +74,7 @@ pub async fn migrate(target: &str) -> Result<String, CommandError> {
         Some(found) if found < SCHEMA_VERSION => {
             store.migrate().await?;
             Ok(format!(
-                "{url}: upgraded the schema from version {found} to {SCHEMA_VERSION} (the replication journal and the shared stage)"
+                "{url}: upgraded the schema from version {found} to {SCHEMA_VERSION} (2: the replication journal and the shared stage; 3: the users' case-folded name columns)"
             ))
         }
         Some(found) => Err(StoreError::SchemaVersion {

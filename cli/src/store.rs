@@ -52,7 +52,7 @@ pub enum StoreError {
     /// The store's schema version differs from this build's.
     #[error(
         "{url} has schema version {found}, but this switchyard uses version {expected}; nothing was written{}",
-        if found < expected { format!(" (run `switchyard migrate --target {url}` to upgrade it: version 2 adds the replication journal and the shared stage)") } else { String::new() }
+        if found < expected { format!(" (run `switchyard migrate --target {url}` to upgrade it: version 2 adds the replication journal and the shared stage, version 3 the users' case-folded name columns)") } else { String::new() }
     )]
     SchemaVersion {
         /// The masked URL.

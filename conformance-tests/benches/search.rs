@@ -49,7 +49,8 @@ fn env_number(name: &str, default: usize) -> usize {
 /// The user columns after `tenant_id`, in the order of the seed's SELECT.
 const COLUMNS: &str = "tenant_id, user_id, email, email_verified, phone_verified, name, \
     given_name, family_name, nickname, provider, connection, is_social, blocked, last_login, \
-    login_count, app_metadata, user_metadata, created_at, updated_at";
+    login_count, app_metadata, user_metadata, created_at, updated_at, name_folded, \
+    given_name_folded, family_name_folded, nickname_folded";
 
 /// PostgreSQL: one statement over `generate_series`.
 fn postgres_seed(users: usize) -> String {
@@ -62,7 +63,8 @@ fn postgres_seed(users: usize) -> String {
          n % 1000, \
          jsonb_build_object('roles', CASE WHEN n % 100 = 0 THEN jsonb_build_array('admin') ELSE jsonb_build_array('user') END), \
          jsonb_build_object('plan', CASE n % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' ELSE 'bronze' END), \
-         timestamptz '2020-01-01' + n * interval '1 minute', timestamptz '2020-01-01' + n * interval '1 minute' \
+         timestamptz '2020-01-01' + n * interval '1 minute', timestamptz '2020-01-01' + n * interval '1 minute', \
+         'user ' || n, 'given' || (n % 1000), 'family' || (n % 5000), 'nick' || n \
          FROM generate_series(0, {}) AS n",
         users - 1
     )
@@ -91,7 +93,8 @@ fn mariadb_seed(users: usize) -> String {
          n % 1000, \
          CASE WHEN n % 100 = 0 THEN '{{\"roles\": [\"admin\"]}}' ELSE '{{\"roles\": [\"user\"]}}' END, \
          CONCAT('{{\"plan\": \"', ELT(n % 3 + 1, 'gold', 'silver', 'bronze'), '\"}}'), \
-         TIMESTAMP '2020-01-01 00:00:00' + INTERVAL n MINUTE, TIMESTAMP '2020-01-01 00:00:00' + INTERVAL n MINUTE \
+         TIMESTAMP '2020-01-01 00:00:00' + INTERVAL n MINUTE, TIMESTAMP '2020-01-01 00:00:00' + INTERVAL n MINUTE, \
+         CONCAT('user ', n), CONCAT('given', n % 1000), CONCAT('family', n % 5000), CONCAT('nick', n) \
          FROM (SELECT {} AS n FROM {}) AS s WHERE n < {users}",
         number.join(" + "),
         from.join(" CROSS JOIN ")

@@ -203,6 +203,7 @@ macro_rules! __for_each_check {
                 users_search_grouping,
                 users_search_wildcards_are_literal,
                 users_search_metadata,
+                users_search_case,
                 users_search_unsupported_is_invalid,
             }
             // applications

@@ -218,6 +218,12 @@ impl Record for User {
         Column::json("user_metadata"),
         Column::timestamp("created_at").sort(),
         Column::timestamp("updated_at").sort(),
+        // Derived (schema version 3): what `q` compares for these four
+        // fields, which match case-insensitively as in Auth0.
+        Column::text("name_folded", 255).folds("name"),
+        Column::text("given_name_folded", 255).folds("given_name"),
+        Column::text("family_name_folded", 255).folds("family_name"),
+        Column::text("nickname_folded", 255).folds("nickname"),
     ];
     const UNIQUE: &'static [UniqueKey] = &[
         UniqueKey {

@@ -13,14 +13,17 @@
 //! | `field:[a TO b]`, `{a TO b}`, `[a TO *]`, mixed | ranges, inclusive `[]`, exclusive `{}`, `*` open |
 //! | `field:>v` `field:>=v` `field:<v` `field:<=v` | comparisons (v2's forms, kept as an extension) |
 //! | `_exists_:field` | the field is not null |
-//! | `term`, `"a phrase"`, `jo*`, `*son` | substring (or prefix, suffix; case-sensitive) of any searchable field |
+//! | `term`, `"a phrase"`, `jo*`, `*son` | substring (or prefix, suffix) of any searchable field, by its case rule |
 //! | `a b`, `a AND b`, `a OR b`, `NOT a`, `-a`, `( ... )`, `field:(a OR b)` | boolean logic, Lucene's precedence: `NOT` > `AND` > `OR` > juxtaposition |
 //! | `logins_count`, `email.domain` | Auth0's name of `login_count`; the part of `email` after the `@` |
 //! | `user_metadata.a.b:v`, `_exists_:app_metadata.a` | users' metadata: a value (or an array element) equal by its JSON type; present ([`metadata`]) |
 //!
 //! Values are typed by the field: integers, `true`/`false`, timestamps
 //! (RFC 3339, or the dates `YYYY-MM-DD`, `YYYY-MM`, `YYYY`); text compares
-//! by code points; backslash escapes any character. Unknown fields, bad
+//! by code points; backslash escapes any character. `name`, `given_name`,
+//! `family_name` and `nickname` match case-insensitively by ASCII folding
+//! (their stored folded copies, [`crate::record::Column::folds`]), `email`
+//! is lowercased, every other field is case-sensitive. Unknown fields, bad
 //! values, malformed queries and every Lucene construct this project does
 //! not implement (fuzzy `~`, boosts `^`, `?`, regular expressions, infix
 //! wildcards, ranges or wildcards on metadata, ...) are
@@ -137,7 +140,8 @@ pub enum Filter {
         /// The suffix.
         suffix: String,
     },
-    /// Any of the columns contains `term` (case-sensitive).
+    /// Any of the columns contains `term` (case-sensitive: a bare term on a
+    /// case-insensitive field names its folded column, with a folded term).
     Contains {
         /// The searched columns.
         columns: Vec<&'static str>,
@@ -279,9 +283,9 @@ mod tests {
         assert_eq!(
             parse(r#"name:"Ada \"the\" Lovelace""#).unwrap(),
             Some(cmp(
-                "name",
+                "name_folded",
                 CompareOp::Eq,
-                Value::Text(r#"Ada "the" Lovelace"#.into())
+                Value::Text(r#"ada "the" lovelace"#.into())
             ))
         );
         assert_eq!(
@@ -296,13 +300,39 @@ mod tests {
             parse("_exists_:email").unwrap(),
             Some(Filter::Exists("email"))
         );
-        match parse(r#""Ada L""#).unwrap() {
-            Some(Filter::Contains { columns, term }) => {
-                assert_eq!(term, "Ada L");
-                assert!(columns.contains(&"email") && columns.contains(&"name"));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
+        // Each searchable field by its case rule: email lowercased, the
+        // names folded (the same text here), the others as written.
+        assert_eq!(
+            parse(r#""Ada L""#).unwrap(),
+            Some(Filter::Or(vec![
+                Filter::Contains {
+                    columns: vec!["email", "name_folded", "nickname_folded"],
+                    term: "ada l".into()
+                },
+                Filter::Contains {
+                    columns: vec!["username", "phone_number"],
+                    term: "Ada L".into()
+                },
+            ]))
+        );
+        assert_eq!(
+            parse(r#""ÖSTER""#).unwrap(),
+            Some(Filter::Or(vec![
+                Filter::Contains {
+                    columns: vec!["email"],
+                    term: "öster".into()
+                },
+                Filter::Contains {
+                    columns: vec!["username", "phone_number"],
+                    term: "ÖSTER".into()
+                },
+                Filter::Contains {
+                    columns: vec!["name_folded", "nickname_folded"],
+                    term: "Öster".into()
+                },
+            ])),
+            "ASCII folding leaves Ö as it is"
+        );
     }
 
     #[test]
@@ -500,9 +530,37 @@ mod tests {
         assert_eq!(
             parse("name:Jo*").unwrap(),
             Some(Filter::And(vec![
-                text("name", CompareOp::Ge, "Jo"),
-                text("name", CompareOp::Lt, "Jp"),
-            ]))
+                text("name_folded", CompareOp::Ge, "jo"),
+                text("name_folded", CompareOp::Lt, "jp"),
+            ])),
+            "names compare their ASCII-folded copies"
+        );
+        assert_eq!(
+            parse("family_name:*SMITH").unwrap(),
+            Some(Filter::EndsWith {
+                column: "family_name_folded",
+                suffix: "smith".into()
+            })
+        );
+        assert_eq!(
+            parse("given_name:JÖHN").unwrap(),
+            Some(text("given_name_folded", CompareOp::Eq, "jÖhn"))
+        );
+        assert_eq!(
+            parse("username:Jo*").unwrap(),
+            Some(Filter::And(vec![
+                text("username", CompareOp::Ge, "Jo"),
+                text("username", CompareOp::Lt, "Jp"),
+            ])),
+            "other fields stay case-sensitive"
+        );
+        assert_eq!(
+            parse("_exists_:nickname").unwrap(),
+            Some(Filter::Exists("nickname"))
+        );
+        assert!(
+            parse("name_folded:x").is_err(),
+            "a folded copy is not a field"
         );
         assert_eq!(
             parse("email:ADA*").unwrap(),
@@ -515,21 +573,21 @@ mod tests {
         assert_eq!(
             parse("name:*50%_off").unwrap(),
             Some(Filter::EndsWith {
-                column: "name",
+                column: "name_folded",
                 suffix: "50%_off".into()
             })
         );
         assert_eq!(
             parse(r#"name:a\*b*"#).unwrap(),
             Some(Filter::And(vec![
-                text("name", CompareOp::Ge, "a*b"),
-                text("name", CompareOp::Lt, "a*c"),
+                text("name_folded", CompareOp::Ge, "a*b"),
+                text("name_folded", CompareOp::Lt, "a*c"),
             ])),
             "an escaped `*` is literal"
         );
         assert_eq!(
             parse(r#"name:"jo*""#).unwrap(),
-            Some(text("name", CompareOp::Eq, "jo*")),
+            Some(text("name_folded", CompareOp::Eq, "jo*")),
             "a `*` in a phrase is literal"
         );
         assert_eq!(
@@ -590,8 +648,8 @@ mod tests {
         assert_eq!(
             parse("name:[a TO b}").unwrap(),
             Some(Filter::And(vec![
-                text("name", CompareOp::Ge, "a"),
-                text("name", CompareOp::Lt, "b"),
+                text("name_folded", CompareOp::Ge, "a"),
+                text("name_folded", CompareOp::Lt, "b"),
             ]))
         );
     }
@@ -618,22 +676,28 @@ mod tests {
         );
         assert_eq!(
             parse(r#"name:a\ b\(c\)\:d\\"#).unwrap(),
-            Some(text("name", CompareOp::Eq, r"a b(c):d\"))
+            Some(text("name_folded", CompareOp::Eq, r"a b(c):d\"))
         );
         assert_eq!(
             parse("name:OR").unwrap(),
-            Some(text("name", CompareOp::Eq, "OR")),
+            Some(text("name_folded", CompareOp::Eq, "or")),
             "a keyword after `field:` is a value"
         );
         assert_eq!(
             parse("name:a and name:b").unwrap(),
             Some(Filter::And(vec![
-                text("name", CompareOp::Eq, "a"),
+                text("name_folded", CompareOp::Eq, "a"),
                 Filter::Contains {
-                    columns: vec!["email", "username", "phone_number", "name", "nickname"],
+                    columns: vec![
+                        "email",
+                        "username",
+                        "phone_number",
+                        "name_folded",
+                        "nickname_folded"
+                    ],
                     term: "and".into()
                 },
-                text("name", CompareOp::Eq, "b"),
+                text("name_folded", CompareOp::Eq, "b"),
             ])),
             "lowercase `and` is a word, as in Auth0"
         );

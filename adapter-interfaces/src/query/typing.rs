@@ -8,7 +8,7 @@ use super::ast::{Bound, Query, Term};
 use super::metadata::{self, JsonTest};
 use super::{CompareOp, Filter, q_error};
 use crate::error::{EntityKind, Result};
-use crate::record::{Column, ColumnKind, Record, Value};
+use crate::record::{Column, ColumnKind, Record, Value, ascii_fold};
 use crate::timestamp::Timestamp;
 
 /// Auth0's names for fields this model spells differently, per entity.
@@ -45,32 +45,72 @@ fn bare<R: Record>(term: &Term) -> Result<Filter> {
             R::KIND.table()
         )));
     }
+    // Each field keeps its case rule: the column `q` compares for it, and
+    // the term as that column holds it (lowercased, ASCII-folded, as written).
+    let targets: Vec<(&'static str, String)> = match term {
+        Term::Exact(text) | Term::Prefix(text) | Term::Suffix(text) => columns
+            .iter()
+            .map(|c| {
+                let target = search_column::<R>(c);
+                (target.name, text_as_stored(target, text))
+            })
+            .collect(),
+        Term::Range { .. } | Term::Compare(..) => Vec::new(),
+    };
     match term {
         Term::Exact(text) => {
             if text.is_empty() {
                 return Err(q_error("an empty phrase matches nothing useful"));
             }
-            Ok(Filter::Contains {
-                columns: columns.iter().map(|c| c.name).collect(),
-                term: text.clone(),
+            // One test per distinct spelling of the term, over its columns.
+            let mut groups: Vec<(String, Vec<&'static str>)> = Vec::new();
+            for (column, term) in targets {
+                match groups.iter_mut().find(|(t, _)| *t == term) {
+                    Some((_, columns)) => columns.push(column),
+                    None => groups.push((term, vec![column])),
+                }
+            }
+            let mut tests: Vec<Filter> = groups
+                .into_iter()
+                .map(|(term, columns)| Filter::Contains { columns, term })
+                .collect();
+            Ok(if tests.len() == 1 {
+                tests.remove(0)
+            } else {
+                Filter::Or(tests)
             })
         }
-        // Bare wildcards keep the bare terms' rule: as written, case-sensitive.
-        Term::Prefix(text) => Ok(Filter::Or(
-            columns.iter().map(|c| prefix(c.name, text)).collect(),
+        Term::Prefix(_) => Ok(Filter::Or(
+            targets.iter().map(|(c, text)| prefix(c, text)).collect(),
         )),
-        Term::Suffix(text) => Ok(Filter::Or(
-            columns
-                .iter()
-                .map(|c| Filter::EndsWith {
-                    column: c.name,
-                    suffix: text.clone(),
-                })
+        Term::Suffix(_) => Ok(Filter::Or(
+            targets
+                .into_iter()
+                .map(|(column, suffix)| Filter::EndsWith { column, suffix })
                 .collect(),
         )),
         Term::Range { .. } | Term::Compare(..) => {
             Err(q_error("a range or comparison needs a field"))
         }
+    }
+}
+
+/// The column `q` compares for field `column`: its ASCII-folded copy
+/// ([`Column::folds`]) when it has one (the field is case-insensitive),
+/// otherwise itself.
+fn search_column<R: Record>(column: &'static Column) -> &'static Column {
+    R::folded_column(column.name).unwrap_or(column)
+}
+
+/// A query's text as `column` stores it: lowercased for a lowercased
+/// column (emails), ASCII-folded for a folded copy, otherwise as written.
+fn text_as_stored(column: &Column, raw: &str) -> String {
+    if column.lowercase {
+        raw.to_lowercase()
+    } else if column.folds.is_some() {
+        ascii_fold(raw)
+    } else {
+        raw.to_owned()
     }
 }
 
@@ -137,15 +177,11 @@ fn fielded<R: Record>(field: &str, term: &Term) -> Result<Filter> {
             return json_filter::<R>(field, |field| metadata::test(field, term));
         }
     }
-    let column = filterable_column::<R>(field)?;
+    // A case-insensitive field is searched through its folded copy, with
+    // every value folded alike: exact, wildcards and ranges.
+    let column = search_column::<R>(filterable_column::<R>(field)?);
     let name = column.name;
-    let text_value = |raw: &str| {
-        if column.lowercase {
-            raw.to_lowercase()
-        } else {
-            raw.to_owned()
-        }
-    };
+    let text_value = |raw: &str| text_as_stored(column, raw);
     match term {
         Term::Exact(raw) => compare(column, CompareOp::Eq, raw),
         Term::Compare(op, raw) => compare(column, *op, raw),
@@ -287,14 +323,7 @@ fn compare(column: &'static Column, op: CompareOp, raw: &str) -> Result<Filter> 
         value,
     };
     Ok(match column.kind {
-        ColumnKind::Text { .. } => cmp(
-            op,
-            Value::Text(if column.lowercase {
-                raw.to_lowercase()
-            } else {
-                raw.to_owned()
-            }),
-        ),
+        ColumnKind::Text { .. } => cmp(op, Value::Text(text_as_stored(column, raw))),
         ColumnKind::Int => cmp(
             op,
             raw.parse().map(Value::Int).map_err(|_| bad("an integer"))?,

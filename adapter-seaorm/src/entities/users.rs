@@ -60,6 +60,14 @@ pub struct Model {
     pub created_at: DbTimestamp,
     /// Column `updated_at`: [`adapter_interfaces::User`]'s field of that name.
     pub updated_at: DbTimestamp,
+    /// Column `name_folded`: `name` ASCII-folded, derived when written (schema v3).
+    pub name_folded: Option<String>,
+    /// Column `given_name_folded`: `given_name` ASCII-folded, derived when written.
+    pub given_name_folded: Option<String>,
+    /// Column `family_name_folded`: `family_name` ASCII-folded, derived when written.
+    pub family_name_folded: Option<String>,
+    /// Column `nickname_folded`: `nickname` ASCII-folded, derived when written.
+    pub nickname_folded: Option<String>,
 }
 
 /// No relations are declared: the foreign keys live in the shared DDL.

@@ -767,6 +767,14 @@ pub(crate) async fn keyset_scans<R: Record>(lister: &dyn Lister<R>, records: &[R
     );
 }
 
+/// A text value ASCII-folded (`A`-`Z` to `a`-`z`), anything else as it is.
+fn ascii_folded(value: &Value) -> Value {
+    match value {
+        Value::Text(t) => Value::Text(t.to_ascii_lowercase()),
+        other => other.clone(),
+    }
+}
+
 async fn scan<R: Record>(lister: &dyn Lister<R>, params: ListParams, what: &str) -> Vec<R> {
     let mut out = Vec::new();
     let mut params = params.with_per_page(2);
@@ -813,6 +821,16 @@ pub(crate) async fn q_forms<R: Record>(lister: &dyn Lister<R>, records: &[R]) {
         .filter(|c| c.filterable && !c.secret && c.kind != ColumnKind::Json)
     {
         let name = column.name;
+        // A case-insensitive field (one with a folded copy) compares folded
+        // values: `compare` sees both sides folded.
+        let folded = R::folded_column(name).is_some();
+        let compare = |actual: &Value, op: &str, value: &Value| {
+            if folded {
+                compare(&ascii_folded(actual), op, &ascii_folded(value))
+            } else {
+                compare(actual, op, value)
+            }
+        };
         let mut values: Vec<Value> = Vec::new();
         for r in records {
             let v = record::column_value(r, name);
@@ -830,10 +848,14 @@ pub(crate) async fn q_forms<R: Record>(lister: &dyn Lister<R>, records: &[R]) {
                 matching(&|r| !compare(&record::column_value(r, name), "", value)),
             )
             .await;
-            if column.lowercase
+            if (column.lowercase || folded)
                 && let Value::Text(text) = value
             {
-                let upper = quote(&text.to_uppercase());
+                let upper = quote(&if folded {
+                    text.to_ascii_uppercase()
+                } else {
+                    text.to_uppercase()
+                });
                 check(
                     format!("{name}:{upper}"),
                     matching(&|r| compare(&record::column_value(r, name), "", value)),
@@ -884,7 +906,8 @@ pub(crate) async fn q_forms<R: Record>(lister: &dyn Lister<R>, records: &[R]) {
         )
         .await;
     }
-    // Bare terms: a case-sensitive substring of any searchable field.
+    // Bare terms: a substring of any searchable field, by the field's case
+    // rule (lowercased emails, ASCII-folded names, others as written).
     let searchable: Vec<&str> = R::COLUMNS
         .iter()
         .filter(|c| c.searchable)
@@ -892,9 +915,18 @@ pub(crate) async fn q_forms<R: Record>(lister: &dyn Lister<R>, records: &[R]) {
         .collect();
     let contains = |term: &str| {
         matching(&|r| {
-            searchable
-                .iter()
-                .any(|c| matches!(record::column_value(r, c), Value::Text(t) if t.contains(term)))
+            searchable.iter().any(|c| {
+                let Value::Text(t) = record::column_value(r, c) else {
+                    return false;
+                };
+                match R::column(c) {
+                    Some(column) if column.lowercase => t.contains(&term.to_lowercase()),
+                    _ if R::folded_column(c).is_some() => {
+                        t.to_ascii_lowercase().contains(&term.to_ascii_lowercase())
+                    }
+                    _ => t.contains(term),
+                }
+            })
         })
     };
     for column in &searchable {

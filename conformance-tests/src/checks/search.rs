@@ -181,9 +181,13 @@ fn people() -> Vec<(&'static str, UserInsert)> {
 }
 
 async fn seed_people(db: &DataAdapters) {
+    seed(db, people()).await;
+}
+
+async fn seed(db: &DataAdapters, users: Vec<(&'static str, UserInsert)>) {
     tenant(db, T1).await;
     tenant(db, T2).await;
-    for (tenant_id, insert) in people() {
+    for (tenant_id, insert) in users {
         ok(
             db.users.create(tenant_id, insert).await,
             "create (search fixture)",
@@ -211,9 +215,18 @@ async fn found(db: &DataAdapters, q: &str) -> Vec<String> {
 
 /// Runs each `(q, expected ids)` on `db` and on a reference store seeded alike.
 async fn expect_found(db: &DataAdapters, cases: &[(&str, &[&str])]) {
-    seed_people(db).await;
+    expect_found_among(db, people, cases).await;
+}
+
+/// [`expect_found`] over the users `users` makes.
+async fn expect_found_among(
+    db: &DataAdapters,
+    users: fn() -> Vec<(&'static str, UserInsert)>,
+    cases: &[(&str, &[&str])],
+) {
+    seed(db, users()).await;
     let reference = adapter_interfaces::memory::adapters();
-    seed_people(&reference).await;
+    seed(&reference, users()).await;
     for (q, want) in cases {
         let mut want: Vec<String> = want.iter().map(|s| (*s).to_owned()).collect();
         want.sort();
@@ -403,6 +416,105 @@ pub async fn users_search_wildcards_are_literal(db: &DataAdapters) {
             (r"name:Jane\ Smith", &[JANE]),
             (r#"name:"50%_off*""#, &[]),
             (r"name:50%_off\*", &[]),
+        ],
+    )
+    .await;
+}
+
+const ADA: &str = "auth0|ada";
+const OSTER: &str = "auth0|oster";
+const LOWER_OSTER: &str = "auth0|lower-oster";
+const NAMELESS: &str = "auth0|nameless";
+
+/// Users whose names differ by case, in ASCII and beyond it.
+fn cased_people() -> Vec<(&'static str, UserInsert)> {
+    let named = |id: &str, name: &str, given: &str, family: &str, nickname: &str| UserInsert {
+        user_id: Some(id.into()),
+        connection: DB.into(),
+        name: Some(name.into()),
+        given_name: Some(given.into()),
+        family_name: Some(family.into()),
+        nickname: Some(nickname.into()),
+        created_at: Some(ts("2020-01-01T00:00:00Z")),
+        ..Default::default()
+    };
+    let ada = UserInsert {
+        email: Some("Ada.Lovelace@Example.com".into()),
+        username: Some("AdaL".into()),
+        ..named(ADA, "Ada LOVELACE", "Ada", "LOVELACE", "ADA")
+    };
+    let oster = named(OSTER, "Jöhn ÖSTER", "Jöhn", "ÖSTER", "JÖHNNY");
+    let lower = named(LOWER_OSTER, "jöhn öster", "jöhn", "öster", "jöhnny");
+    let nameless = UserInsert {
+        user_id: Some(NAMELESS.into()),
+        connection: DB.into(),
+        username: Some("ada".into()),
+        created_at: Some(ts("2020-01-01T00:00:00Z")),
+        ..Default::default()
+    };
+    let elsewhere = named(ADA, "ada lovelace", "ada", "lovelace", "ada");
+    vec![
+        (T1, ada),
+        (T1, oster),
+        (T1, lower),
+        (T1, nameless),
+        (T2, elsewhere),
+    ]
+}
+
+/// `name`, `given_name`, `family_name` and `nickname` match
+/// case-insensitively, as in Auth0, by ASCII folding only: exact values,
+/// prefix and suffix wildcards, ranges and bare terms; a difference of case
+/// beyond ASCII (`Ö` and `ö`) is a near miss on every database. Bare terms
+/// keep each field's rule: `email` is lowercased, `username` case-sensitive.
+pub async fn users_search_case(db: &DataAdapters) {
+    expect_found_among(
+        db,
+        cased_people,
+        &[
+            (r#"name:"ada lovelace""#, &[ADA]),
+            (r#"name:"ADA LOVELACE""#, &[ADA]),
+            ("given_name:aDA", &[ADA]),
+            ("family_name:Lovelace", &[ADA]),
+            ("nickname:ada", &[ADA]),
+            ("name:aDa*", &[ADA]),
+            ("family_name:love*", &[ADA]),
+            ("given_name:A*", &[ADA]),
+            ("name:*LoveLace", &[ADA]),
+            ("nickname:*DA", &[ADA]),
+            ("family_name:[LOVE TO lovf]", &[ADA]),
+            ("given_name:{a TO ADB}", &[ADA]),
+            ("name:ADA* AND -nickname:Ada", &[]),
+            ("-name:ada*", &[OSTER, LOWER_OSTER, NAMELESS]),
+            // Beyond ASCII, the case is as written: Ö is not ö.
+            (r#"name:"JÖHN ÖSTER""#, &[]),
+            (r#"name:"JöHN ÖSTER""#, &[OSTER]),
+            (r#"name:"jöhn öster""#, &[LOWER_OSTER]),
+            ("given_name:JÖHN", &[]),
+            ("given_name:jöhn", &[LOWER_OSTER, OSTER]),
+            ("given_name:JöHN", &[LOWER_OSTER, OSTER]),
+            ("family_name:ÖSTER", &[OSTER]),
+            ("family_name:Öster", &[OSTER]),
+            ("family_name:öster", &[LOWER_OSTER]),
+            ("nickname:JÖ*", &[OSTER]),
+            ("nickname:Jö*", &[LOWER_OSTER]),
+            ("name:*ÖSTER", &[OSTER]),
+            ("name:*öSTER", &[LOWER_OSTER]),
+            ("_exists_:given_name", &[ADA, OSTER, LOWER_OSTER]),
+            // Bare terms: names folded, email lowercased, username as written.
+            ("LOVELACE", &[ADA]),
+            ("ADA.LOVELACE@EXAMPLE", &[ADA]),
+            ("AdaL", &[ADA]),
+            ("adal", &[]),
+            ("ada", &[ADA, NAMELESS]),
+            ("ADA", &[ADA]),
+            ("ÖSTER", &[OSTER]),
+            ("öster", &[LOWER_OSTER]),
+            ("ada*", &[ADA, NAMELESS]),
+            ("JÖ*", &[OSTER]),
+            ("*STER", &[LOWER_OSTER, OSTER]),
+            ("*ÖSTER", &[OSTER]),
+            ("*öster", &[LOWER_OSTER]),
         ],
     )
     .await;

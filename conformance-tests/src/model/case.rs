@@ -9,7 +9,7 @@ use adapter_interfaces::{DataAdapters, EntityKind, Timestamp, memory};
 use serde_json::{Map, Value as Json};
 
 use super::exec::{self, Answer, Call, PageAnswer};
-use super::op::{Join, KeyRef, ListSpec, Op, QSpec, QTerm, QValue, TenantRef};
+use super::op::{Join, KeyRef, ListSpec, Op, QSpec, QTerm, QValue, TenantRef, swap_case};
 use super::strategy::stamp_fields;
 use super::{Instance, columns, parse_placeholder, redact};
 
@@ -218,10 +218,16 @@ impl Model {
                     op,
                     value,
                 } => {
+                    let swapped = matches!(
+                        value,
+                        QValue::SwappedFromRecord(_) | QValue::SwappedSubstring(..)
+                    );
                     let text = match value {
                         QValue::Literal(s) => s.clone(),
-                        QValue::Substring(n, s, l) => substring(*n, *s, *l),
-                        QValue::FromRecord(n) => {
+                        QValue::Substring(n, s, l) | QValue::SwappedSubstring(n, s, l) => {
+                            substring(*n, *s, *l)
+                        }
+                        QValue::FromRecord(n) | QValue::SwappedFromRecord(n) => {
                             match pick(*n).and_then(|r| r.get(field).map(|v| (r, v))) {
                                 Some((record, _))
                                     if self.is_stamped(entity, tenant, record, field)
@@ -236,6 +242,7 @@ impl Model {
                             }
                         }
                     };
+                    let text = if swapped { swap_case(&text) } else { text };
                     // A range over a column of ids: generated ids order by
                     // their random digits, differently in every adapter.
                     let id_column = field == columns(entity)[0].name
@@ -251,6 +258,8 @@ impl Model {
                         QValue::Literal(s) => s.clone(),
                         QValue::Substring(n, s, l) => substring(*n, *s, *l),
                         QValue::FromRecord(n) => substring(*n, 0, 8),
+                        QValue::SwappedSubstring(n, s, l) => swap_case(&substring(*n, *s, *l)),
+                        QValue::SwappedFromRecord(n) => swap_case(&substring(*n, 0, 8)),
                     };
                     format!("{}{}", neg(*negated), quote(&text))
                 }

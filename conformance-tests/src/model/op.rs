@@ -110,6 +110,30 @@ pub enum QValue {
     /// A piece of the `n`-th record's first non-empty searchable field:
     /// characters `start..start+len` (modulo its length).
     Substring(u8, u8, u8),
+    /// [`QValue::FromRecord`] with the case of every letter swapped
+    /// (Unicode's mappings, so `Zoë` is `zOË`): it still finds the record
+    /// on a case-insensitive field when only ASCII letters differ, and is a
+    /// near miss otherwise.
+    SwappedFromRecord(u8),
+    /// [`QValue::Substring`] with the case of every letter swapped.
+    SwappedSubstring(u8, u8, u8),
+}
+
+/// `text` with every uppercase letter lowercased and every lowercase
+/// letter uppercased (by Unicode's full mappings: `ß` is `SS`).
+pub fn swap_case(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let swapped: Vec<char> = if c.is_uppercase() {
+                c.to_lowercase().collect()
+            } else if c.is_lowercase() {
+                c.to_uppercase().collect()
+            } else {
+                vec![c]
+            };
+            swapped
+        })
+        .collect()
 }
 
 /// How terms are joined.
@@ -263,6 +287,10 @@ impl fmt::Display for QValue {
             QValue::FromRecord(n) => write!(f, "<value of record #{n}>"),
             QValue::Substring(n, start, len) => {
                 write!(f, "<chars {start}..+{len} of record #{n}>")
+            }
+            QValue::SwappedFromRecord(n) => write!(f, "<value of record #{n}, case swapped>"),
+            QValue::SwappedSubstring(n, start, len) => {
+                write!(f, "<chars {start}..+{len} of record #{n}, case swapped>")
             }
         }
     }

@@ -377,8 +377,9 @@ fn q_term(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<QTer
                 _ => vec!["", ">", ">=", "<", "<="],
             };
             let value = prop_oneof![
-                1 => q_literal(column).prop_map(QValue::Literal),
-                2 => any::<u8>().prop_map(QValue::FromRecord),
+                2 => q_literal(column).prop_map(QValue::Literal),
+                4 => any::<u8>().prop_map(QValue::FromRecord),
+                1 => any::<u8>().prop_map(QValue::SwappedFromRecord),
             ];
             (negated(), select(ops), value).prop_map(move |(negated, op, value)| QTerm::Field {
                 negated,
@@ -399,6 +400,8 @@ fn q_term(entity: EntityKind, capabilities: &Capabilities) -> BoxedStrategy<QTer
         prop_oneof![
             1 => select(values::WORDS).prop_map(|w| QValue::Literal(w.to_owned())),
             2 => (any::<u8>(), 0u8..8, 1u8..4).prop_map(|(n, s, l)| QValue::Substring(n, s, l)),
+            1 => (any::<u8>(), 0u8..8, 1u8..4)
+                .prop_map(|(n, s, l)| QValue::SwappedSubstring(n, s, l)),
         ],
     )
         .prop_map(|(negated, value)| QTerm::Bare { negated, value })
