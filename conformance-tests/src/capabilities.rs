@@ -184,6 +184,7 @@ pub const NEEDS: &[(&str, Needs)] = &[
     ("users_search_wildcards_are_literal", reads(User).q()),
     ("users_search_metadata", reads(User).q()),
     ("users_search_unsupported_is_invalid", reads(User).q()),
+    ("users_search_case", reads(User).q()),
     ("applications_create_round_trip", writes(Application)),
     (
         "applications_create_generates_id_and_timestamps",

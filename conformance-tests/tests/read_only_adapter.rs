@@ -52,6 +52,7 @@ const READS_THAT_RUN: &[&str] = &[
     "users_search_wildcards_are_literal",
     "users_search_metadata",
     "users_search_unsupported_is_invalid",
+    "users_search_case",
     "applications_get_missing",
     "applications_list_pages_and_totals",
     "applications_list_sort_orders",
