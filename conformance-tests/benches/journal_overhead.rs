@@ -9,7 +9,8 @@
 //!
 //! Run: `cargo bench -p switchyard-identity-conformance --bench journal_overhead`
 //! (needs SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL; `BENCH_WRITES`
-//! sets the number of writes, default 4000). It prints p50/p99 latency,
+//! sets the number of writes, default 4000; `BENCH_POOL` the primary's pool
+//! size, default 16). It prints p50/p99 latency,
 //! throughput and the ratios; report them with the machine and the date.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,6 +24,14 @@ use passthrough::{OnFailure, Passthrough, SecondaryOptions};
 
 const CALLERS: usize = 8;
 const USERS: usize = 200;
+
+/// The primary's pool: `BENCH_POOL`, default twice the callers.
+fn pool_size() -> u32 {
+    std::env::var("BENCH_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2 * CALLERS as u32)
+}
 
 struct Run {
     latencies: Vec<Duration>,
@@ -127,7 +136,15 @@ async fn main() {
         println!("skipped: the benchmark needs PostgreSQL and MariaDB");
         return;
     };
-    let primary = adapter_sqlx::connect(pg.url()).await.unwrap();
+    // The journal's steps and the fast-path copies share the primary's pool
+    // with the callers: size it for both, as the deployment guide says
+    // (the bare primary's 8 callers never use more than 8 of them).
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(pool_size())
+        .connect(pg.url())
+        .await
+        .unwrap();
+    let primary = adapter_sqlx::SqlxStore::from_postgres_pool(pool);
     primary.migrate().await.unwrap();
     let secondary = adapter_sqlx::connect(my.url()).await.unwrap();
     secondary.migrate().await.unwrap();
@@ -201,7 +218,8 @@ async fn main() {
     .await;
 
     println!(
-        "{writes} user updates by {CALLERS} callers; primary PostgreSQL, secondary MariaDB (sqlx)"
+        "{writes} user updates by {CALLERS} callers; primary PostgreSQL (pool of {}), secondary MariaDB (sqlx)",
+        pool_size()
     );
     let base = bare.throughput();
     line("bare primary", &bare, base);

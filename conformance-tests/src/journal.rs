@@ -1217,6 +1217,7 @@ pub async fn journal_claim_keys_is_not_a_write(journal: Journal) {
         vec![rewritten.clone(), rewritten_many.clone()]
     );
 
+    let began = std::time::Instant::now();
     begin(
         &journal,
         &[rewritten.clone(), rewritten_many.clone()],
@@ -1237,8 +1238,12 @@ pub async fn journal_claim_keys_is_not_a_write(journal: Journal) {
     );
     let rows = entries(&journal).await;
     assert_eq!(rows.len(), 2);
+    // On a loaded machine the short lease may already have run out; the
+    // relay's claim below then still shows the rows were kept.
+    let within_lease = began.elapsed() < LEASE;
     assert!(
-        rows.iter().all(|e| e.in_flight && !e.dead),
+        rows.iter()
+            .all(|e| (e.in_flight || !within_lease) && !e.dead),
         "the kept rows are pending, their write in flight: {rows:?}"
     );
 
