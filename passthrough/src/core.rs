@@ -21,6 +21,7 @@ use crate::config::{
 };
 use crate::copy::copy_subject;
 use crate::entity::BoxFuture;
+use crate::group_commit::GroupCommit;
 use crate::stage::{Member, MigrationController, Owed, Side, owed_by};
 use crate::stats::{
     DeadLetter, Event, Health, JournalStatus, Role, SecondaryStatus, Stats, StatusReport,
@@ -70,6 +71,8 @@ pub(crate) struct Core {
     idle: Notify,
     /// Wakes the relay (a fast path gave keys back).
     wake: Notify,
+    /// Each store's journal, its per-write steps coalesced across callers.
+    journals: Vec<Arc<dyn ReplicationJournal>>,
 }
 
 /// Counts one copy in progress for as long as it lives (even if its future is dropped).
@@ -116,7 +119,14 @@ impl Core {
                 retrying: AtomicBool::new(false),
             })
             .collect();
+        let journals = bundles
+            .iter()
+            .map(|bundle| {
+                Arc::new(GroupCommit::new(bundle.journal.clone())) as Arc<dyn ReplicationJournal>
+            })
+            .collect();
         Self {
+            journals,
             targets,
             read_policy,
             options,
@@ -146,7 +156,7 @@ impl Core {
 
     /// The journal in store `index`'s database.
     pub(crate) fn journal(&self, index: usize) -> Arc<dyn ReplicationJournal> {
-        self.bundles[index].journal.clone()
+        self.journals[index].clone()
     }
 
     /// The primary of `entity` right now.

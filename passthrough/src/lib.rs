@@ -31,7 +31,11 @@
 //!   shared transaction, works on any adapter, and makes every copy
 //!   idempotent and order-free, so several relays and instances can copy at
 //!   once with one claim per key. The price is one journal statement before
-//!   and one after each write, and a read of the primary per copy.
+//!   and one after each write, and a read of the primary per copy; under
+//!   concurrent writers those statements are shared (group commit: the
+//!   `begin`, `finish` and `settle` calls that arrive while one of the same
+//!   step is in flight go as one statement, never merging two writes of a
+//!   key), so their cost per write falls with the number of writers.
 //! - **Transient failures** (an unreachable secondary) are retried for as
 //!   long as it takes; **rejections** (a conflict, an invalid value) become
 //!   dead letters in the journal after [`RetryPolicy::max_attempts`],
@@ -101,6 +105,7 @@ mod copy;
 mod core;
 mod entity;
 mod fault;
+mod group_commit;
 pub mod live_copy;
 mod reconcile;
 mod stage;
