@@ -148,17 +148,9 @@ pub async fn connect(url: &str) -> Result<DieselStore> {
 /// [`AdapterError::Connect`] with the database's reason and what to check,
 /// not at the first query.
 pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
-    let scheme = url
-        .split_once(':')
-        .map(|(s, _)| s.to_ascii_lowercase())
-        .unwrap_or_default();
-    let store = match scheme.as_str() {
-        "postgres" | "postgresql" => connect_postgres(url),
-        "mysql" | "mariadb" => connect_mysql(url),
+    let store = match scheme(url).as_str() {
         "sqlite" => connect_sqlite(url),
-        _ => Err(url_error(
-            "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, sqlite://path or sqlite::memory:",
-        )),
+        _ => connect_lazy(url),
     }?;
     #[cfg(feature = "postgres")]
     if let AnyPool::Postgres(_) = store.pool() {
@@ -176,6 +168,30 @@ pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<DieselS
         .await
         .map_err(AdapterError::Connect)?;
     Ok(store)
+}
+
+/// The lowercased scheme of `url`.
+fn scheme(url: &str) -> String {
+    url.split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// As [`connect_with`], but opens no connection until the first query: for
+/// a store that may be down when the process starts (a migration's
+/// secondary: its replication waits in the journal until it is back).
+/// PostgreSQL and MySQL/MariaDB only; open SQLite with [`connect_with`].
+pub fn connect_lazy(url: &str) -> Result<DieselStore> {
+    match scheme(url).as_str() {
+        "postgres" | "postgresql" => connect_postgres(url),
+        "mysql" | "mariadb" => connect_mysql(url),
+        "sqlite" => Err(url_error(
+            "a lazy connection needs postgres:// or mysql://; open SQLite with connect",
+        )),
+        _ => Err(url_error(
+            "unsupported scheme; use postgres://, postgresql://, mysql://, mariadb://, sqlite://path or sqlite::memory:",
+        )),
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -413,5 +429,19 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.to_string().contains("tiger"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_lazy_store_opens_while_its_server_is_down_and_fails_its_queries() {
+        // Port 1 refuses connections.
+        let store = connect_lazy("postgres://u:s3cret@127.0.0.1:1/x")
+            .expect("a lazy store opens without its server");
+        let err = store.adapters().tenants.get("acme").await.unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("s3cret"));
+        let Err(err) = connect_lazy("sqlite::memory:") else {
+            panic!("SQLite is not lazy");
+        };
+        assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
     }
 }

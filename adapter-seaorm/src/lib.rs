@@ -226,6 +226,17 @@ pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmS
         .map(SeaOrmStore::from_connection)
 }
 
+/// As [`connect_with`], but opens no connection until the first query: for
+/// a store that may be down when the process starts (a migration's
+/// secondary: its replication waits in the journal until it is back). A
+/// query then waits at most `options.timeout` for a connection. PostgreSQL
+/// and MySQL/MariaDB only; open SQLite with [`connect_with`].
+pub async fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
+    urls::open_lazy(url, options)
+        .await
+        .map(SeaOrmStore::from_connection)
+}
+
 mod urls {
     //! URL handling and pool set-up.
 
@@ -329,14 +340,45 @@ mod urls {
 
     #[cfg(any(feature = "postgres", feature = "mysql"))]
     async fn server(url: &str, options: &ConnectOptions) -> Result<DatabaseConnection> {
+        pool(url, options, false).await
+    }
+
+    /// SeaORM's pool for a server URL; `lazy`: no connection until the first query.
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    async fn pool(url: &str, options: &ConnectOptions, lazy: bool) -> Result<DatabaseConnection> {
         let mut pool_options = sea_orm::ConnectOptions::new(url.to_owned());
         // sqlx logs statements at INFO; keep them out of application logs.
         pool_options
             .sqlx_logging(false)
-            .connect_timeout(options.timeout);
+            .connect_timeout(options.timeout)
+            .connect_lazy(lazy);
+        if lazy {
+            // Nothing proved the server reachable: a query fails within the
+            // timeout while it is down, as sqlx's lazy pool does.
+            pool_options.acquire_timeout(options.timeout);
+        }
         sea_orm::Database::connect(pool_options)
             .await
             .map_err(|e| pool_error(url, options, &e))
+    }
+
+    /// A server URL's pool without connecting (see [`super::connect_lazy_with`]).
+    pub(super) async fn open_lazy(
+        url: &str,
+        options: &ConnectOptions,
+    ) -> Result<DatabaseConnection> {
+        let (target, url) = parse(url)?;
+        match target {
+            #[cfg(feature = "postgres")]
+            Target::Postgres => pool(&url, options, true).await,
+            #[cfg(feature = "mysql")]
+            Target::MySql => pool(&url, options, true).await,
+            #[allow(unreachable_patterns)]
+            _ => Err(AdapterError::invalid(
+                "url",
+                "a lazy connection needs postgres:// or mysql:// (with its feature on); open SQLite with connect",
+            )),
+        }
     }
 
     #[cfg(feature = "sqlite")]
@@ -411,6 +453,27 @@ mod urls {
                 .unwrap_err();
             assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
             assert!(!err.to_string().contains("tiger"));
+        }
+
+        #[cfg(feature = "postgres")]
+        #[tokio::test]
+        async fn a_lazy_store_opens_while_its_server_is_down_and_fails_its_queries_in_time() {
+            use std::time::{Duration, Instant};
+            let options = ConnectOptions::with_timeout(Duration::from_millis(500));
+            // Port 1 refuses connections.
+            let store = crate::connect_lazy_with("postgres://u:s3cret@127.0.0.1:1/x", &options)
+                .await
+                .expect("a lazy store opens without its server");
+            let started = Instant::now();
+            let err = store.adapters().tenants.get("acme").await.unwrap_err();
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                started.elapsed()
+            );
+            assert!(!format!("{err} {err:?}").contains("s3cret"));
+            let err = open_lazy("sqlite::memory:", &options).await.unwrap_err();
+            assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
         }
     }
 }

@@ -42,8 +42,8 @@ pub async fn open(old: &str, new: &str) -> Result<MigrationStores, CommandError>
 
 /// As [`open`], for an application instance (`switchyard traffic`): the new
 /// store may be unreachable when it starts, as the old one may be once the
-/// new one is primary. The store that is down is opened lazily (sqlx; other
-/// backends must be reachable) and its schema is not checked: writes still
+/// new one is primary. The store that is down is opened lazily (on every
+/// backend; a SQLite file is never down) and its schema is not checked: writes still
 /// go through, and what the store misses waits in the journal.
 pub async fn open_for_instance(old: &str, new: &str) -> Result<MigrationStores, CommandError> {
     match open(old, new).await {

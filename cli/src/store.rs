@@ -197,25 +197,40 @@ impl Store {
 
     /// Opens `url` without connecting until the first query, for a store that
     /// may be down when the process starts (a migration's secondary, whose
-    /// copies wait in the journal). Only the sqlx backend opens lazily; the
-    /// others connect at once, as [`Store::connect`] does.
+    /// copies wait in the journal). A server opens lazily on every backend;
+    /// SQLite (a file, never "down") connects at once, as [`Store::connect`] does.
     #[allow(unreachable_code, unused_variables)]
     pub async fn connect_lazy(url: &StoreUrl) -> Result<Self, StoreError> {
-        match url.backend() {
-            #[cfg(feature = "sqlx")]
-            crate::url::Backend::Sqlx if url.database() != Database::Sqlite => {
-                let store = adapter_sqlx::connect_lazy_with(url.database_url(), &connect_options())
-                    .map_err(|error| StoreError::Connect {
-                        url: url.masked(),
-                        error,
-                    })?;
-                Ok(Self {
-                    url: url.clone(),
-                    inner: Inner::Sqlx(store),
-                })
-            }
-            _ => Self::connect(url, true).await,
+        if url.database() == Database::Sqlite {
+            return Self::connect(url, true).await;
         }
+        let connect_error = |error| StoreError::Connect {
+            url: url.masked(),
+            error,
+        };
+        let inner = match url.backend() {
+            #[cfg(feature = "sqlx")]
+            crate::url::Backend::Sqlx => Inner::Sqlx(
+                adapter_sqlx::connect_lazy_with(url.database_url(), &connect_options())
+                    .map_err(connect_error)?,
+            ),
+            #[cfg(feature = "seaorm")]
+            crate::url::Backend::SeaOrm => Inner::SeaOrm(
+                adapter_seaorm::connect_lazy_with(url.database_url(), &connect_options())
+                    .await
+                    .map_err(connect_error)?,
+            ),
+            #[cfg(feature = "diesel")]
+            crate::url::Backend::Diesel => Inner::Diesel(
+                adapter_diesel::connect_lazy(url.database_url()).map_err(connect_error)?,
+            ),
+            #[allow(unreachable_patterns)]
+            _ => return Self::connect(url, true).await,
+        };
+        Ok(Self {
+            url: url.clone(),
+            inner,
+        })
     }
 
     /// The store's URL.
