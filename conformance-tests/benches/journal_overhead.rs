@@ -10,7 +10,7 @@
 //! Run: `cargo bench -p switchyard-identity-conformance --bench journal_overhead`
 //! (needs SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL; `BENCH_WRITES`
 //! sets the number of writes, default 4000; `BENCH_POOL` the primary's pool
-//! size, default 16). It prints p50/p99 latency,
+//! size, default 16). It prints p50/p99 latency, the CPU each write cost the bench process and the two servers (from `/proc`),
 //! throughput and the ratios; report them with the machine and the date.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -36,6 +36,68 @@ fn pool_size() -> u32 {
 struct Run {
     latencies: Vec<Duration>,
     wall: Duration,
+    /// CPU the phase cost this process, PostgreSQL and MariaDB.
+    cpu: Cpu,
+}
+
+/// CPU time in clock ticks (1/100 s on Linux) of this process and of every
+/// PostgreSQL and MariaDB server process, read from `/proc` (zero where it
+/// is not available). Other work on the same servers counts too: the
+/// figures are for a quiet machine.
+#[derive(Clone, Copy, Default)]
+struct Cpu {
+    bench: u64,
+    postgres: u64,
+    mariadb: u64,
+}
+
+impl Cpu {
+    fn now() -> Self {
+        let mut cpu = Cpu::default();
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return cpu;
+        };
+        let me = std::process::id().to_string();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ... utime stime` (fields 14 and 15).
+            let Some((head, tail)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let comm = head.split_once(" (").map_or("", |(_, c)| c);
+            let fields: Vec<&str> = tail.split_whitespace().collect();
+            let ticks = fields
+                .get(11)
+                .and_then(|u| u.parse::<u64>().ok())
+                .unwrap_or(0)
+                + fields
+                    .get(12)
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+            if name == me {
+                cpu.bench += ticks;
+            } else if comm.starts_with("postgres") {
+                cpu.postgres += ticks;
+            } else if comm.starts_with("mariadbd") || comm.starts_with("mysqld") {
+                cpu.mariadb += ticks;
+            }
+        }
+        cpu
+    }
+
+    fn since(self, start: Cpu) -> Cpu {
+        Cpu {
+            bench: self.bench.saturating_sub(start.bench),
+            postgres: self.postgres.saturating_sub(start.postgres),
+            mariadb: self.mariadb.saturating_sub(start.mariadb),
+        }
+    }
 }
 
 impl Run {
@@ -83,6 +145,7 @@ where
     Fut: std::future::Future<Output = ()> + Send,
 {
     let write = Arc::new(write);
+    let cpu = Cpu::now();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for caller in 0..CALLERS {
@@ -106,6 +169,7 @@ where
     Run {
         latencies,
         wall: started.elapsed(),
+        cpu: Cpu::now().since(cpu),
     }
 }
 
@@ -117,12 +181,17 @@ fn patch(i: usize) -> UserPatch {
 }
 
 fn line(name: &str, run: &Run, base: f64) {
+    // Ticks of 10 ms, per write, in microseconds.
+    let per_write = |ticks: u64| ticks as f64 * 10_000.0 / run.latencies.len().max(1) as f64;
     println!(
-        "{name:<44} p50 {:>8.2} ms  p99 {:>8.2} ms  {:>8.0} writes/s  ratio {:.2}",
+        "{name:<46} p50 {:>6.2} ms  p99 {:>6.2} ms  {:>6.0} writes/s  ratio {:.2}  CPU per write: bench {:>4.0} µs, PostgreSQL {:>4.0} µs, MariaDB {:>4.0} µs",
         run.percentile(0.5).as_secs_f64() * 1e3,
         run.percentile(0.99).as_secs_f64() * 1e3,
         run.throughput(),
-        base / run.throughput()
+        base / run.throughput(),
+        per_write(run.cpu.bench),
+        per_write(run.cpu.postgres),
+        per_write(run.cpu.mariadb),
     );
 }
 
@@ -180,6 +249,7 @@ async fn main() {
         .build()
         .unwrap();
     let db = non_blocking.adapters();
+    let replication_cpu = Cpu::now();
     let started = Instant::now();
     let callers = run(writes, move |i| {
         let db = db.clone();
@@ -195,6 +265,7 @@ async fn main() {
     let replicated = Run {
         latencies: callers.latencies.clone(),
         wall: started.elapsed(),
+        cpu: Cpu::now().since(replication_cpu),
     };
 
     let blocking = Passthrough::builder("primary", p.clone())
@@ -235,9 +306,9 @@ async fn main() {
     );
     let hand = by_hand.throughput();
     line("primary then secondary, by hand", &by_hand, base);
+    line("blocking passthrough", &blocked, base);
     println!(
-        "blocking passthrough: {:.0} writes/s, ratio {:.2} against by hand",
-        blocked.throughput(),
+        "blocking passthrough against by hand: ratio {:.2}",
         hand / blocked.throughput()
     );
 }
