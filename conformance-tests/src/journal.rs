@@ -5,7 +5,7 @@
 //! ## Running it against your journal
 //!
 //! Write a factory that returns a fresh journal (`None` when its database is
-//! unavailable) and call [`journal_suite!`] with it in an integration test:
+//! unavailable) and call [`journal_suite!`](crate::journal_suite!) with it in an integration test:
 //! every check becomes its own `#[test]`, named after the check
 //! (`journal_lost_claim_settle_marks_again`, ...).
 //!
@@ -50,11 +50,13 @@ use adapter_interfaces::{DataAdapters, EntityKind, ReplicationJournal, Timestamp
 
 use crate::TestStore;
 
-/// The lease of the writes and claims of the checks.
-pub const LEASE: Duration = Duration::from_millis(200);
+/// The lease of the writes and claims of the checks: long enough that the
+/// few statements a check runs while a lease must hold fit in it on a
+/// loaded CI machine (200 ms did not: a claim ran out between two steps).
+pub const LEASE: Duration = Duration::from_millis(1000);
 
 /// Longer than [`LEASE`] with a margin for a slow database.
-const AFTER_LEASE: Duration = Duration::from_millis(350);
+const AFTER_LEASE: Duration = Duration::from_millis(1300);
 
 /// A lease no check outlives.
 const LONG: Duration = Duration::from_secs(60);
@@ -121,7 +123,7 @@ pub type JournalCheckFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 pub type JournalCheckFn = fn(Arc<dyn ReplicationJournal>) -> JournalCheckFuture;
 
 /// Calls `$callback! { [$extra] check_a, check_b, ... }` with every journal
-/// check's name: the one list [`JOURNAL_CHECKS`] and [`journal_suite!`] are
+/// check's name: the one list [`JOURNAL_CHECKS`] and [`journal_suite!`](crate::journal_suite!) are
 /// built from.
 #[doc(hidden)]
 #[macro_export]
@@ -184,7 +186,7 @@ macro_rules! journal_suite {
     };
 }
 
-/// Defines the tests of [`journal_suite!`]; not for direct use.
+/// Defines the tests of [`journal_suite!`](crate::journal_suite!); not for direct use.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __journal_tests {
