@@ -4,14 +4,10 @@
 //! transaction.
 
 use adapter_interfaces::bulk::Statement;
-use adapter_interfaces::record::ColumnKind;
 use adapter_interfaces::schema::Dialect;
 use diesel::result::QueryResult;
-use diesel::sql_types::{BigInt, Bool, Text};
-use diesel_async::RunQueryDsl;
 
 use crate::conn::{Conn, on_conn};
-use crate::types::{Json, Ts, Val};
 
 /// Diesel's backend type of an `on_conn!` dialect name.
 macro_rules! backend_of {
@@ -27,21 +23,27 @@ macro_rules! backend_of {
 }
 
 macro_rules! run_statement {
+    // Paths in full: the table code expands this too.
     ($d:ident, $c:ident, $sql:ident, $binds:ident) => {{
-        let mut query = diesel::sql_query($sql).into_boxed::<backend_of!($d)>();
+        use adapter_interfaces::record::ColumnKind;
+        use diesel::sql_types::{BigInt, Bool, Text};
+        let mut query = diesel::sql_query($sql).into_boxed::<$crate::bulk::backend_of!($d)>();
         for (kind, value) in $binds {
-            let value = Val(value);
+            let value = $crate::types::Val(value);
             query = match kind {
                 ColumnKind::Text { .. } => query.bind::<Text, _>(value),
                 ColumnKind::Int => query.bind::<BigInt, _>(value),
                 ColumnKind::Bool => query.bind::<Bool, _>(value),
-                ColumnKind::Timestamp => query.bind::<Ts, _>(value),
-                ColumnKind::Json => query.bind::<Json, _>(value),
+                ColumnKind::Timestamp => query.bind::<$crate::types::Ts, _>(value),
+                ColumnKind::Json => query.bind::<$crate::types::Json, _>(value),
             };
         }
-        query.execute($c).await
+        diesel_async::RunQueryDsl::execute(query, $c).await
     }};
 }
+
+// For the table code, which runs the shared statements on a concrete connection.
+pub(crate) use {backend_of, run_statement};
 
 /// Runs `statement` on `conn` (in its open transaction); returns the rows it changed.
 pub(crate) async fn execute(

@@ -75,9 +75,15 @@
 //! - PostgreSQL gets `NULLS FIRST`/`NULLS LAST` on nullable sort columns so
 //!   that NULLs order as on the other databases.
 //! - `upsert_many` writes multi-row `INSERT … ON CONFLICT … DO UPDATE`
-//!   statements (PostgreSQL, SQLite) or, on MySQL, updates the existing keys
-//!   and inserts the rest in multi-row statements, in one transaction, in
-//!   batches of at most 500 rows (well under every bind-parameter limit).
+//!   statements (PostgreSQL, SQLite) or, on MySQL, the shared guarded
+//!   multi-row `INSERT … ON DUPLICATE KEY UPDATE`
+//!   (`adapter_interfaces::bulk::insert_values`, the bytes sqlx and SeaORM
+//!   send; `VALUES(col)`, the MariaDB form, which MySQL 8 still accepts
+//!   with a deprecation warning), in one transaction, in batches of at most
+//!   500 rows (well under every bind-parameter limit and MySQL's packet
+//!   budget). Its guard turns a row that lands on another record through a
+//!   unique key other than the primary key (a user's email) into a
+//!   conflict instead of an overwrite.
 //!   On PostgreSQL a batch is one statement with one JSON parameter (the
 //!   shared `adapter_interfaces::bulk::insert_rows`, run through
 //!   `sql_query`), and a batch's password demotions are one `UPDATE` on
@@ -85,15 +91,13 @@
 //!   A batch that repeats a key is applied record by record instead, so the
 //!   result is always that of upserting the records one after the other.
 //! - On SQLite the store runs one write at a time (reads run in parallel).
-//! - Concurrent writers: on MySQL an upsert looks its keys up with a plain
-//!   read (a locking read of missing keys takes gap locks, and the inserts
-//!   that follow deadlock), updates the rows found and inserts the others; a
-//!   batch writes its records in key order; a password write locks its user
+//! - Concurrent writers: on MySQL an upsert is one statement per batch, with
+//!   no look-up of its keys before it; a batch writes its records in key
+//!   order; a password write locks its user
 //!   rows first. A create, upsert, update or removal that the database
 //!   aborts anyway (a serialization failure, a deadlock victim or lock wait
 //!   timeout, known on MySQL by the server's "try restarting transaction",
-//!   a busy SQLite database), or an upsert whose new key another writer
-//!   inserted meanwhile (MySQL's primary key), runs again whole with
+//!   a busy SQLite database) runs again whole with
 //!   `adapter_interfaces::retry`'s bounded, jittered backoff (the `backon`
 //!   crate); a clash on another unique key stays a `Conflict`.
 //!

@@ -76,6 +76,13 @@ fn write_error<R: Record>(what: &'static str) -> impl FnOnce(DieselError) -> Ada
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
             AdapterError::backend(FOREIGN_KEY, e)
         }
+        // MySQL's upsert guard (`bulk::insert_values`): a record took a stored
+        // record's unique key other than the primary key; which one is looked
+        // up (`resolve_write_error`), this names a secondary key to ask for it.
+        DieselError::DatabaseError(_, info) if batch_sql::is_mysql_clash_guard(info.message()) => {
+            let field = R::UNIQUE.first().map_or(R::key_column().name, |u| u.field);
+            AdapterError::conflict(R::KIND, field)
+        }
         _ => AdapterError::backend(what, e),
     }
 }
@@ -209,22 +216,13 @@ impl DieselStore {
     }
 
     /// Runs `attempt` (a whole transaction) again, with [`retry::transient`]'s
-    /// backoff, while the database aborts it for concurrency's sake; in an
-    /// upsert on MySQL also when another writer inserted one of its new keys
-    /// between the look-up and the insert (the retry then updates the row).
-    async fn retried<R: Record, T, F, Fut>(&self, upsert: bool, attempt: F) -> Result<T>
+    /// backoff, while the database aborts it for concurrency's sake.
+    async fn retried<R: Record, T, F, Fut>(&self, attempt: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let mysql = self.dialect() == Dialect::MariaDb;
-        retry::transient(R::KIND.table(), attempt, |e| {
-            is_transient(e)
-                || (upsert
-                    && mysql
-                    && matches!(e, AdapterError::Conflict { field, .. } if *field == R::key_column().name))
-        })
-        .await
+        retry::transient(R::KIND.table(), attempt, is_transient).await
     }
 
     /// `NotFound` of the tenant, then of a record's missing parent, in the reference order.
@@ -391,7 +389,7 @@ impl DieselStore {
         let _guard = self.write_guard().await;
         let records = std::slice::from_ref(&record);
         let outcome: Result<()> = self
-            .retried::<R, _, _, _>(false, || async {
+            .retried::<R, _, _, _>(|| async {
                 let mut conn = self.conn().await?;
                 transaction!(conn, {
                     Self::check_parents(&mut conn, tenant, records).await?;
@@ -489,7 +487,7 @@ impl DieselStore {
         let batch = MAX_BATCH_ROWS.min(MAX_BIND_PARAMS / columns).max(1);
         let (records, sorted) = (&records, &sorted);
         let outcome: Result<()> = self
-            .retried::<R, _, _, _>(true, || async move {
+            .retried::<R, _, _, _>(|| async move {
                 let mut conn = self.conn().await?;
                 transaction!(conn, {
                     Self::check_parents(&mut conn, tenant, records).await?;
@@ -504,13 +502,23 @@ impl DieselStore {
                                     .map_err(write_error::<R>("upserting"))?;
                                 continue;
                             }
-                            R::upsert(
-                                &mut conn,
-                                tenant,
-                                chunk.iter().map(|r| to_values(*r)).collect(),
-                            )
-                            .await
-                            .map_err(write_error::<R>("upserting"))?;
+                            // MySQL: one shared guarded statement per part, within its
+                            // bind limit and packet budget; SQLite: the whole chunk.
+                            let parts = match crate::bulk::dialect(&conn) {
+                                Dialect::MariaDb | Dialect::MySql => {
+                                    batch_sql::mysql_batches(chunk)
+                                }
+                                _ => vec![chunk],
+                            };
+                            for part in parts {
+                                R::upsert(
+                                    &mut conn,
+                                    tenant,
+                                    part.iter().map(|r| to_values(*r)).collect(),
+                                )
+                                .await
+                                .map_err(write_error::<R>("upserting"))?;
+                            }
                         }
                         Self::after_write(&mut conn, tenant, records).await
                     } else {
@@ -547,7 +555,7 @@ impl DieselStore {
         // The record the last attempt tried to write, to explain its failure.
         let attempted = std::sync::Mutex::new(None);
         let outcome: Result<R> = self
-            .retried::<R, _, _, _>(false, || async {
+            .retried::<R, _, _, _>(|| async {
                 // Each attempt's connection is back in the pool before the look-ups
                 // below (in-memory SQLite has one).
                 let mut conn = self.conn().await?;
@@ -583,7 +591,7 @@ impl DieselStore {
         // A removal cascades to the user's children, and can be a deadlock victim
         // of writers adding to them.
         let removed = self
-            .retried::<R, _, _, _>(false, || async {
+            .retried::<R, _, _, _>(|| async {
                 let mut conn = self.conn().await?;
                 R::delete(&mut conn, tenant, id)
                     .await

@@ -58,9 +58,9 @@ pub(crate) trait DieselRecord: Record {
     /// One multi-row `INSERT`.
     async fn insert(conn: &mut Conn, tenant: &str, rows: Vec<Vec<Value>>) -> QueryResult<usize>;
     /// Inserts or replaces by key, never deleting: `ON CONFLICT … DO UPDATE`
-    /// (PostgreSQL, SQLite); on MySQL, whose `ON DUPLICATE KEY` fires on any
-    /// unique key, updates the rows that exist and inserts the others (a
-    /// concurrent insert of one of those is a unique violation on the key).
+    /// (PostgreSQL, SQLite); on MySQL the shared `INSERT … ON DUPLICATE KEY
+    /// UPDATE` (`bulk::insert_value_rows`), whose guard fails the statement
+    /// when a row would land on another record through a secondary unique key.
     async fn upsert(conn: &mut Conn, tenant: &str, rows: Vec<Vec<Value>>) -> QueryResult<()>;
     /// Writes every column of the row with the row's key.
     async fn update(conn: &mut Conn, tenant: &str, row: Vec<Value>) -> QueryResult<usize>;
@@ -179,30 +179,22 @@ macro_rules! table_op {
         let found = load_locked!($d, $c, q, $lock, Val)?;
         Ok(found.into_iter().filter_map(|v| match v.0 { Value::Text(s) => Some(s), _ => None }).collect())
     }};
-    // A plain look-up, not FOR UPDATE: a locking read of keys that do not exist
-    // yet takes gap locks, and two writers holding gap locks and then inserting
-    // into each other's gap deadlock. A key another writer inserts meanwhile
-    // fails the insert on the primary key, and the store retries the write.
+    // The shared guarded `INSERT … ON DUPLICATE KEY UPDATE` of sqlx and SeaORM
+    // (`bulk::insert_value_rows`): one statement for the rows, which the store
+    // splits within MySQL's bind limit and packet budget.
     (mysql, $c:ident, upsert, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $rows:ident) => {{
-        let keys: Vec<Val> = $rows.iter().map(|row| Val(<[Value]>::first(row).cloned().unwrap_or(Value::Null))).collect();
-        let found = scoped!($table, ($($tcol)?), $tenant, schema::$table::table.filter(schema::$table::$key.eq_any(keys)))
-            .select(schema::$table::$key)
-            .load::<Val>($c)
-            .await?;
-        let mut fresh = Vec::new();
-        for row in $rows {
-            if <[Value]>::first(&row).is_some_and(|key| found.iter().any(|f| f.0 == *key)) {
-                // Removed since the look-up (matched rows count): insert it instead.
-                let kept = row.clone();
-                if table_op!(mysql, $c, update_row, $table, ($($tcol)?), $key, [$($col),*], $tenant, row)? == 0 {
-                    fresh.push(kept);
-                }
-            } else {
-                fresh.push(row);
-            }
+        if $rows.is_empty() {
+            Ok(())
+        } else {
+            let statement = adapter_interfaces::bulk::insert_value_rows::<Self>(
+                adapter_interfaces::schema::Dialect::MariaDb,
+                $tenant,
+                $rows,
+                adapter_interfaces::bulk::OnKey::Update,
+            );
+            let (sql, binds) = statement.into_sql(adapter_interfaces::schema::Dialect::MariaDb);
+            crate::bulk::run_statement!(mysql, $c, sql, binds).map(|_| ())
         }
-        table_op!(mysql, $c, insert_rows, $table, ($($tcol)?), $key, [$($col),*], $tenant, fresh)?;
-        Ok(())
     }};
     (sqlite, $c:ident, upsert, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $rows:ident) => {{
         let tuples = table_op!(@tuples $table, ($($tcol)?), $key, [$($col),*], $tenant, $rows);

@@ -188,6 +188,172 @@ pub fn insert_rows<R: Record>(tenant: &str, records: &[&R], on_key: OnKey) -> St
     statement
 }
 
+/// The most bind parameters one MySQL/MariaDB statement may carry (the
+/// protocol counts them in 16 bits).
+pub const MYSQL_MAX_BINDS: usize = 65_535;
+
+/// Parameter bytes one MySQL/MariaDB statement carries at most: well within
+/// the smallest `max_allowed_packet` a server is likely to run with (4 MiB
+/// on MySQL 5.7, 16 MiB on MariaDB 10.11 and MySQL 8), leaving room for the
+/// SQL text and the protocol's per-value overhead.
+pub const MYSQL_MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What the guard of [`insert_values`] raises when a row's insert would
+/// land on another record through a unique key other than the primary key:
+/// MySQL's and MariaDB's "Subquery returns more than 1 row" (error 1242),
+/// SQLSTATE `21000`, raised in every `sql_mode`.
+pub const MYSQL_CLASH_GUARD_SQLSTATE: &str = "21000";
+
+/// Whether a MySQL/MariaDB error message is the clash guard of
+/// [`insert_values`] (for drivers that expose the message but not the
+/// SQLSTATE): the write took a unique key other than the primary key of a
+/// stored record, to be reported as that key's conflict.
+pub fn is_mysql_clash_guard(message: &str) -> bool {
+    message.contains("Subquery returns more than 1 row")
+}
+
+/// An estimate of a record's bytes as bound parameters, for
+/// [`mysql_batches`]: its text and JSON lengths plus a little per value.
+fn parameter_bytes<R: Record>(record: &R) -> usize {
+    to_values(record)
+        .iter()
+        .map(|v| match v {
+            Value::Text(s) => s.len() + 8,
+            Value::Json(j) => j.to_string().len() + 8,
+            _ => 16,
+        })
+        .sum()
+}
+
+/// Splits `records` into runs of at most `max_binds` parameters (one per
+/// column, and the tenant's) and about `max_bytes` of parameter bytes; a
+/// record larger than `max_bytes` is a run of its own.
+pub fn batches_within<'a, R: Record>(
+    records: &'a [&'a R],
+    max_binds: usize,
+    max_bytes: usize,
+) -> Vec<&'a [&'a R]> {
+    let width = R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND));
+    let max_rows = (max_binds / width.max(1)).max(1);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, record) in records.iter().enumerate() {
+        let size = parameter_bytes(*record);
+        if i > start && (i - start >= max_rows || bytes + size > max_bytes) {
+            out.push(&records[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < records.len() {
+        out.push(&records[start..]);
+    }
+    out
+}
+
+/// [`batches_within`] MySQL's bind limit ([`MYSQL_MAX_BINDS`]) and the
+/// packet budget ([`MYSQL_MAX_STATEMENT_BYTES`]): the statements of one
+/// batch of [`insert_values`].
+pub fn mysql_batches<'a, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
+    batches_within(records, MYSQL_MAX_BINDS, MYSQL_MAX_STATEMENT_BYTES)
+}
+
+/// `INSERT INTO <table> (<tenant_id>, <columns>) VALUES (…), (…) …` for
+/// MySQL and MariaDB, one parameter per value (split the records with
+/// [`mysql_batches`]). With [`OnKey::Update`], `ON DUPLICATE KEY UPDATE`
+/// overwrites a row whose key exists, in place (never a delete: children
+/// stay), in one statement for the whole batch.
+///
+/// `ON DUPLICATE KEY UPDATE` fires on any unique key, not only the primary
+/// key: a new record holding another record's email would overwrite that
+/// other record. The first assignment guards this: it keeps the key when
+/// the row found is the record's own, and otherwise evaluates a subquery
+/// of two rows, which fails the statement (error 1242, SQLSTATE
+/// [`MYSQL_CLASH_GUARD_SQLSTATE`], see [`is_mysql_clash_guard`]) in every
+/// `sql_mode`, before anything is written; the caller names the clash as it
+/// names a unique violation. (InnoDB looks the primary key up first, so a
+/// record whose key exists updates its own row; a unique key it then takes
+/// from another record is an ordinary duplicate-key error.)
+///
+/// On [`Dialect::MariaDb`] the new values are `VALUES(col)`; MySQL 8.0.20
+/// deprecates that form, so [`Dialect::MySql`] names the new row by an alias
+/// (`VALUES (…) AS new … col = new.col`, MySQL 8.0.19+), which MariaDB does
+/// not parse.
+pub fn insert_values<R: Record>(
+    dialect: Dialect,
+    tenant: &str,
+    records: &[&R],
+    on_key: OnKey,
+) -> Statement {
+    let rows = records.iter().map(|record| to_values(*record)).collect();
+    insert_value_rows::<R>(dialect, tenant, rows, on_key)
+}
+
+/// [`insert_values`] of rows already turned into values (one per column of
+/// `R`, in `R::COLUMNS` order, as [`to_values`] gives them), for a backend
+/// whose table code holds rows rather than records.
+pub fn insert_value_rows<R: Record>(
+    dialect: Dialect,
+    tenant: &str,
+    rows: Vec<Vec<Value>>,
+    on_key: OnKey,
+) -> Statement {
+    let q = |ident: &str| dialect.quote(ident);
+    let scoped = is_tenant_scoped(R::KIND);
+    let mut columns: Vec<String> = Vec::with_capacity(R::COLUMNS.len() + 1);
+    if scoped {
+        columns.push(q(TENANT_ID));
+    }
+    columns.extend(R::COLUMNS.iter().map(|c| q(c.name)));
+    let text = ColumnKind::Text { max_chars: 0 };
+    let mut statement = Statement::default();
+    statement.push(format!(
+        "INSERT INTO {} ({}) VALUES ",
+        q(R::KIND.table()),
+        columns.join(", ")
+    ));
+    for (n, row) in rows.into_iter().enumerate() {
+        statement.push(if n == 0 { "(" } else { ", (" });
+        if scoped {
+            statement.bind(text, Value::Text(tenant.to_owned()));
+            statement.push(", ");
+        }
+        for (i, (column, value)) in R::COLUMNS.iter().zip(row).enumerate() {
+            if i > 0 {
+                statement.push(", ");
+            }
+            statement.bind(column.kind, value);
+        }
+        statement.push(")");
+    }
+    if on_key == OnKey::Update {
+        let alias = dialect == Dialect::MySql;
+        let new = |column: &str| {
+            if alias {
+                format!("`new`.{}", q(column))
+            } else {
+                format!("VALUES({})", q(column))
+            }
+        };
+        if alias {
+            statement.push(" AS `new`");
+        }
+        let key = q(R::key_column().name);
+        let mut sets = vec![format!(
+            "{key} = IF({key} = {}, {key}, (SELECT 1 UNION ALL SELECT 2))",
+            new(R::key_column().name)
+        )];
+        sets.extend(
+            R::COLUMNS[1..]
+                .iter()
+                .map(|c| format!("{} = {}", q(c.name), new(c.name))),
+        );
+        statement.push(format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", ")));
+    }
+    statement
+}
+
 /// The current passwords of `records` (of any entity: none unless they are
 /// passwords) as (user, id, `updated_at`), when they can be demoted by one
 /// [`demote_passwords`]: at most one current password per user. `None`
@@ -332,6 +498,44 @@ mod tests {
         let rows: Vec<Vec<Option<String>>> = serde_json::from_str(json).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0][0].as_deref(), Some("auth0|a"));
+    }
+
+    #[test]
+    fn a_mysql_batch_is_one_guarded_statement() {
+        let (a, b) = (user("auth0|a"), user("auth0|b"));
+        let width = User::COLUMNS.len() + 1;
+        let (sql, binds) = insert_values::<User>(Dialect::MariaDb, "t1", &[&a, &b], OnKey::Update)
+            .into_sql(Dialect::MariaDb);
+        assert_eq!(binds.len(), 2 * width, "{sql}");
+        assert_eq!(sql.matches('?').count(), binds.len());
+        assert!(sql.contains("ON DUPLICATE KEY UPDATE `user_id` = IF(`user_id` = VALUES(`user_id`), `user_id`, (SELECT 1 UNION ALL SELECT 2)), "), "{sql}");
+        assert!(sql.contains("`email` = VALUES(`email`)"), "{sql}");
+        let (sql, _) = insert_values::<User>(Dialect::MySql, "t1", &[&a], OnKey::Update)
+            .into_sql(Dialect::MySql);
+        assert!(sql.contains(") AS `new` ON DUPLICATE KEY UPDATE"), "{sql}");
+        assert!(sql.contains("`email` = `new`.`email`"), "{sql}");
+        let (sql, _) = insert_values::<User>(Dialect::MariaDb, "t1", &[&a], OnKey::Fail)
+            .into_sql(Dialect::MariaDb);
+        assert!(!sql.contains("DUPLICATE"), "{sql}");
+    }
+
+    #[test]
+    fn mysql_batches_stay_within_the_bind_limit_and_the_byte_budget() {
+        let users: Vec<User> = (0..10_000).map(|i| user(&format!("auth0|{i}"))).collect();
+        let refs: Vec<&User> = users.iter().collect();
+        let width = User::COLUMNS.len() + 1;
+        let parts = mysql_batches(&refs);
+        assert!(parts.len() > 1);
+        assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), users.len());
+        assert!(parts.iter().all(|p| p.len() * width <= MYSQL_MAX_BINDS));
+        let parts = batches_within(&refs, MYSQL_MAX_BINDS, 1_000);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.len() == 1
+                    || p.iter().map(|r| parameter_bytes(*r)).sum::<usize>() <= 1_000)
+        );
+        assert!(parts.len() > 10_000 / 20);
     }
 
     #[test]

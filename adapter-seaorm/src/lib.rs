@@ -90,19 +90,22 @@
 //!   page from its start: a full scan is linear.
 //! - `upsert_many` writes multi-row `insert_many` statements in one
 //!   transaction, in batches under each database's bind-parameter limit,
-//!   with `ON CONFLICT (tenant_id, key) DO UPDATE` on PostgreSQL and SQLite;
-//!   on MySQL it looks the keys up (a plain read: a locking one takes gap
-//!   locks on missing keys, and the inserts that follow deadlock), updates
-//!   the rows found and inserts the rest, because `ON DUPLICATE KEY UPDATE`
-//!   would fire on any unique key. A batch writes its records in key order.
+//!   with `ON CONFLICT (tenant_id, key) DO UPDATE` on SQLite; on MySQL the
+//!   shared multi-row `INSERT … ON DUPLICATE KEY UPDATE`
+//!   (`adapter_interfaces::bulk::insert_values`, the bytes sqlx and Diesel
+//!   send; `VALUES(col)`, the MariaDB form, which MySQL 8 still accepts with
+//!   a deprecation warning), split within the bind limit and a 4 MiB packet
+//!   budget, whose first assignment fails the statement when a row would
+//!   land on another record through a unique key other than the primary key
+//!   (`ON DUPLICATE KEY UPDATE` fires on any unique key): that is explained
+//!   as the conflict it is. A batch writes its records in key order.
 //!   On PostgreSQL a batch is instead one statement with one JSON parameter
 //!   (the shared `adapter_interfaces::bulk::insert_rows`, as a raw
 //!   statement), and a batch's password demotions are one `UPDATE` on every
 //!   database: what sqlx and Diesel send too.
 //! - A write, an update or a removal that the database aborts for
 //!   concurrency (deadlock victim 1213/40P01, serialization failure 40001,
-//!   lock wait timeout 1205, SQLITE_BUSY), or an upsert whose new key another
-//!   writer inserted meanwhile (MySQL's primary key), runs again whole with
+//!   lock wait timeout 1205, SQLITE_BUSY) runs again whole with
 //!   `adapter_interfaces::retry`'s bounded, jittered backoff (the `backon`
 //!   crate); a clash on another unique key stays a `Conflict`.
 //! - Constraint violations are explained after rolling back, in the

@@ -107,18 +107,26 @@ fn mysql_number(_: &dyn sea_orm::sqlx::error::DatabaseError) -> Option<u16> {
 }
 
 /// Whether a failed write may run again: the database aborted it
-/// ([`is_transient`]), or, in an upsert on MySQL, another writer inserted one
-/// of its new keys between the look-up and the insert (the retry then finds
-/// the key and updates it).
-fn is_retryable<R: Record>(failure: &Failure, backend: DbBackend, mode: Mode) -> bool {
+/// ([`is_transient`]).
+fn is_retryable(failure: &Failure, backend: DbBackend) -> bool {
     let Failure::Db(err) = failure else {
         return false;
     };
     is_transient(err, backend)
-        || (mode == Mode::Upsert
-            && backend == DbBackend::MySql
-            && matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(message))
-                if conflict_field::<R>(&message) == R::key_column().name))
+}
+
+/// Whether MySQL's upsert guard ([`batch_sql::insert_values`]) failed the
+/// statement: a record took a stored record's unique key other than the
+/// primary key, a conflict to explain like a unique violation.
+fn is_clash_guard(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    e.as_database_error().is_some_and(|db| {
+        db.code().as_deref() == Some(batch_sql::MYSQL_CLASH_GUARD_SQLSTATE)
+            && batch_sql::is_mysql_clash_guard(db.message())
+    })
 }
 
 impl From<AdapterError> for Failure {
@@ -219,7 +227,7 @@ impl<R: Mapped> Table<R> {
         mode: Mode,
         err: DbErr,
     ) -> AdapterError {
-        if err.sql_err().is_none() {
+        if err.sql_err().is_none() && !is_clash_guard(&err) {
             return backend_error(format!("writing {}", Self::table()), err);
         }
         if let [record] = records {
@@ -280,13 +288,14 @@ impl<R: Mapped> Table<R> {
         mode: Mode,
         err: DbErr,
     ) -> AdapterError {
-        let Some(violation) = err.sql_err() else {
+        let violation = err.sql_err();
+        if violation.is_none() && !is_clash_guard(&err) {
             return backend_error(format!("writing {}", Self::table()), err);
-        };
+        }
         match find_cause(conn, tenant, record, mode).await {
             Ok(Some(cause)) => cause,
             Ok(None) => match violation {
-                SqlErr::UniqueConstraintViolation(message) => {
+                Some(SqlErr::UniqueConstraintViolation(message)) => {
                     AdapterError::conflict(R::KIND, conflict_field::<R>(&message))
                 }
                 _ => backend_error(format!("writing {}", Self::table()), err),
@@ -328,17 +337,30 @@ impl<R: Mapped> Table<R> {
         }
         let width = R::COLUMNS.len() + usize::from(tenant.is_some());
         let rows = (bind_limit(backend) / width).clamp(1, MAX_BATCH_ROWS);
+        let on_key = match mode {
+            Mode::Insert => OnKey::Fail,
+            Mode::Upsert => OnKey::Update,
+        };
         for batch in unique.chunks(rows) {
             match (mode, backend) {
                 (_, DbBackend::Postgres) => {
                     // One statement, one parameter: the shared bulk insert.
-                    let on_key = match mode {
-                        Mode::Insert => OnKey::Fail,
-                        Mode::Upsert => OnKey::Update,
-                    };
                     let statement =
                         batch_sql::insert_rows::<R>(tenant.unwrap_or(""), batch, on_key);
                     crate::bulk::execute(txn, statement).await?;
+                }
+                (_, DbBackend::MySql) => {
+                    // The shared guarded `INSERT … ON DUPLICATE KEY UPDATE`, split
+                    // within the bind limit and the packet budget.
+                    for part in batch_sql::mysql_batches(batch) {
+                        let statement = batch_sql::insert_values::<R>(
+                            crate::bulk::dialect(backend),
+                            tenant.unwrap_or(""),
+                            part,
+                            on_key,
+                        );
+                        crate::bulk::execute(txn, statement).await?;
+                    }
                 }
                 (Mode::Insert, _) => {
                     let models = batch
@@ -349,7 +371,6 @@ impl<R: Mapped> Table<R> {
                         .exec_without_returning(txn)
                         .await?;
                 }
-                (Mode::Upsert, DbBackend::MySql) => self.upsert_mysql(txn, tenant, batch).await?,
                 (Mode::Upsert, _) => {
                     let models = batch
                         .iter()
@@ -386,58 +407,6 @@ impl<R: Mapped> Table<R> {
                 }
                 None => self.demote_passwords(txn, tenant, records, later).await?,
             }
-        }
-        Ok(())
-    }
-
-    /// MySQL's `ON DUPLICATE KEY UPDATE` fires on any unique key (a user's
-    /// email) and would overwrite another record, so: look the keys up,
-    /// update the rows that exist by key, insert the others. The look-up is
-    /// a plain read: a locking one of keys that do not exist yet takes gap
-    /// locks, and two writers holding gap locks and then inserting into each
-    /// other's gap deadlock. A key another writer inserts meanwhile fails the
-    /// insert on the primary key and the write is retried ([`is_retryable`]).
-    async fn upsert_mysql(
-        &self,
-        txn: &impl ConnectionTrait,
-        tenant: Option<&str>,
-        batch: &[&R],
-    ) -> std::result::Result<(), Failure> {
-        let backend = self.backend();
-        let key_col = col::<R>(R::key_column().name)?;
-        let keys: Vec<&str> = batch.iter().map(|r| r.key()).collect();
-        let existing: Vec<String> = R::Entity::find()
-            .select_only()
-            .column(key_col)
-            .filter(tenant_condition::<R>(tenant)?.add(key_col.is_in(keys)))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        let mut inserts = Vec::new();
-        for record in batch {
-            let mut model = to_active(backend, tenant, *record)?;
-            if existing.iter().any(|k| k == record.key()) {
-                let full = model.clone();
-                for c in key_cols::<R>()? {
-                    model.not_set(c);
-                }
-                let updated = R::Entity::update_many()
-                    .set(model)
-                    .filter(key_condition::<R>(tenant, record.key())?)
-                    .exec(txn)
-                    .await?;
-                // Removed since the look-up (MySQL counts matched rows): insert it.
-                if updated.rows_affected == 0 {
-                    inserts.push(full);
-                }
-            } else {
-                inserts.push(model);
-            }
-        }
-        if !inserts.is_empty() {
-            R::Entity::insert_many(inserts)
-                .exec_without_returning(txn)
-                .await?;
         }
         Ok(())
     }
@@ -503,7 +472,7 @@ impl<R: Mapped> Table<R> {
         }
         let records = &records;
         let outcome = self
-            .retried(mode, || async move {
+            .retried(|| async move {
                 let txn = self.begin().await?;
                 let outcome = self.write_in(&txn, tenant, records, mode, &[]).await;
                 Ok((txn, outcome))
@@ -532,11 +501,7 @@ impl<R: Mapped> Table<R> {
     /// then commits; runs it all again when the database aborted it for
     /// concurrency's sake, with [`retry::transient`]'s backoff; rolls back a
     /// failure.
-    async fn retried<T, F, Fut>(
-        &self,
-        mode: Mode,
-        mut attempt: F,
-    ) -> std::result::Result<T, Failure>
+    async fn retried<T, F, Fut>(&self, mut attempt: F) -> std::result::Result<T, Failure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<
@@ -565,7 +530,7 @@ impl<R: Mapped> Table<R> {
                     }
                 }
             },
-            |failure| is_retryable::<R>(failure, backend, mode),
+            |failure| is_retryable(failure, backend),
         )
         .await
     }
@@ -671,7 +636,7 @@ impl<R: Mapped> Table<R> {
         // The record the last attempt tried to write, to explain its failure.
         let attempted: std::sync::Mutex<Option<R>> = std::sync::Mutex::new(None);
         let outcome = self
-            .retried(Mode::Insert, || async {
+            .retried(|| async {
                 let txn = self.begin().await?;
                 let outcome: std::result::Result<R, Failure> = async {
                     let mut find = R::Entity::find().filter(key_condition::<R>(tenant, key)?);

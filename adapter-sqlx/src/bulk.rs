@@ -2,8 +2,7 @@
 //! [`Statement`] rendered into a `QueryBuilder`, every parameter bound as
 //! the backend binds a column of its kind.
 
-use adapter_interfaces::Record;
-use adapter_interfaces::bulk::{self, OnKey, Part, Statement};
+use adapter_interfaces::bulk::{Part, Statement};
 use sqlx::QueryBuilder;
 
 use crate::backend::Backend;
@@ -20,14 +19,4 @@ pub(crate) fn query<DB: Backend>(statement: Statement) -> QueryBuilder<DB> {
         }
     }
     qb
-}
-
-/// PostgreSQL's insert of a whole batch in one parameter ([`bulk::insert_rows`]).
-pub(crate) fn insert_rows<DB: Backend, R: Record>(
-    tenant: &str,
-    records: &[&R],
-    upsert: bool,
-) -> QueryBuilder<DB> {
-    let on_key = if upsert { OnKey::Update } else { OnKey::Fail };
-    query(bulk::insert_rows::<R>(tenant, records, on_key))
 }

@@ -97,9 +97,14 @@
 //!   used_at IS NULL AND expires_at > now` followed by a read in the same
 //!   transaction, on every database.
 //! - Upserts never delete: `ON CONFLICT (tenant_id, key) DO UPDATE` on
-//!   PostgreSQL and SQLite; on MySQL the existing keys are updated and the
-//!   others inserted, so a clash on another unique key (a user's
-//!   email) is a conflict, as elsewhere.
+//!   PostgreSQL and SQLite; on MySQL one multi-row `INSERT … ON DUPLICATE
+//!   KEY UPDATE` per batch (the shared `adapter_interfaces::bulk::
+//!   insert_values`, also what SeaORM and Diesel send), whose first
+//!   assignment fails the statement when a row lands on another record
+//!   through a unique key other than the primary key (a user's email), so
+//!   that such a clash is a conflict, as elsewhere. MariaDB gets
+//!   `VALUES(col)`; MySQL 8 (detected from the server's version) the row
+//!   alias `AS new … new.col` that replaces it from 8.0.20.
 //! - `upsert_many` writes multi-row `INSERT`s in one transaction, in batches
 //!   under each database's bind-parameter limit (65535, 65535, 32766) and
 //!   about 4 MiB of values (MariaDB's `max_allowed_packet`); on PostgreSQL
@@ -109,16 +114,14 @@
 //!   only when a batch holds several current passwords of one user).
 //! - Concurrent writers: SQLite write transactions start with `BEGIN
 //!   IMMEDIATE`, so they wait for each other (busy timeout) instead of
-//!   failing. On MySQL an upsert looks its keys up with a plain read (a
-//!   locking read of missing keys takes gap locks, the classic InnoDB
-//!   deadlock with the inserts that follow), updates the rows found and
-//!   inserts the others; a batch writes its records in key order, and a
-//!   password rotation locks its user rows first (sorted). A write the
-//!   database aborts anyway (deadlock victim 1213/40P01, serialization
-//!   failure 40001, lock wait timeout 1205, SQLITE_BUSY), or an upsert whose
-//!   new key another writer inserted meanwhile (MySQL's primary key), runs
-//!   again whole with `adapter_interfaces::retry`'s bounded, jittered
-//!   backoff (the `backon` crate); so do updates and removals.
+//!   failing. On MySQL an upsert is one statement per batch with no
+//!   look-up before it (so no race between a look-up and the write); a
+//!   batch writes its records in key order, and a password rotation locks
+//!   its user rows first (sorted). A write the database aborts anyway
+//!   (deadlock victim 1213/40P01, serialization failure 40001, lock wait
+//!   timeout 1205, SQLITE_BUSY) runs again whole with
+//!   `adapter_interfaces::retry`'s bounded, jittered backoff (the `backon`
+//!   crate); so do updates and removals.
 //! - Keyset pages seek the `(tenant_id, column, key)` index: a row comparison
 //!   `(column, key) > (?, ?)` on PostgreSQL, the implied `column >= ?` range
 //!   plus the exact condition elsewhere, so a full scan is linear. After many

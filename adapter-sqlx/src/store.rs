@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use adapter_interfaces::bulk;
+use adapter_interfaces::bulk::{self, OnKey};
 use adapter_interfaces::error::BoxError;
 use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
 use adapter_interfaces::retry;
@@ -60,20 +60,9 @@ enum Mode {
 }
 
 /// Whether a failed write may run again: the database aborted it for
-/// concurrency's sake ([`Backend::is_transient`]), or, in an upsert on MySQL,
-/// another writer inserted one of its new keys between the look-up and the
-/// insert (the retry then finds the key and updates it).
-fn is_retryable<DB: Backend, R: Record>(error: &sqlx::Error, dialect: Dialect, mode: Mode) -> bool {
-    if DB::is_transient(error) {
-        return true;
-    }
-    let mysql = matches!(dialect, Dialect::MariaDb | Dialect::MySql);
-    mode == Mode::Upsert
-        && mysql
-        && error.as_database_error().is_some_and(|db| {
-            db.kind() == DbErrorKind::UniqueViolation
-                && schema::conflict_field::<R>(db.message()) == R::key_column().name
-        })
+/// concurrency's sake ([`Backend::is_transient`]).
+fn is_retryable<DB: Backend>(error: &sqlx::Error) -> bool {
+    DB::is_transient(error)
 }
 
 /// A database error of one attempt of a write, with the record it tried to
@@ -281,7 +270,7 @@ impl<DB: Backend> Db<DB> {
                     }
                 }
             },
-            |e| is_retryable::<DB, R>(e, self.sql.dialect, mode),
+            |e| is_retryable::<DB>(e),
         )
         .await;
         match outcome {
@@ -340,50 +329,37 @@ impl<DB: Backend> Db<DB> {
         records: &[&R],
         mode: Mode,
     ) -> std::result::Result<(), sqlx::Error> {
-        let mysql = matches!(self.sql.dialect, Dialect::MariaDb | Dialect::MySql);
-        for batch in Sql::batches::<DB, R>(records) {
-            if self.sql.dialect == Dialect::Postgres {
-                let mut qb = crate::bulk::insert_rows::<DB, R>(tenant, batch, mode == Mode::Upsert);
-                DB::execute(conn, &mut qb).await?;
-            } else if mode == Mode::Upsert && mysql {
-                // ON DUPLICATE KEY UPDATE would fire on any unique key (another
-                // user's email) and REPLACE deletes (cascading to children): update
-                // the rows that exist, insert the others. The look-up is a plain
-                // read: a locking one (FOR UPDATE) of keys that do not exist yet
-                // takes gap locks, and two writers holding gap locks and then
-                // inserting into each other's gap deadlock (the classic InnoDB
-                // case). The updates lock only the rows they change; a key that
-                // another writer inserts meanwhile makes the insert fail on the
-                // primary key, and the write is retried (`is_retryable`).
-                let keys: Vec<&str> = batch.iter().map(|r| r.key()).collect();
-                let mut qb =
-                    self.sql
-                        .select_existing::<DB, R>(tenant, R::key_column(), &keys, false);
-                let rows = DB::fetch_all(conn, &mut qb).await?;
-                let mut existing = HashSet::new();
-                for row in &rows {
-                    if let Ok(Value::Text(key)) = DB::read_value(row, 0, R::key_column()) {
-                        existing.insert(key);
-                    }
-                }
-                let (old, mut new): (Vec<&R>, Vec<&R>) =
-                    batch.iter().partition(|r| existing.contains(r.key()));
-                for record in old {
-                    let mut qb = self.sql.update::<DB, R>(tenant, record);
-                    // Removed since the look-up: insert it instead (matched rows count).
-                    if DB::execute(conn, &mut qb).await? == 0 {
-                        new.push(record);
-                    }
-                }
-                if !new.is_empty() {
-                    let mut qb = self.sql.insert::<DB, R>(tenant, &new, false);
+        let on_key = if mode == Mode::Upsert {
+            OnKey::Update
+        } else {
+            OnKey::Fail
+        };
+        match self.sql.dialect {
+            Dialect::Postgres => {
+                for batch in Sql::batches::<DB, R>(records) {
+                    let mut qb =
+                        crate::bulk::query::<DB>(bulk::insert_rows::<R>(tenant, batch, on_key));
                     DB::execute(conn, &mut qb).await?;
                 }
-            } else {
-                let mut qb = self
-                    .sql
-                    .insert::<DB, R>(tenant, batch, mode == Mode::Upsert);
-                DB::execute(conn, &mut qb).await?;
+            }
+            Dialect::MariaDb | Dialect::MySql => {
+                // One guarded `INSERT … ON DUPLICATE KEY UPDATE` per batch, shared
+                // with SeaORM and Diesel: a row that would take another record's
+                // unique key fails the statement (see `diagnose`).
+                for batch in bulk::mysql_batches(records) {
+                    let statement =
+                        bulk::insert_values::<R>(self.sql.dialect, tenant, batch, on_key);
+                    let mut qb = crate::bulk::query::<DB>(statement);
+                    DB::execute(conn, &mut qb).await?;
+                }
+            }
+            Dialect::Sqlite => {
+                for batch in Sql::batches::<DB, R>(records) {
+                    let mut qb = self
+                        .sql
+                        .insert::<DB, R>(tenant, batch, mode == Mode::Upsert);
+                    DB::execute(conn, &mut qb).await?;
+                }
             }
         }
         Ok(())
@@ -449,6 +425,14 @@ impl<DB: Backend> Db<DB> {
         error: sqlx::Error,
     ) -> AdapterError {
         let (kind, message) = match error.as_database_error() {
+            // MySQL's upsert guard ([`bulk::insert_values`]): a record took a
+            // stored record's unique key other than the primary key.
+            Some(db)
+                if matches!(self.sql.dialect, Dialect::MariaDb | Dialect::MySql)
+                    && db.code().as_deref() == Some(bulk::MYSQL_CLASH_GUARD_SQLSTATE) =>
+            {
+                (Some(DbErrorKind::UniqueViolation), db.message().to_owned())
+            }
             Some(db) => (Some(db.kind()), db.message().to_owned()),
             None => (None, String::new()),
         };
@@ -559,7 +543,7 @@ impl<DB: Backend> Db<DB> {
         let outcome = retry::transient(
             R::KIND.table(),
             || self.update_once::<R>(tenant, key, patch),
-            |failed| is_retryable::<DB, R>(&failed.error, self.sql.dialect, Mode::Create),
+            |failed| is_retryable::<DB>(&failed.error),
         )
         .await;
         match outcome {
