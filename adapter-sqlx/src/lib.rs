@@ -102,9 +102,9 @@
 //!   insert_values`, also what SeaORM and Diesel send), whose first
 //!   assignment fails the statement when a row lands on another record
 //!   through a unique key other than the primary key (a user's email), so
-//!   that such a clash is a conflict, as elsewhere. MariaDB gets
-//!   `VALUES(col)`; MySQL 8 (detected from the server's version) the row
-//!   alias `AS new … new.col` that replaces it from 8.0.20.
+//!   that such a clash is a conflict, as elsewhere. The new values are
+//!   `VALUES(col)`, which MariaDB and MySQL both parse (MySQL 8.0.20+ with
+//!   a deprecation warning).
 //! - `upsert_many` writes multi-row `INSERT`s in one transaction, in batches
 //!   under each database's bind-parameter limit (65535, 65535, 32766) and
 //!   about 4 MiB of values (MariaDB's `max_allowed_packet`); on PostgreSQL
