@@ -225,16 +225,15 @@ fn parameter_bytes<R: Record>(record: &R) -> usize {
         .sum()
 }
 
-/// Splits `records` into runs of at most `max_binds` parameters (one per
-/// column, and the tenant's) and about `max_bytes` of parameter bytes; a
-/// record larger than `max_bytes` is a run of its own.
+/// Splits `records` into runs of at most `max_rows` records and about
+/// `max_bytes` of parameter bytes; a record larger than `max_bytes` is a
+/// run of its own.
 pub fn batches_within<'a, R: Record>(
     records: &'a [&'a R],
-    max_binds: usize,
+    max_rows: usize,
     max_bytes: usize,
 ) -> Vec<&'a [&'a R]> {
-    let width = R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND));
-    let max_rows = (max_binds / width.max(1)).max(1);
+    let max_rows = max_rows.max(1);
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, record) in records.iter().enumerate() {
@@ -256,7 +255,12 @@ pub fn batches_within<'a, R: Record>(
 /// packet budget ([`MYSQL_MAX_STATEMENT_BYTES`]): the statements of one
 /// batch of [`insert_values`].
 pub fn mysql_batches<'a, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
-    batches_within(records, MYSQL_MAX_BINDS, MYSQL_MAX_STATEMENT_BYTES)
+    let width = R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND));
+    batches_within(
+        records,
+        MYSQL_MAX_BINDS / width.max(1),
+        MYSQL_MAX_STATEMENT_BYTES,
+    )
 }
 
 /// `INSERT INTO <table> (<tenant_id>, <columns>) VALUES (…), (…) …` for
@@ -520,7 +524,8 @@ mod tests {
         assert!(parts.len() > 1);
         assert_eq!(parts.iter().map(|p| p.len()).sum::<usize>(), users.len());
         assert!(parts.iter().all(|p| p.len() * width <= MYSQL_MAX_BINDS));
-        let parts = batches_within(&refs, MYSQL_MAX_BINDS, 1_000);
+        let width = User::COLUMNS.len() + 1;
+        let parts = batches_within(&refs, MYSQL_MAX_BINDS / width, 1_000);
         assert!(
             parts
                 .iter()

@@ -251,22 +251,7 @@ impl Sql {
     /// limit and a size budget.
     pub(crate) fn batches<'a, DB: Backend, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
         let max_rows = DB::max_insert_rows(Self::binds_per_row::<R>());
-        let mut out = Vec::new();
-        let mut start = 0;
-        let mut bytes = 0;
-        for (i, record) in records.iter().enumerate() {
-            let size = estimated_size(*record);
-            if i > start && (i - start >= max_rows || bytes + size > MAX_BATCH_BYTES) {
-                out.push(&records[start..i]);
-                start = i;
-                bytes = 0;
-            }
-            bytes += size;
-        }
-        if start < records.len() {
-            out.push(&records[start..]);
-        }
-        out
+        adapter_interfaces::bulk::batches_within(records, max_rows, MAX_BATCH_BYTES)
     }
 
     /// The page query of a listing.
@@ -552,15 +537,4 @@ fn keyset_parts(keyset: &Filter) -> Option<Keyset<'_>> {
         key_column,
         key,
     })
-}
-
-fn estimated_size<R: Record>(record: &R) -> usize {
-    to_values(record)
-        .iter()
-        .map(|v| match v {
-            Value::Text(s) => s.len() + 8,
-            Value::Json(j) => j.to_string().len() + 8,
-            _ => 16,
-        })
-        .sum()
 }

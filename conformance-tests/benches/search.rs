@@ -1,6 +1,7 @@
 //! `q` searches on 1,000,000 users, per backend (sqlx, SeaORM, Diesel) on
-//! PostgreSQL and MariaDB, p50 and p99; and the plans of the two searches
-//! that must use an index (`email:<prefix>*`, `created_at:[.. TO ..]`).
+//! PostgreSQL and MariaDB, p50 and p99; and the plans of the searches that
+//! must use an index (`email:<prefix>*`, `name:` exact and prefix on the
+//! folded copy, `created_at:[.. TO ..]`).
 //!
 //! Run: `cargo bench -p switchyard-identity-conformance --bench search` (needs
 //! SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL). `BENCH_USERS` sets
@@ -33,6 +34,7 @@ const SEARCHES: &[(&str, Option<&str>, bool)] = &[
         false,
     ),
     (r#"name:"User 777777""#, None, false),
+    (r"name:user\ 7777*", None, false),
     ("logins_count:[100 TO 105] AND blocked:false", None, false),
     ("email.domain:example7.com", None, true),
     ("app_metadata.roles:admin", None, true),
@@ -101,7 +103,7 @@ fn mariadb_seed(users: usize) -> String {
     )
 }
 
-/// The statements the sqlx backend sends for the two indexed searches (as
+/// The statements the sqlx backend sends for the indexed searches (as
 /// `adapter-sqlx`'s `sql.rs` builds them), with their values inlined for
 /// EXPLAIN.
 fn explained(postgres: bool) -> Vec<(&'static str, String)> {
@@ -134,6 +136,17 @@ fn explained(postgres: bool) -> Vec<(&'static str, String)> {
             format!(
                 "{head}(({e} IS NOT NULL AND {e} >= 'user4242') AND ({e} IS NOT NULL AND {e} < 'user4243')){order}",
                 e = q("email")
+            ),
+        ),
+        (
+            r#"name:"User 777777""#,
+            format!("{head}({n} = 'user 777777'){order}", n = q("name_folded")),
+        ),
+        (
+            r"name:User\ 7777*",
+            format!(
+                "{head}(({n} IS NOT NULL AND {n} >= 'user 7777') AND ({n} IS NOT NULL AND {n} < 'user 7778')){order}",
+                n = q("name_folded")
             ),
         ),
         (
