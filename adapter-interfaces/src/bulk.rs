@@ -225,6 +225,12 @@ fn parameter_bytes<R: Record>(record: &R) -> usize {
         .sum()
 }
 
+/// Bound values per row of a multi-row insert of `R`: one per column, and
+/// the tenant's for a tenant-scoped entity.
+pub fn binds_per_row<R: Record>() -> usize {
+    R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND))
+}
+
 /// Splits `records` into runs of at most `max_rows` records and about
 /// `max_bytes` of parameter bytes; a record larger than `max_bytes` is a
 /// run of its own.
@@ -255,10 +261,9 @@ pub fn batches_within<'a, R: Record>(
 /// packet budget ([`MYSQL_MAX_STATEMENT_BYTES`]): the statements of one
 /// batch of [`insert_values`].
 pub fn mysql_batches<'a, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
-    let width = R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND));
     batches_within(
         records,
-        MYSQL_MAX_BINDS / width.max(1),
+        MYSQL_MAX_BINDS / binds_per_row::<R>().max(1),
         MYSQL_MAX_STATEMENT_BYTES,
     )
 }

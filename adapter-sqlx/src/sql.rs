@@ -206,7 +206,7 @@ impl Sql {
         head.push_str(&self.columns::<R>());
         head.push(')');
         let mut qb = QueryBuilder::new(head);
-        let mut kinds = Vec::with_capacity(Self::binds_per_row::<R>());
+        let mut kinds = Vec::with_capacity(adapter_interfaces::bulk::binds_per_row::<R>());
         if scoped {
             kinds.push(TENANT_KIND);
         }
@@ -242,15 +242,10 @@ impl Sql {
         qb
     }
 
-    /// Bound values per row of a multi-row insert.
-    pub(crate) fn binds_per_row<R: Record>() -> usize {
-        R::COLUMNS.len() + usize::from(is_tenant_scoped(R::KIND))
-    }
-
     /// Splits `records` into batches that stay under the bind-parameter
     /// limit and a size budget.
     pub(crate) fn batches<'a, DB: Backend, R: Record>(records: &'a [&'a R]) -> Vec<&'a [&'a R]> {
-        let max_rows = DB::max_insert_rows(Self::binds_per_row::<R>());
+        let max_rows = DB::max_insert_rows(adapter_interfaces::bulk::binds_per_row::<R>());
         adapter_interfaces::bulk::batches_within(records, max_rows, MAX_BATCH_BYTES)
     }
 

@@ -87,6 +87,14 @@ pub fn set_connect_timeout(timeout: Duration) {
 }
 
 /// The options every backend's `connect_with` receives.
+/// A backend's connection failure at `url`, its password masked.
+fn connect_error(url: &StoreUrl) -> impl Fn(AdapterError) -> StoreError + '_ {
+    |error| StoreError::Connect {
+        url: url.masked(),
+        error,
+    }
+}
+
 fn connect_options() -> ConnectOptions {
     match CONNECT_TIMEOUT_MS.load(Ordering::Relaxed) {
         0 => ConnectOptions::default(),
@@ -156,10 +164,7 @@ impl Store {
             });
         }
         let options = connect_options();
-        let connect_error = |error| StoreError::Connect {
-            url: url.masked(),
-            error,
-        };
+        let connect_error = connect_error(url);
         let inner = match url.backend() {
             #[cfg(feature = "sqlx")]
             crate::url::Backend::Sqlx => Inner::Sqlx(
@@ -204,10 +209,7 @@ impl Store {
         if url.database() == Database::Sqlite {
             return Self::connect(url, true).await;
         }
-        let connect_error = |error| StoreError::Connect {
-            url: url.masked(),
-            error,
-        };
+        let connect_error = connect_error(url);
         let inner = match url.backend() {
             #[cfg(feature = "sqlx")]
             crate::url::Backend::Sqlx => Inner::Sqlx(

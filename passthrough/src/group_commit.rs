@@ -59,28 +59,41 @@ fn row_of(key: &JournalKey) -> RowId {
     )
 }
 
-/// One caller's part of a batch.
-trait Request: Send + 'static {
+/// One kind of call the journal coalesces (`begin`, `finish`, `settle`):
+/// what a caller asks, and how a batch of such asks becomes one call of the
+/// inner journal.
+trait Call: Sized + Send + Sync + 'static {
     type Answer: Send + 'static;
+    /// The step's name, for the batch-size metric.
+    const STEP: &'static str;
     /// The rows the call touches.
-    fn keys(&self) -> Vec<&JournalKey>;
+    fn keys(&self) -> &[JournalKey];
     /// Whether the call may share a statement with `first`.
     fn joins(&self, first: &Self) -> bool;
-    /// Where its answer goes.
-    fn reply(self, answer: Result<Self::Answer>);
+    /// Runs `batch` as one call of `inner`: one answer per call, in order.
+    fn run(
+        inner: &dyn ReplicationJournal,
+        batch: &[Self],
+    ) -> impl Future<Output = Result<Vec<Self::Answer>>> + Send;
+}
+
+/// A call waiting in its lane, with where its answer goes.
+struct Pending<C: Call> {
+    call: C,
+    reply: oneshot::Sender<Result<C::Answer>>,
 }
 
 /// The calls of one step waiting for a statement, and whether one is running.
-struct Lane<R> {
-    state: Mutex<LaneState<R>>,
+struct Lane<C: Call> {
+    state: Mutex<LaneState<C>>,
 }
 
-struct LaneState<R> {
-    queue: VecDeque<R>,
+struct LaneState<C: Call> {
+    queue: VecDeque<Pending<C>>,
     running: bool,
 }
 
-impl<R: Request> Lane<R> {
+impl<C: Call> Lane<C> {
     fn new() -> Self {
         Self {
             state: Mutex::new(LaneState {
@@ -90,37 +103,37 @@ impl<R: Request> Lane<R> {
         }
     }
 
-    /// Queues `request`; returns whether the caller must start the runner.
-    fn push(&self, request: R) -> bool {
+    /// Queues `pending`; returns whether the caller must start the runner.
+    fn push(&self, pending: Pending<C>) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.queue.push_back(request);
+        state.queue.push_back(pending);
         !std::mem::replace(&mut state.running, true)
     }
 
     /// The next batch: the oldest call, and every later call that joins it
     /// and shares no row with a call taken or passed over before it. `None`
     /// (and the lane marked idle) when nothing waits.
-    fn next_batch(&self) -> Option<Vec<R>> {
+    fn next_batch(&self) -> Option<Vec<Pending<C>>> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let Some(first) = state.queue.pop_front() else {
             state.running = false;
             return None;
         };
-        let mut seen: HashSet<RowId> = first.keys().into_iter().map(row_of).collect();
+        let mut seen: HashSet<RowId> = first.call.keys().iter().map(row_of).collect();
         let mut total = seen.len();
         let mut batch = vec![first];
         let mut left = VecDeque::new();
-        while let Some(request) = state.queue.pop_front() {
-            let rows: Vec<RowId> = request.keys().into_iter().map(row_of).collect();
+        while let Some(pending) = state.queue.pop_front() {
+            let rows: Vec<RowId> = pending.call.keys().iter().map(row_of).collect();
             let free = rows.iter().all(|row| !seen.contains(row));
             let fits = total + rows.len() <= MAX_BATCH_KEYS;
-            let take = free && fits && request.joins(&batch[0]);
+            let take = free && fits && pending.call.joins(&batch[0].call);
             total += if take { rows.len() } else { 0 };
             seen.extend(rows);
             if take {
-                batch.push(request);
+                batch.push(pending);
             } else {
-                left.push_back(request);
+                left.push_back(pending);
             }
         }
         state.queue = left;
@@ -128,106 +141,155 @@ impl<R: Request> Lane<R> {
     }
 }
 
-/// Runs the batches of one lane until it is empty, in a task of its own.
-fn run_lane<R, Run, Fut>(lane: Arc<Lane<R>>, run: Run)
-where
-    R: Request,
-    Run: Fn(Vec<R>) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
+/// Runs the batches of `lane` until it is empty, in a task of its own, and
+/// answers every call (each caller sharing a failed statement gets its
+/// error: errors are not `Clone`, so the first gets the original).
+fn run_lane<C: Call>(lane: Arc<Lane<C>>, inner: Arc<dyn ReplicationJournal>) {
     tokio::spawn(async move {
         while let Some(batch) = lane.next_batch() {
-            run(batch).await;
+            metrics::histogram!("switchyard_journal_batch_calls", "step" => C::STEP)
+                .record(batch.len() as f64);
+            let (calls, replies): (Vec<C>, Vec<_>) =
+                batch.into_iter().map(|p| (p.call, p.reply)).unzip();
+            let answers = match C::run(inner.as_ref(), &calls).await {
+                Ok(answers) if answers.len() == calls.len() => answers,
+                Ok(answers) => {
+                    reply_errors(
+                        replies,
+                        backend(format!(
+                            "the journal answered {} of {} calls",
+                            answers.len(),
+                            calls.len()
+                        )),
+                    );
+                    continue;
+                }
+                Err(error) => {
+                    reply_errors(replies, error);
+                    continue;
+                }
+            };
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
         }
     });
 }
 
-/// The error of a statement, for each caller that shared it (errors are not
-/// `Clone`; a lone caller gets the original).
-fn shared_error(error: &AdapterError) -> AdapterError {
+fn backend(message: String) -> AdapterError {
     AdapterError::Backend {
-        message: error.to_string(),
+        message,
         source: None,
     }
 }
 
-/// Hands each request its answer, the first the original error.
-fn reply_all<R: Request>(batch: Vec<R>, answer: Result<R::Answer>)
-where
-    R::Answer: Clone,
-{
-    match answer {
-        Ok(answer) => batch
-            .into_iter()
-            .for_each(|request| request.reply(Ok(answer.clone()))),
-        Err(error) => {
-            let copies: Vec<AdapterError> =
-                (1..batch.len()).map(|_| shared_error(&error)).collect();
-            let mut errors = std::iter::once(error).chain(copies);
-            for request in batch {
-                if let Some(error) = errors.next() {
-                    request.reply(Err(error));
-                }
-            }
-        }
+/// `error` to the first caller, a copy of its text to the others.
+fn reply_errors<T>(replies: Vec<oneshot::Sender<Result<T>>>, error: AdapterError) {
+    let copy = error.to_string();
+    let mut first = Some(error);
+    for reply in replies {
+        let error = first.take().unwrap_or_else(|| backend(copy.clone()));
+        let _ = reply.send(Err(error));
     }
 }
 
-struct BeginRequest {
+/// The keys of every call of a batch, in order.
+fn all_keys<C: Call>(batch: &[C]) -> Vec<JournalKey> {
+    batch
+        .iter()
+        .flat_map(|c| c.keys().iter().cloned())
+        .collect()
+}
+
+struct BeginCall {
     fence: Fence,
     keys: Vec<JournalKey>,
     lease: Duration,
-    reply: oneshot::Sender<Result<Begun>>,
 }
 
-impl Request for BeginRequest {
+impl Call for BeginCall {
     type Answer = Begun;
-    fn keys(&self) -> Vec<&JournalKey> {
-        self.keys.iter().collect()
+    const STEP: &'static str = "begin";
+    fn keys(&self) -> &[JournalKey] {
+        &self.keys
     }
     fn joins(&self, first: &Self) -> bool {
         self.fence == first.fence && self.lease == first.lease
     }
-    fn reply(self, answer: Result<Begun>) {
-        let _ = self.reply.send(answer);
+    async fn run(inner: &dyn ReplicationJournal, batch: &[Self]) -> Result<Vec<Begun>> {
+        // One fence for the whole statement: it holds for every call or for none.
+        let first = &batch[0];
+        let begun = inner
+            .begin(&first.fence, &all_keys(batch), first.lease)
+            .await?;
+        Ok(vec![begun; batch.len()])
     }
 }
 
-struct FinishRequest {
+struct FinishCall {
     token: String,
     keys: Vec<JournalKey>,
     lease: Duration,
-    reply: oneshot::Sender<Result<Vec<Claim>>>,
 }
 
-impl Request for FinishRequest {
+impl Call for FinishCall {
     type Answer = Vec<Claim>;
-    fn keys(&self) -> Vec<&JournalKey> {
-        self.keys.iter().collect()
+    const STEP: &'static str = "finish";
+    fn keys(&self) -> &[JournalKey] {
+        &self.keys
     }
     fn joins(&self, first: &Self) -> bool {
         self.lease == first.lease
     }
-    fn reply(self, answer: Result<Vec<Claim>>) {
-        let _ = self.reply.send(answer);
+    async fn run(inner: &dyn ReplicationJournal, batch: &[Self]) -> Result<Vec<Vec<Claim>>> {
+        let first = &batch[0];
+        let claims = inner
+            .finish(&first.token, &all_keys(batch), first.lease)
+            .await?;
+        // Rows are disjoint across the batch: each claim has one owner.
+        let owner: HashMap<RowId, usize> = batch
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.keys.iter().map(move |k| (row_of(k), i)))
+            .collect();
+        let mut parts: Vec<Vec<Claim>> = vec![Vec::new(); batch.len()];
+        for claim in claims {
+            if let Some(&i) = owner.get(&row_of(&claim.key)) {
+                parts[i].push(claim);
+            }
+        }
+        Ok(parts)
     }
 }
 
-struct SettleRequest {
+struct SettleCall {
     claim: Claim,
-    reply: oneshot::Sender<Result<bool>>,
 }
 
-impl Request for SettleRequest {
+impl Call for SettleCall {
     type Answer = bool;
-    fn keys(&self) -> Vec<&JournalKey> {
-        vec![&self.claim.key]
+    const STEP: &'static str = "settle";
+    fn keys(&self) -> &[JournalKey] {
+        std::slice::from_ref(&self.claim.key)
     }
     fn joins(&self, _first: &Self) -> bool {
         true
     }
-    fn reply(self, answer: Result<bool>) {
-        let _ = self.reply.send(answer);
+    async fn run(inner: &dyn ReplicationJournal, batch: &[Self]) -> Result<Vec<bool>> {
+        // `settle_many` shares a statement among consecutive claims of one token.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|&a, &b| batch[a].claim.token.cmp(&batch[b].claim.token));
+        let claims: Vec<Claim> = order.iter().map(|&i| batch[i].claim.clone()).collect();
+        let settled = inner.settle_many(&claims).await?;
+        if settled.len() != batch.len() {
+            // The runner turns a short answer into every caller's error.
+            return Ok(settled);
+        }
+        let mut answers = vec![false; batch.len()];
+        for (&i, settled) in order.iter().zip(settled) {
+            answers[i] = settled;
+        }
+        Ok(answers)
     }
 }
 
@@ -235,9 +297,9 @@ impl Request for SettleRequest {
 /// concurrent callers (see the module docs).
 pub(crate) struct GroupCommit {
     inner: Arc<dyn ReplicationJournal>,
-    begins: Arc<Lane<BeginRequest>>,
-    finishes: Arc<Lane<FinishRequest>>,
-    settles: Arc<Lane<SettleRequest>>,
+    begins: Arc<Lane<BeginCall>>,
+    finishes: Arc<Lane<FinishCall>>,
+    settles: Arc<Lane<SettleCall>>,
 }
 
 impl GroupCommit {
@@ -251,101 +313,18 @@ impl GroupCommit {
         }
     }
 
-    fn start_begins(&self) {
-        let inner = self.inner.clone();
-        run_lane(self.begins.clone(), move |batch: Vec<BeginRequest>| {
-            let inner = inner.clone();
-            async move {
-                let keys: Vec<JournalKey> =
-                    batch.iter().flat_map(|r| r.keys.iter().cloned()).collect();
-                let (fence, lease) = (batch[0].fence.clone(), batch[0].lease);
-                metrics::histogram!("switchyard_journal_batch_calls", "step" => "begin")
-                    .record(batch.len() as f64);
-                let answer = inner.begin(&fence, &keys, lease).await;
-                reply_all(batch, answer);
-            }
-        });
-    }
-
-    fn start_finishes(&self) {
-        let inner = self.inner.clone();
-        run_lane(self.finishes.clone(), move |batch: Vec<FinishRequest>| {
-            let inner = inner.clone();
-            async move {
-                let keys: Vec<JournalKey> =
-                    batch.iter().flat_map(|r| r.keys.iter().cloned()).collect();
-                let (token, lease) = (batch[0].token.clone(), batch[0].lease);
-                metrics::histogram!("switchyard_journal_batch_calls", "step" => "finish")
-                    .record(batch.len() as f64);
-                match inner.finish(&token, &keys, lease).await {
-                    Ok(claims) => {
-                        // Rows are disjoint across the batch: each claim has one owner.
-                        let owner: HashMap<RowId, usize> = batch
-                            .iter()
-                            .enumerate()
-                            .flat_map(|(i, r)| r.keys.iter().map(move |k| (row_of(k), i)))
-                            .collect();
-                        let mut parts: Vec<Vec<Claim>> = vec![Vec::new(); batch.len()];
-                        for claim in claims {
-                            if let Some(&i) = owner.get(&row_of(&claim.key)) {
-                                parts[i].push(claim);
-                            }
-                        }
-                        for (request, part) in batch.into_iter().zip(parts) {
-                            request.reply(Ok(part));
-                        }
-                    }
-                    Err(error) => reply_all(batch, Err(error)),
-                }
-            }
-        });
-    }
-
-    fn start_settles(&self) {
-        let inner = self.inner.clone();
-        run_lane(
-            self.settles.clone(),
-            move |mut batch: Vec<SettleRequest>| {
-                let inner = inner.clone();
-                async move {
-                    // `settle_many` shares a statement among consecutive claims of one token.
-                    batch.sort_by(|a, b| a.claim.token.cmp(&b.claim.token));
-                    let claims: Vec<Claim> = batch.iter().map(|r| r.claim.clone()).collect();
-                    metrics::histogram!("switchyard_journal_batch_calls", "step" => "settle")
-                        .record(batch.len() as f64);
-                    match inner.settle_many(&claims).await {
-                        Ok(settled) if settled.len() == batch.len() => {
-                            for (request, settled) in batch.into_iter().zip(settled) {
-                                request.reply(Ok(settled));
-                            }
-                        }
-                        Ok(settled) => reply_all(
-                            batch,
-                            Err(AdapterError::Backend {
-                                message: format!(
-                                    "the journal settled {} of {} claims",
-                                    settled.len(),
-                                    claims.len()
-                                ),
-                                source: None,
-                            }),
-                        ),
-                        Err(error) => reply_all(batch, Err(error)),
-                    }
-                }
-            },
-        );
-    }
-}
-
-/// The answer of a batch, or an error if its task ended without one.
-async fn answer<T>(receiver: oneshot::Receiver<Result<T>>) -> Result<T> {
-    receiver.await.unwrap_or_else(|_| {
-        Err(AdapterError::Backend {
-            message: "the journal's batch ended without an answer".to_owned(),
-            source: None,
+    /// Queues `call` in `lane` (starting its runner if idle) and waits for its answer.
+    async fn coalesced<C: Call>(&self, lane: &Arc<Lane<C>>, call: C) -> Result<C::Answer> {
+        let (reply, receiver) = oneshot::channel();
+        if lane.push(Pending { call, reply }) {
+            run_lane(lane.clone(), self.inner.clone());
+        }
+        receiver.await.unwrap_or_else(|_| {
+            Err(backend(
+                "the journal's batch ended without an answer".to_owned(),
+            ))
         })
-    })
+    }
 }
 
 #[async_trait::async_trait]
@@ -354,17 +333,12 @@ impl ReplicationJournal for GroupCommit {
         if keys.len() >= MAX_BATCH_KEYS {
             return self.inner.begin(fence, keys, lease).await;
         }
-        let (reply, receiver) = oneshot::channel();
-        let request = BeginRequest {
+        let call = BeginCall {
             fence: fence.clone(),
             keys: keys.to_vec(),
             lease,
-            reply,
         };
-        if self.begins.push(request) {
-            self.start_begins();
-        }
-        answer(receiver).await
+        self.coalesced(&self.begins, call).await
     }
 
     async fn finish(
@@ -376,17 +350,12 @@ impl ReplicationJournal for GroupCommit {
         if keys.len() >= MAX_BATCH_KEYS {
             return self.inner.finish(token, keys, lease).await;
         }
-        let (reply, receiver) = oneshot::channel();
-        let request = FinishRequest {
+        let call = FinishCall {
             token: token.to_owned(),
             keys: keys.to_vec(),
             lease,
-            reply,
         };
-        if self.finishes.push(request) {
-            self.start_finishes();
-        }
-        answer(receiver).await
+        self.coalesced(&self.finishes, call).await
     }
 
     async fn claim(
@@ -413,15 +382,10 @@ impl ReplicationJournal for GroupCommit {
     }
 
     async fn settle(&self, claim: &Claim) -> Result<bool> {
-        let (reply, receiver) = oneshot::channel();
-        let request = SettleRequest {
+        let call = SettleCall {
             claim: claim.clone(),
-            reply,
         };
-        if self.settles.push(request) {
-            self.start_settles();
-        }
-        answer(receiver).await
+        self.coalesced(&self.settles, call).await
     }
 
     async fn fail(&self, claim: &Claim, failure: &Failure) -> Result<()> {
