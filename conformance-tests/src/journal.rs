@@ -135,6 +135,7 @@ macro_rules! __for_each_journal_check {
             journal_write_in_flight_blocks_relays_until_its_lease_runs_out,
             journal_late_finish_records_again,
             journal_newer_write_keeps_the_row,
+            journal_seq_counts_each_begin_and_finish,
             journal_claim_is_exclusive_until_its_lease_runs_out,
             journal_lost_claim_settle_marks_again,
             journal_release_gives_a_claim_back_untried,
@@ -267,7 +268,10 @@ async fn begin(journal: &Journal, keys: &[JournalKey], lease: Duration) {
         .begin(&fresh_fence(), keys, lease)
         .await
         .expect("begin");
-    assert_eq!(begun, Begun::Recorded, "begin under the current fence");
+    assert!(
+        matches!(begun, Begun::Recorded(_)),
+        "begin under the current fence: {begun:?}"
+    );
 }
 
 /// A whole write by `writer`: begin, then finish; the claims it won.
@@ -535,6 +539,87 @@ pub async fn journal_newer_write_keeps_the_row(journal: Journal) {
     );
     assert_eq!(counts(&journal).await, (1, 0));
     assert_eq!(drain(&journal).await, 1, "a relay applies the newer write");
+}
+
+/// `seq` is per row and counts each `begin` and `finish` by one (claims do
+/// not count): a writer proves it wrote alone when its claim's `seq` is its
+/// mark's plus one. A journal that returns marks returns one per key.
+pub async fn journal_seq_counts_each_begin_and_finish(journal: Journal) {
+    let key = user(1);
+    let marks = |begun: Begun| match begun {
+        Begun::Recorded(marks) => marks,
+        moved => panic!("the fence holds: {moved:?}"),
+    };
+    let begin_marks = |journal: &Journal| {
+        let journal = journal.clone();
+        let key = key.clone();
+        async move {
+            marks(
+                journal
+                    .begin(&fresh_fence(), std::slice::from_ref(&key), LONG)
+                    .await
+                    .expect("begin"),
+            )
+        }
+    };
+
+    // A lone writer: begin (a new row, seq 1), finish (seq 2).
+    let lone = begin_marks(&journal).await;
+    assert!(lone.len() <= 1, "one mark per key: {lone:?}");
+    if let Some(mark) = lone.first() {
+        assert_eq!(mark.key, key);
+        assert_eq!(mark.seq, 1, "a new row starts at 1");
+    }
+    let claim = only(
+        journal
+            .finish(&token("lone"), std::slice::from_ref(&key), LEASE)
+            .await
+            .expect("finish"),
+        &key,
+        "the lone writer claims",
+    );
+    assert_eq!(claim.seq, 2, "begin and finish each count one");
+    assert!(journal.settle(&claim).await.expect("settle"));
+
+    // Two overlapping writers: neither claim is its mark plus one.
+    let first = begin_marks(&journal).await;
+    let second = begin_marks(&journal).await;
+    if let (Some(a), Some(b)) = (first.first(), second.first()) {
+        assert_eq!((a.seq, b.seq), (1, 2), "the row was deleted, so it starts again");
+    }
+    let claim = only(
+        journal
+            .finish(&token("a"), std::slice::from_ref(&key), LEASE)
+            .await
+            .expect("finish"),
+        &key,
+        "the first to finish claims",
+    );
+    assert_eq!(claim.seq, 3, "another begin came between: {claim:?}");
+    let late = journal
+        .claim(&token("relay"), TARGET, 10, LEASE)
+        .await
+        .expect("claim");
+    assert!(late.is_empty(), "a write is still in flight");
+    assert!(
+        journal
+            .finish(&token("b"), std::slice::from_ref(&key), LEASE)
+            .await
+            .expect("finish")
+            .is_empty(),
+        "the claim is held"
+    );
+    assert!(
+        !journal.settle(&claim).await.expect("settle"),
+        "a newer finish keeps the row"
+    );
+    let relay = journal
+        .claim(&token("relay"), TARGET, 10, LEASE)
+        .await
+        .expect("claim");
+    assert_eq!(relay.len(), 1);
+    assert_eq!(relay[0].seq, 4, "a relay's claim does not count");
+    assert!(journal.settle(&relay[0]).await.expect("settle"));
 }
 
 /// A held claim keeps other claimants off the key until its lease runs out;
@@ -1715,7 +1800,10 @@ pub async fn journal_stage_fence(journal: Journal) {
         .begin(&fence(1), &[user(2)], LONG)
         .await
         .expect("begin");
-    assert_eq!(begun, Begun::Recorded, "the current generation records");
+    assert!(
+        matches!(begun, Begun::Recorded(_)),
+        "the current generation records: {begun:?}"
+    );
     assert_eq!(keys(&journal).await, vec![user(1), user(2)]);
 
     // Scopes are independent.
@@ -1727,10 +1815,9 @@ pub async fn journal_stage_fence(journal: Journal) {
         .begin(&other, &[user(3)], LONG)
         .await
         .expect("begin");
-    assert_eq!(
-        begun,
-        Begun::Recorded,
-        "another scope, never stored, is at generation 0"
+    assert!(
+        matches!(begun, Begun::Recorded(_)),
+        "another scope, never stored, is at generation 0: {begun:?}"
     );
 }
 
@@ -1885,7 +1972,7 @@ pub async fn journal_concurrent_writes_stay_consistent(journal: Journal) {
                 .begin(&fresh_fence(), &keys, LONG)
                 .await
                 .map_err(|e| format!("begin of write {w}: {e}"))?;
-            if begun != Begun::Recorded {
+            if !matches!(begun, Begun::Recorded(_)) {
                 return Err(format!("write {w}: {begun:?}"));
             }
             tokio::task::yield_now().await;
@@ -1975,7 +2062,7 @@ pub async fn journal_begin_racing_a_switch_is_fenced(journal: Journal) {
                     .await
                     .expect("begin");
                 match begun {
-                    Begun::Recorded => {
+                    Begun::Recorded(_) => {
                         assert!(
                             !late,
                             "a begin under generation 0 that started after the switch returned was recorded"

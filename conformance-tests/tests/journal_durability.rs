@@ -193,3 +193,99 @@ async fn a_restart_loses_nothing_mariadb_to_postgres() {
     };
     restart_loses_nothing(old, new).await;
 }
+
+/// A write that ran alone on its key is copied from its own result: the
+/// journal's change counter proves the primary still holds what the write
+/// returned, so the copy needs no read of the primary. Here every read of
+/// the primary fails, so each key replicates only through that proof; a
+/// copy that read the primary would be retried for ever.
+async fn a_lone_write_needs_no_read_of_the_primary(primary_db: TestDatabase, other: TestDatabase) {
+    let primary = connect(primary_db.url()).await;
+    let secondary = connect(other.url()).await;
+    let (faulty, switch) = passthrough::with_faults(&primary);
+    let pt = Passthrough::builder("primary", faulty)
+        .secondary(
+            "secondary",
+            secondary.clone(),
+            passthrough::SecondaryOptions::non_blocking(),
+        )
+        .options(options())
+        .build()
+        .unwrap();
+    switch.fail_reads(true);
+    let db = pt.adapters();
+    let tenant = "alone";
+    // Each step waits for the last one's copies: a write that follows a
+    // copy of its own key still in flight does not win the key's claim
+    // (the copy holds it), and the relay that copies it then reads.
+    let flushed = |step: &'static str| {
+        let pt = &pt;
+        async move {
+            let flushed = pt.flush_within(Duration::from_secs(20)).await;
+            assert!(
+                flushed.is_ok(),
+                "{step}: lone writes replicate without reading the primary: {flushed:?}"
+            );
+        }
+    };
+    db.tenants
+        .create(TenantInsert {
+            id: Some(tenant.into()),
+            friendly_name: "Alone".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    flushed("the tenant").await;
+    let ids: Vec<String> = (0..20).map(|i| format!("auth0|alone{i}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        db.users
+            .create(
+                tenant,
+                UserInsert {
+                    user_id: Some(id.clone()),
+                    email: Some(format!("alone{i}@example.com")),
+                    connection: "Username-Password-Authentication".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    flushed("the creates").await;
+    for (i, id) in ids.iter().enumerate() {
+        db.users
+            .update(
+                tenant,
+                id,
+                UserPatch {
+                    nickname: Some(Some(format!("nick {i}"))),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    flushed("the updates").await;
+    switch.fail_reads(false);
+    let (want, got) = (users(&primary, tenant).await, users(&secondary, tenant).await);
+    assert_eq!(want.len(), 20);
+    assert_eq!(want, got, "the copies are the primary's exact records");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_write_needs_no_read_of_the_primary_postgres() {
+    let (Some(primary), Some(secondary)) = (provision::postgres().await, provision::mysql().await)
+    else {
+        return;
+    };
+    a_lone_write_needs_no_read_of_the_primary(primary, secondary).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_write_needs_no_read_of_the_primary_sqlite() {
+    let Some(secondary) = provision::postgres().await else {
+        return;
+    };
+    a_lone_write_needs_no_read_of_the_primary(provision::sqlite_file(), secondary).await;
+}

@@ -1,9 +1,12 @@
 //! What applying one journal row means: bring one subject of the target to
 //! the source's current state (the rules are in [`crate::reconcile`]).
 
+use std::sync::Arc;
+
 use adapter_interfaces::journal::Subject;
 use adapter_interfaces::{DataAdapters, EntityKind, Result};
 
+use crate::core::KnownCopy;
 use crate::entity::Entity;
 use crate::reconcile::{self, Pair};
 
@@ -66,4 +69,25 @@ async fn resync(pair: Pair<'_>, entity: EntityKind, tenant_id: &str, key: &str) 
         EntityKind::Password => one::<Password>(pair, tenant_id, key).await,
         EntityKind::Log => one::<Log>(pair, tenant_id, key).await,
     }
+}
+
+/// The copy of `record` as the source holds it now (a writer's own result,
+/// proven current by the journal): upserted without reading the source,
+/// with the parents the target lacks copied first as in every copy.
+pub(crate) fn known_record<R: Entity>(
+    bundles: Arc<Vec<DataAdapters>>,
+    source: usize,
+    tenant_id: String,
+    record: R,
+) -> KnownCopy {
+    Box::new(move |target| {
+        Box::pin(async move {
+            let pair = Pair {
+                target: &bundles[target],
+                source: &bundles[source],
+            };
+            let store = R::store(pair.target);
+            reconcile::upsert_with_parents::<R>(pair, &*store, &tenant_id, record).await
+        })
+    })
 }

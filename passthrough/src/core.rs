@@ -93,6 +93,11 @@ impl Drop for Copying<'_> {
     }
 }
 
+/// A copy whose source state the writer already holds (its own write's
+/// result, proven current by the journal's change counter): given the
+/// target's index, the future that writes that state there.
+pub(crate) type KnownCopy = Box<dyn FnOnce(usize) -> BoxFuture<'static, Result<()>> + Send>;
+
 /// How a failed copy is handled: retried for ever, or dead after a few tries.
 fn is_rejection(error: &AdapterError) -> bool {
     matches!(
@@ -213,9 +218,15 @@ impl Core {
         self.stats.record(index, role, entity, method, event);
     }
 
-    /// Copies one claimed key from `source` to the claim's target, then
-    /// settles it (or records the failure). The error is the copy's.
-    pub(crate) async fn apply(&self, source: usize, claim: &Claim) -> Result<()> {
+    /// Copies one claimed key from `source` to the claim's target (the
+    /// source's current state, or the `known` one), then settles it (or
+    /// records the failure). The error is the copy's.
+    pub(crate) async fn apply(
+        &self,
+        source: usize,
+        claim: &Claim,
+        known: Option<KnownCopy>,
+    ) -> Result<()> {
         let Some(target) = self.index_of(&claim.key.target) else {
             return Err(AdapterError::invalid(
                 "target",
@@ -229,12 +240,15 @@ impl Core {
         let entity = claim.key.subject.entity();
         let started = Instant::now();
         let budget = self.options.lease / 2;
-        let copy = copy_subject(
-            &self.bundles[source],
-            &self.bundles[target],
-            &claim.key.tenant_id,
-            &claim.key.subject,
-        );
+        let copy: BoxFuture<'_, Result<()>> = match known {
+            Some(known) => known(target),
+            None => Box::pin(copy_subject(
+                &self.bundles[source],
+                &self.bundles[target],
+                &claim.key.tenant_id,
+                &claim.key.subject,
+            )),
+        };
         let outcome = match tokio::time::timeout(budget, copy).await {
             Ok(outcome) => outcome,
             Err(_) => Err(AdapterError::Backend {
@@ -340,8 +354,12 @@ impl Core {
     /// The fast path of a non-blocking secondary: copies the claims in the
     /// background, as far as the secondary's in-flight bound allows; the
     /// rest go back to the journal for the relay.
-    pub(crate) fn copy_in_background(self: &Arc<Self>, source: usize, claims: Vec<Claim>) {
-        for claim in claims {
+    pub(crate) fn copy_in_background(
+        self: &Arc<Self>,
+        source: usize,
+        claims: Vec<(Claim, Option<KnownCopy>)>,
+    ) {
+        for (claim, known) in claims {
             let Some(target) = self.index_of(&claim.key.target) else {
                 continue;
             };
@@ -351,7 +369,7 @@ impl Core {
                 Ok(permit) => {
                     self.copying.fetch_add(1, Ordering::AcqRel);
                     tokio::spawn(async move {
-                        let _ = core.apply(source, &claim).await;
+                        let _ = core.apply(source, &claim, known).await;
                         drop(permit);
                         if core.copying.fetch_sub(1, Ordering::AcqRel) == 1 {
                             core.idle.notify_waiters();
@@ -413,7 +431,7 @@ impl Core {
             done += copy.len();
             futures::stream::iter(copy)
                 .for_each_concurrent(self.options.relay_concurrency.max(1), |claim| async move {
-                    let _ = self.apply(source, &claim).await;
+                    let _ = self.apply(source, &claim, None).await;
                 })
                 .await;
         }

@@ -201,6 +201,23 @@ fn all_keys<C: Call>(batch: &[C]) -> Vec<JournalKey> {
         .collect()
 }
 
+/// Each item of a coalesced answer with the index of the call whose row it
+/// is (rows are disjoint across a batch, so each has one owner).
+fn owned_by<C: Call, T>(
+    batch: &[C],
+    items: Vec<T>,
+    key: impl Fn(&T) -> &JournalKey,
+) -> impl Iterator<Item = (T, usize)> {
+    let owner: HashMap<RowId, usize> = batch
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.keys().iter().map(move |k| (row_of(k), i)))
+        .collect();
+    items
+        .into_iter()
+        .filter_map(move |item| owner.get(&row_of(key(&item))).map(|&i| (item, i)))
+}
+
 struct BeginCall {
     fence: Fence,
     keys: Vec<JournalKey>,
@@ -222,7 +239,15 @@ impl Call for BeginCall {
         let begun = inner
             .begin(&first.fence, &all_keys(batch), first.lease)
             .await?;
-        Ok(vec![begun; batch.len()])
+        let Begun::Recorded(marks) = begun else {
+            return Ok(vec![begun; batch.len()]);
+        };
+        // Rows are disjoint across the batch: each mark has one owner.
+        let mut parts = vec![Vec::new(); batch.len()];
+        for (mark, owner) in owned_by(batch, marks, |mark| &mark.key) {
+            parts[owner].push(mark);
+        }
+        Ok(parts.into_iter().map(Begun::Recorded).collect())
     }
 }
 
@@ -246,17 +271,9 @@ impl Call for FinishCall {
         let claims = inner
             .finish(&first.token, &all_keys(batch), first.lease)
             .await?;
-        // Rows are disjoint across the batch: each claim has one owner.
-        let owner: HashMap<RowId, usize> = batch
-            .iter()
-            .enumerate()
-            .flat_map(|(i, c)| c.keys.iter().map(move |k| (row_of(k), i)))
-            .collect();
         let mut parts: Vec<Vec<Claim>> = vec![Vec::new(); batch.len()];
-        for claim in claims {
-            if let Some(&i) = owner.get(&row_of(&claim.key)) {
-                parts[i].push(claim);
-            }
+        for (claim, owner) in owned_by(batch, claims, |claim| &claim.key) {
+            parts[owner].push(claim);
         }
         Ok(parts)
     }
@@ -537,9 +554,18 @@ mod tests {
             .collect();
         for writer in writers {
             let (begun, claims, keys) = writer.await.expect("joined").expect("journal");
-            assert_eq!(begun, Begun::Recorded);
+            let Begun::Recorded(marks) = begun else {
+                panic!("the fence holds: {begun:?}");
+            };
+            let marked: Vec<_> = marks.iter().map(|m| m.key.clone()).collect();
+            assert_eq!(marked, keys, "each writer's begin marks exactly its own key");
             let claimed: Vec<_> = claims.iter().map(|c| c.key.clone()).collect();
             assert_eq!(claimed, keys, "each writer claims exactly its own key");
+            assert_eq!(
+                claims[0].seq,
+                marks[0].seq + 1,
+                "nothing else wrote the key between the two steps"
+            );
             for claim in &claims {
                 assert!(journal.settle(claim).await.expect("settle"));
             }
@@ -581,16 +607,20 @@ mod tests {
                 tokio::spawn(async move { journal.begin(&fence(), &[key("u1")], lease).await })
             })
             .collect();
-        assert_eq!(
+        assert!(matches!(
             blocker.await.expect("joined").expect("begin"),
-            Begun::Recorded
-        );
+            Begun::Recorded(_)
+        ));
+        let mut seqs = Vec::new();
         for begin in twice {
-            assert_eq!(
-                begin.await.expect("joined").expect("begin"),
-                Begun::Recorded
-            );
+            let begun = begin.await.expect("joined").expect("begin");
+            let Begun::Recorded(marks) = begun else {
+                panic!("the fence holds: {begun:?}");
+            };
+            seqs.extend(marks.iter().map(|m| m.seq));
         }
+        seqs.sort_unstable();
+        assert_eq!(seqs, [1, 2], "two begins of one key, counted one by one");
         // One write finishes: the other is still in flight, so no relay may take the key.
         journal
             .finish("w1", &[key("u1")], lease)

@@ -674,7 +674,7 @@ mod tests {
             .begin(&fence, std::slice::from_ref(&key), Duration::from_secs(30))
             .await
             .unwrap();
-        assert_eq!(begun, Begun::Recorded);
+        assert!(matches!(begun, Begun::Recorded(_)), "{begun:?}");
         let copy = LiveCopy::new(source.clone(), target.clone(), journal.clone(), "new");
         let done = copy
             .reconcile::<User>(

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Instant;
 
-use adapter_interfaces::journal::{Begun, Claim, Fence, JournalKey, Subject};
+use adapter_interfaces::journal::{Begun, Claim, Fence, JournalKey, Mark, Subject};
 use adapter_interfaces::{
     AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, Log, LogsAdapter,
     MutableStore, Page, Password, PasswordsAdapter, Result, Tenant, TenantInsert, TenantPatch,
@@ -14,7 +14,8 @@ use adapter_interfaces::{
 
 use crate::compare::{Mismatch, diff_records};
 use crate::config::{OnFailure, WriteMode};
-use crate::core::{ComparedRead, Core};
+use crate::copy::known_record;
+use crate::core::{ComparedRead, Core, KnownCopy};
 use crate::entity::{BoxFuture, Entity, display_key, with_key};
 use crate::stage::MigrationController;
 use crate::stats::Role;
@@ -97,7 +98,7 @@ impl<R: Entity> PassthroughStore<R> {
         &self,
         tenant_id: &str,
         subjects: &[Subject],
-    ) -> Result<(Plan, Vec<JournalKey>)> {
+    ) -> Result<(Plan, Vec<JournalKey>, Vec<Mark>)> {
         let started = Instant::now();
         loop {
             let plan = self.plan();
@@ -115,12 +116,12 @@ impl<R: Entity> PassthroughStore<R> {
                 })
                 .collect();
             if keys.is_empty() {
-                return Ok((plan, keys));
+                return Ok((plan, keys, Vec::new()));
             }
             let journal = self.core.journal(plan.primary);
             let lease = self.core.options.lease;
             let record = match journal.begin(&plan.fence, &keys, lease).await? {
-                Begun::Recorded => return Ok((plan, keys)),
+                Begun::Recorded(marks) => return Ok((plan, keys, marks)),
                 Begun::StageMoved(record) => record,
             };
             let Route::Staged(controller) = &self.route else {
@@ -155,11 +156,17 @@ impl<R: Entity> PassthroughStore<R> {
     /// When no key is owed to a blocking secondary, the caller has its answer
     /// as soon as the primary write returns: the journal's `begin` already
     /// holds every key, so the `finish` step and the copies need not delay it.
+    ///
+    /// `image` names the record a successful call left on the primary (a
+    /// create's or an update's answer), if it returns one: when the journal
+    /// proves that no other write of that key ran beside this one, the copy
+    /// writes it without reading the primary again.
     async fn write<T, F, Fut>(
         &self,
         method: &'static str,
         tenant_id: &str,
         subjects: Vec<Subject>,
+        image: fn(&T) -> Option<R>,
         call: F,
     ) -> Result<T>
     where
@@ -167,7 +174,8 @@ impl<R: Entity> PassthroughStore<R> {
         F: FnOnce(Arc<R::Store>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T>> + Send + 'static,
     {
-        let (plan, keys) = self.begin(tenant_id, &subjects).await?;
+        let (plan, keys, marks) = self.begin(tenant_id, &subjects).await?;
+        let tenant = tenant_id.to_owned();
         let core = self.core.clone();
         let primary = self.stores[plan.primary].clone();
         let blocking = keys.iter().any(|key| core.is_blocking(&key.target));
@@ -184,6 +192,7 @@ impl<R: Entity> PassthroughStore<R> {
                 started,
             );
             let succeeded = result.is_ok();
+            let image = result.as_ref().ok().and_then(image);
             // The answer waits for the blocking copies only.
             let mut held = Some((answer, result));
             if keys.is_empty() || !blocking {
@@ -215,9 +224,22 @@ impl<R: Entity> PassthroughStore<R> {
                 }
                 return;
             }
-            let (blocking, background): (Vec<Claim>, Vec<Claim>) = claims
-                .into_iter()
-                .partition(|claim| core.is_blocking(&claim.key.target));
+            let copies = claims.into_iter().map(|claim| {
+                let known = image
+                    .as_ref()
+                    .filter(|record| wrote_alone::<R>(&claim, &marks, record.key()))
+                    .map(|record| {
+                        known_record(
+                            core.bundles.clone(),
+                            plan.primary,
+                            tenant.clone(),
+                            record.clone(),
+                        )
+                    });
+                (claim, known)
+            });
+            let (blocking, background): (Vec<_>, Vec<_>) =
+                copies.partition(|(claim, _)| core.is_blocking(&claim.key.target));
             core.copy_in_background(plan.primary, background);
             let failure = copy_blocking(&core, plan.primary, blocking).await;
             if let Some((answer, result)) = held {
@@ -326,6 +348,7 @@ impl<R: Entity> PassthroughStore<R> {
                         "read_repair",
                         tenant_id,
                         vec![subject],
+                        |_| None,
                         move |store| async move { store.upsert(&tenant, copy).await },
                     )
                     .await;
@@ -359,6 +382,7 @@ impl<R: Entity> PassthroughStore<R> {
             "remove",
             tenant_id,
             vec![subject],
+            |_| None,
             move |store| async move { R::remove(&store, &tenant, &owned).await },
         )
         .await
@@ -370,14 +394,14 @@ impl<R: Entity> PassthroughStore<R> {
 async fn copy_blocking(
     core: &Arc<Core>,
     source: usize,
-    claims: Vec<Claim>,
+    claims: Vec<(Claim, Option<KnownCopy>)>,
 ) -> Option<AdapterError> {
     let mut waits = Vec::new();
-    for claim in claims {
+    for (claim, known) in claims {
         let core2 = core.clone();
         let target = claim.key.target.clone();
         // In a task: a timeout here must not cut the copy (and its settle) short.
-        let copy = tokio::spawn(async move { core2.apply(source, &claim).await });
+        let copy = tokio::spawn(async move { core2.apply(source, &claim, known).await });
         waits.push((target, copy));
     }
     let mut failure = None;
@@ -404,6 +428,25 @@ async fn copy_blocking(
         }
     }
     failure
+}
+
+/// Whether `claim`, won by a write's `finish`, proves that the write ran
+/// alone on record `key`: its row is that record's (not a cascade, not a
+/// user's passwords), and its `seq` is the write's mark plus one, so no
+/// other write of the key began or finished between the two steps (see the
+/// journal's "Change counter"). Codes are left out: a `codes.cleanup`
+/// removes codes without journaling each, so a code's copy must read the
+/// primary again.
+fn wrote_alone<R: Entity>(claim: &Claim, marks: &[Mark], key: &str) -> bool {
+    let is_record = matches!(
+        &claim.key.subject,
+        Subject::Record { entity, key: claimed } if *entity == R::KIND && claimed == key
+    );
+    is_record
+        && R::KIND != EntityKind::Code
+        && marks
+            .iter()
+            .any(|mark| mark.key == claim.key && claim.seq == mark.seq + 1)
 }
 
 /// The mismatch between what the primary and a secondary answered, if any.
@@ -467,6 +510,7 @@ impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
             "create",
             tenant_id,
             vec![subject],
+            |record: &R| Some(record.clone()),
             move |store| async move { store.create(&tenant, insert).await },
         )
         .await
@@ -528,6 +572,7 @@ impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
             "upsert",
             tenant_id,
             vec![subject],
+            |_| None,
             move |store| async move { store.upsert(&tenant, record).await },
         )
         .await
@@ -543,6 +588,7 @@ impl<R: Entity> EntityStore<R> for PassthroughStore<R> {
             "upsert_many",
             tenant_id,
             subjects,
+            |_| None,
             move |store| async move { store.upsert_many(&tenant, records).await },
         )
         .await
@@ -561,6 +607,7 @@ where
             "update",
             tenant_id,
             vec![subject],
+            |record: &R| Some(record.clone()),
             move |store| async move { store.update(&tenant, &id, patch).await },
         )
         .await
@@ -591,6 +638,7 @@ impl CodesAdapter for PassthroughStore<Code> {
             "consume",
             tenant_id,
             vec![subject],
+            |_| None,
             move |store| async move { store.consume(&tenant, &code).await },
         )
         .await
@@ -603,6 +651,7 @@ impl CodesAdapter for PassthroughStore<Code> {
             "cleanup",
             tenant_id,
             vec![subject],
+            |_| None,
             move |store| async move { store.cleanup(&tenant, older_than).await },
         )
         .await

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::{
-    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey,
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey, Mark,
     ReplicationJournal, StageRecord, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
@@ -75,24 +75,24 @@ impl Row {
 struct State {
     rows: BTreeMap<RowId, Row>,
     stages: HashMap<String, StageRecord>,
-    seq: i64,
 }
 
 impl State {
-    fn next_seq(&mut self) -> i64 {
-        self.seq += 1;
-        self.seq
+    /// The row of `key` after a change: a new row starts at `seq` 1, an
+    /// existing one advances by one (as the database journal counts).
+    fn changed(&mut self, key: &JournalKey, now: i64) -> &mut Row {
+        let row = self
+            .rows
+            .entry(row_id(key))
+            .and_modify(|row| row.seq += 1)
+            .or_insert_with(|| Row::new(key.clone(), 1, now));
+        row.merge(key);
+        row
     }
 
     /// Marks a key changed (a lost claim's late copy is copied over again).
     fn mark(&mut self, key: &JournalKey, now: i64) {
-        let seq = self.next_seq();
-        let row = self
-            .rows
-            .entry(row_id(key))
-            .or_insert_with(|| Row::new(key.clone(), seq, now));
-        row.seq = seq;
-        row.merge(key);
+        self.changed(key, now);
     }
 }
 
@@ -157,25 +157,24 @@ impl ReplicationJournal for MemoryJournal {
                 },
             );
         }
+        let mut marks = Vec::new();
         for key in merged_keys(keys) {
-            let seq = state.next_seq();
-            let row = state
-                .rows
-                .entry(row_id(&key))
-                .or_insert_with(|| Row::new(key.clone(), seq, now));
-            row.merge(&key);
+            let row = state.changed(&key, now);
             row.pending_writes = if row.writes_until < now {
                 1
             } else {
                 row.pending_writes + 1
             };
             row.writes_until = after(now, lease);
-            row.seq = seq;
             row.dead = false;
             row.attempts = 0;
             row.next_attempt = now;
+            marks.push(Mark {
+                key: row.key.clone(),
+                seq: row.seq,
+            });
         }
-        Ok(Begun::Recorded)
+        Ok(Begun::Recorded(marks))
     }
 
     async fn finish(
@@ -188,14 +187,8 @@ impl ReplicationJournal for MemoryJournal {
         let now = now_millis();
         let mut claims = Vec::new();
         for key in merged_keys(keys) {
-            let seq = state.next_seq();
-            let row = state
-                .rows
-                .entry(row_id(&key))
-                .or_insert_with(|| Row::new(key.clone(), seq, now));
-            row.merge(&key);
+            let row = state.changed(&key, now);
             row.pending_writes = row.pending_writes.saturating_sub(1);
-            row.seq = seq;
             if row.claim_free(now) {
                 row.claimed_by = Some(token.to_owned());
                 row.claim_until = after(now, lease);
@@ -251,10 +244,7 @@ impl ReplicationJournal for MemoryJournal {
         for key in merged_keys(keys) {
             let id = row_id(&key);
             if !state.rows.contains_key(&id) {
-                let seq = state.next_seq();
-                state
-                    .rows
-                    .insert(id.clone(), Row::new(key.clone(), seq, now));
+                state.rows.insert(id.clone(), Row::new(key.clone(), 1, now));
             }
             let Some(row) = state.rows.get_mut(&id) else {
                 continue;

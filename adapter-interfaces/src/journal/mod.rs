@@ -44,6 +44,18 @@
 //! for longer than the lease) cannot settle; `settle` then marks the key
 //! again, so that a copy it may have written late is itself copied over.
 //!
+//! **Change counter.** `seq` is per row: a new row starts at 1, and every
+//! `begin` and `finish` of its key (and the re-mark of a lost claim) raises
+//! it by exactly one; claims, settles and failures leave it alone. So a
+//! writer whose `finish` claim has `seq` equal to its [`Mark`]'s plus one
+//! knows that no other write of the key began or finished between its two
+//! steps, so its copy may use what its own source write returned instead of
+//! reading the source again. That copy can be stale only if another write
+//! commits after it: one that was already in flight at the `begin` has not
+//! finished yet, and one that begins later changes `seq`; either way the
+//! `settle` (which needs no write in flight and an unchanged `seq`) keeps
+//! the row, and the key is copied again from the source.
+//!
 //! **Dead letters.** A failure is either transient (the target is
 //! unreachable, a timeout, a deadlock: retried with backoff for as long as
 //! it takes) or a rejection (the target refuses the record: a constraint, a
@@ -215,11 +227,29 @@ pub struct Fence {
     pub stage: String,
 }
 
+/// A key that [`ReplicationJournal::begin`] marked, with its `seq` right
+/// after the mark.
+///
+/// A writer whose [`ReplicationJournal::finish`] claim of the same key comes
+/// back with `seq` exactly one higher knows that no other write of the key
+/// began or finished in between (see the module docs, "Change counter").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The key (with the row's own subject: a pending cascade stays one).
+    pub key: JournalKey,
+    /// The key's change counter after this `begin`.
+    pub seq: i64,
+}
+
 /// The answer of [`ReplicationJournal::begin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Begun {
-    /// The keys are recorded; the write may go ahead.
-    Recorded,
+    /// The keys are recorded; the write may go ahead. The marks, where the
+    /// journal can return them from the same statement (the database journal
+    /// on PostgreSQL and SQLite, the memory journal); empty where it cannot
+    /// (MySQL/MariaDB have no `RETURNING` on an upsert). A key without a
+    /// mark is simply never proven alone.
+    Recorded(Vec<Mark>),
     /// The stage moved on: nothing was recorded; re-plan with this stage.
     StageMoved(Option<StageRecord>),
 }

@@ -42,7 +42,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{
-    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey, Mark,
     ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
@@ -576,12 +576,15 @@ impl<E: JournalSql> SqlJournal<E> {
     }
 
     /// `begin` for one chunk of keys; the rows it affected.
+    /// `begin` for one chunk of keys: `None` when the fence did not hold
+    /// (nothing recorded), else the marks (none on MySQL/MariaDB, whose
+    /// upsert returns no rows).
     async fn begin_chunk(
         &self,
         fence: &Fence,
         keys: &[JournalKey],
         lease: Duration,
-    ) -> Result<u64> {
+    ) -> Result<Option<Vec<Mark>>> {
         let dialect = self.dialect();
         let mut s = Statement::new(dialect);
         s.insert_into().sql("SELECT ");
@@ -629,7 +632,32 @@ impl<E: JournalSql> SqlJournal<E> {
             s.new_value("writes_until")
         );
         s.sql(&rest).now().sql(", ").marked();
-        self.execute(s).await
+        if dialect.is_mysql() {
+            return Ok((self.execute(s).await? > 0).then(Vec::new));
+        }
+        s.sql(" RETURNING ");
+        s.columns(&[
+            Col::Text("target"),
+            Col::Text("entity"),
+            Col::Text("tenant_id"),
+            Col::Text("record_key"),
+            Col::Int("cascades"),
+            Col::Int("seq"),
+        ])
+        .lazy_flush_column();
+        let rows = self.fetch(s, 6).await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        rows.iter()
+            .map(|row| {
+                Ok(Mark {
+                    key: key_of(row)?,
+                    seq: int_column(row, 5)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// `begin` for the first chunk of keys: the one whose outcome decides
@@ -646,8 +674,8 @@ impl<E: JournalSql> SqlJournal<E> {
         // concurrent first write stored meanwhile at the fenced generation
         // means try again too (it did not exist when ours looked).
         for _ in 0..3 {
-            if self.begin_chunk(fence, keys, lease).await? > 0 {
-                return Ok(Begun::Recorded);
+            if let Some(marks) = self.begin_chunk(fence, keys, lease).await? {
+                return Ok(Begun::Recorded(marks));
             }
             match self.stage(&fence.scope).await? {
                 None if fence.generation == 0 => self.ensure_stage_row(fence).await?,
@@ -990,14 +1018,19 @@ impl<E: JournalSql> SqlJournal<E> {
 impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
     async fn begin(&self, fence: &Fence, keys: &[JournalKey], lease: Duration) -> Result<Begun> {
         let keys = merged_keys(keys);
+        let mut marks = Vec::new();
         for (index, chunk) in keys.chunks(KEYS_PER_STATEMENT).enumerate() {
             if index == 0 {
                 match self.begin_first(fence, chunk, lease).await? {
-                    Begun::Recorded => continue,
+                    Begun::Recorded(first) => {
+                        marks.extend(first);
+                        continue;
+                    }
                     moved => return Ok(moved),
                 }
             }
-            if self.begin_chunk(fence, chunk, lease).await? > 0 {
+            if let Some(more) = self.begin_chunk(fence, chunk, lease).await? {
+                marks.extend(more);
                 continue;
             }
             let stored = self.stage(&fence.scope).await?;
@@ -1009,9 +1042,9 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
                 generation: stored.map_or(0, |s| s.generation),
                 ..fence.clone()
             };
-            self.begin_chunk(&open, chunk, lease).await?;
+            marks.extend(self.begin_chunk(&open, chunk, lease).await?.unwrap_or_default());
         }
-        Ok(Begun::Recorded)
+        Ok(Begun::Recorded(marks))
     }
 
     async fn finish(
