@@ -31,7 +31,11 @@
 //!   shared transaction, works on any adapter, and makes every copy
 //!   idempotent and order-free, so several relays and instances can copy at
 //!   once with one claim per key. The price is one journal statement before
-//!   and one after each write, and a read of the primary per copy; under
+//!   and one after each write, and one to settle the copy. A copy reads the
+//!   primary's current state, except when the journal proves that no other
+//!   write of the key ran beside the writer's own (its change counter moved
+//!   by exactly the writer's two steps): then the writer's own result is the
+//!   current state and is copied as it is, with no read. Under
 //!   concurrent writers those statements are shared (group commit: the
 //!   `begin`, `finish` and `settle` calls that arrive while one of the same
 //!   step is in flight go as one statement, never merging two writes of a

@@ -378,6 +378,10 @@ fn wildcard_term(word: Vec<Char>) -> Result<Term> {
         [] => Ok(Term::Exact(text(&word))),
         [_] if word.len() == 1 => Err(q_error("a lone `*` is not supported: use `_exists_:field`")),
         [i] if *i == last => Ok(Term::Prefix(text(&word[..last]))),
+        // Auth0's rule: a suffix search needs at least three characters.
+        [0] if word.len() < 4 => Err(q_error(
+            "a suffix wildcard needs at least 3 characters after `*`, as in Auth0 (`*usa`, not `*sa`)",
+        )),
         [0] => Ok(Term::Suffix(text(&word[1..]))),
         [0, j] if *j == last => Err(q_error(
             "infix searches (`*text*`) are not supported: a wildcard goes at the start or the end",

@@ -9,7 +9,7 @@
 //! | form | meaning |
 //! | --- | --- |
 //! | `field:value`, `field:"two words"` | equal (a date `YYYY[-MM[-DD]]` on a timestamp: within it) |
-//! | `field:jo*`, `field:*son` | starts with, ends with (text fields; `%` and `_` are literal) |
+//! | `field:jo*`, `field:*son` | starts with, ends with (text fields; `%` and `_` are literal; a suffix has at least 3 characters, as in Auth0) |
 //! | `field:[a TO b]`, `{a TO b}`, `[a TO *]`, mixed | ranges, inclusive `[]`, exclusive `{}`, `*` open |
 //! | `field:>v` `field:>=v` `field:<v` `field:<=v` | comparisons (v2's forms, kept as an extension) |
 //! | `_exists_:field` | the field is not null |
@@ -451,6 +451,7 @@ mod tests {
             "name:john*",
             "name:j*",
             "name:*smith",
+            "name:*usa",
             "user_id:auth0*",
             r#"email.domain:"contoso.com""#,
             "email.domain:contoso.com",
@@ -715,6 +716,8 @@ mod tests {
             ("name:*oh*", "infix"),
             ("name:j*n", "at the start"),
             ("name:*", "lone `*`"),
+            ("name:*sa", "at least 3 characters"),
+            (r"name:*\*a", "at least 3 characters"),
             ("+name:john", "`+`"),
             ("!name:john", "`!`"),
             ("name:a && name:b", "`&&`"),
