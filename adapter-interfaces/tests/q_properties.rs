@@ -128,11 +128,18 @@ fn bound() -> impl Strategy<Value = Bound> {
     ]
 }
 
+/// A suffix wildcard's text: Auth0 asks for at least 3 characters.
+fn suffix_text() -> impl Strategy<Value = String> {
+    any_text().prop_filter("a suffix has at least 3 characters", |t| {
+        t.chars().count() >= 3
+    })
+}
+
 fn bare_term() -> impl Strategy<Value = Term> {
     prop_oneof![
         prop_oneof!["", any_text()].prop_map(Term::Exact),
         any_text().prop_map(Term::Prefix),
-        any_text().prop_map(Term::Suffix),
+        suffix_text().prop_map(Term::Suffix),
     ]
 }
 

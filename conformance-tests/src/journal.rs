@@ -585,7 +585,11 @@ pub async fn journal_seq_counts_each_begin_and_finish(journal: Journal) {
     let first = begin_marks(&journal).await;
     let second = begin_marks(&journal).await;
     if let (Some(a), Some(b)) = (first.first(), second.first()) {
-        assert_eq!((a.seq, b.seq), (1, 2), "the row was deleted, so it starts again");
+        assert_eq!(
+            (a.seq, b.seq),
+            (1, 2),
+            "the row was deleted, so it starts again"
+        );
     }
     let claim = only(
         journal

@@ -268,7 +268,10 @@ async fn a_lone_write_needs_no_read_of_the_primary(primary_db: TestDatabase, oth
     }
     flushed("the updates").await;
     switch.fail_reads(false);
-    let (want, got) = (users(&primary, tenant).await, users(&secondary, tenant).await);
+    let (want, got) = (
+        users(&primary, tenant).await,
+        users(&secondary, tenant).await,
+    );
     assert_eq!(want.len(), 20);
     assert_eq!(want, got, "the copies are the primary's exact records");
 }

@@ -558,7 +558,10 @@ mod tests {
                 panic!("the fence holds: {begun:?}");
             };
             let marked: Vec<_> = marks.iter().map(|m| m.key.clone()).collect();
-            assert_eq!(marked, keys, "each writer's begin marks exactly its own key");
+            assert_eq!(
+                marked, keys,
+                "each writer's begin marks exactly its own key"
+            );
             let claimed: Vec<_> = claims.iter().map(|c| c.key.clone()).collect();
             assert_eq!(claimed, keys, "each writer claims exactly its own key");
             assert_eq!(

@@ -42,8 +42,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{
-    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey, Mark,
-    ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis, merged_keys,
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
+    Mark, ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis,
+    merged_keys,
 };
 use crate::error::{AdapterError, Result};
 use crate::schema::Dialect;
@@ -1042,7 +1043,11 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
                 generation: stored.map_or(0, |s| s.generation),
                 ..fence.clone()
             };
-            marks.extend(self.begin_chunk(&open, chunk, lease).await?.unwrap_or_default());
+            marks.extend(
+                self.begin_chunk(&open, chunk, lease)
+                    .await?
+                    .unwrap_or_default(),
+            );
         }
         Ok(Begun::Recorded(marks))
     }
