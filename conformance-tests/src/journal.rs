@@ -1180,6 +1180,14 @@ pub async fn journal_claim_keys_records_and_claims_keys_with_no_row(journal: Jou
         claim(&journal, &token("relay"), LONG).await.is_empty(),
         "and keeps relays off them"
     );
+    // The holder asking again gets its claims back, their lease unchanged
+    // (so the copier below still wins once LEASE has run out).
+    let again = claim_keys(&journal, &copier, &wanted, LONG).await;
+    assert_eq!(
+        claimed_keys(&again),
+        wanted,
+        "a key the token already holds is returned again"
+    );
 
     tokio::time::sleep(AFTER_LEASE).await;
     let copier2 = token("copier2");

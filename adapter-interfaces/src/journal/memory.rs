@@ -253,6 +253,9 @@ impl ReplicationJournal for MemoryJournal {
                 row.claimed_by = Some(token.to_owned());
                 row.claim_until = after(now, lease);
                 claims.extend(row.claim());
+            } else if row.claimed_by.as_deref() == Some(token) && !row.claim_free(now) {
+                // Already this token's: returned again, its lease unchanged.
+                claims.extend(row.claim());
             }
         }
         Ok(claims)

@@ -391,6 +391,9 @@ pub trait ReplicationJournal: Send + Sync {
     /// not change: this is not a write. Returns the claims won, each with the
     /// row's own subject (a pending cascade stays a cascade).
     ///
+    /// A key whose live claim `token` already holds is returned again, its
+    /// lease unchanged.
+    ///
     /// A key not won needs nothing from the caller: its row stays until a
     /// copy that read the source after every write of the key is settled
     /// (a dead letter stays until it is replayed or discarded).

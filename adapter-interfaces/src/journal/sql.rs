@@ -820,12 +820,15 @@ impl<E: JournalSql> SqlJournal<E> {
                 .sql(")");
         };
         if dialect.is_mysql() {
-            // As in `finish`: claimed_by first (from the old columns), then
-            // claim_until (from the claimed_by just assigned).
+            // MySQL assigns left to right: `free` reads only columns that
+            // are still unchanged when each assignment runs (claim_until is
+            // read before it is assigned), so a claim the token already
+            // holds keeps its lease, as on the other databases.
             s.sql("claimed_by = CASE WHEN ");
             free(&mut s, &|c| c.to_owned());
-            s.sql(" THEN VALUES(claimed_by) ELSE claimed_by END, ")
-                .sql("claim_until = CASE WHEN claimed_by = VALUES(claimed_by) THEN VALUES(claim_until) ELSE claim_until END");
+            s.sql(" THEN VALUES(claimed_by) ELSE claimed_by END, claim_until = CASE WHEN ");
+            free(&mut s, &|c| c.to_owned());
+            s.sql(" THEN VALUES(claim_until) ELSE claim_until END");
         } else {
             let old = |c: &str| format!("{JOURNAL_TABLE}.{c}");
             s.sql("claimed_by = CASE WHEN ");
