@@ -1,5 +1,8 @@
-//! Schema version 3 over a database at version 2: each backend's own
-//! migration tool adds the users' ASCII-folded name columns, back-fills the
+//! The current schema over a database a release before it left: at
+//! version 1 (before the replication journal) or version 2 (before the
+//! folded name columns). Each backend's own migration tool creates the
+//! journal and stage tables (which then work), adds the users' ASCII-folded
+//! name columns, back-fills the
 //! rows already there with SQL that folds exactly as Rust does
 //! (`record::ascii_fold`), and `q` then finds those rows case-insensitively
 //! (ASCII only: `Ö` is not `ö`). A second backend's tool then migrates the
@@ -8,9 +11,12 @@
 //! On SQLite always; on PostgreSQL and MariaDB when their URLs are set
 //! (required with `SWITCHYARD_REQUIRE_DATABASES=1`).
 
+use std::time::Duration;
+
+use adapter_interfaces::journal::{Begun, Fence, JournalKey, Subject};
 use adapter_interfaces::record::ascii_fold;
 use adapter_interfaces::schema::{self, Dialect};
-use adapter_interfaces::{DataAdapters, ListParams, UserInsert};
+use adapter_interfaces::{DataAdapters, EntityKind, ListParams, UserInsert};
 use conformance_tests::provision::{self, TestDatabase};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -84,15 +90,15 @@ async fn dialect(raw: &sea_orm::DatabaseConnection) -> Dialect {
     }
 }
 
-/// Brings a fresh database to version 2 (as a release before version 3
-/// left it) and writes [`ROWS`] into it with SQL.
-async fn at_version_two(raw: &sea_orm::DatabaseConnection, dialect: Dialect) {
+/// Brings a fresh database to version `from` (as a release before the
+/// next version left it) and writes [`ROWS`] into it with SQL.
+async fn at_version(raw: &sea_orm::DatabaseConnection, dialect: Dialect, from: i64) {
     for migration in schema::migrations(dialect) {
-        if migration.version <= 2 {
+        if migration.version <= from {
             for statement in &migration.statements {
                 raw.execute_unprepared(statement)
                     .await
-                    .expect("version 1 and 2 DDL");
+                    .expect("the DDL of the versions up to `from`");
             }
         }
     }
@@ -115,7 +121,7 @@ async fn at_version_two(raw: &sea_orm::DatabaseConnection, dialect: Dialect) {
              'db', {no}, {no}, 0, '{{}}', '{{}}', {stamp}, {stamp})"
         ))
         .await
-        .expect("a user at version 2");
+        .expect("a user at the old version");
     }
 }
 
@@ -181,23 +187,94 @@ async fn searches(db: &DataAdapters, what: &str) {
     }
 }
 
-/// The upgrade by `upgrader`'s tool, then `other`'s over it.
-async fn upgrade(db: TestDatabase, upgrader: &str, other: &str) {
-    let what = format!("{upgrader} upgrades, {other} follows ({})", db.name());
+/// The replication journal and the stage table of an upgraded database
+/// work: a key is recorded, owed, claimed and settled; a stage is stored.
+async fn journal_works(db: &DataAdapters, what: &str) {
+    let journal = &db.journal;
+    let key = JournalKey::new(
+        "new",
+        "t",
+        Subject::Record {
+            entity: EntityKind::User,
+            key: "auth0|ada".into(),
+        },
+    );
+    let fence = Fence {
+        scope: "default".into(),
+        generation: 0,
+        stage: "dual_write".into(),
+    };
+    let lease = Duration::from_secs(30);
+    let begun = journal
+        .begin(&fence, std::slice::from_ref(&key), lease)
+        .await;
+    assert!(
+        matches!(begun, Ok(Begun::Recorded(_))),
+        "{what}: the journal records: {begun:?}"
+    );
+    let claims = journal
+        .finish("upgrade", std::slice::from_ref(&key), lease)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: finish: {e}"));
+    assert_eq!(claims.len(), 1, "{what}: the writer claims its key");
+    let owed: u64 = journal
+        .backlog()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: backlog: {e}"))
+        .iter()
+        .map(|b| b.pending)
+        .sum();
+    assert_eq!(owed, 1, "{what}: the key is owed");
+    assert!(
+        journal.settle(&claims[0]).await.unwrap_or(false),
+        "{what}: the copy settles"
+    );
+    assert!(
+        journal
+            .set_stage("default", 0, "live", 1)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: set_stage: {e}")),
+        "{what}: a stage is stored"
+    );
+    assert_eq!(
+        journal
+            .stage("default")
+            .await
+            .ok()
+            .flatten()
+            .map(|s| (s.stage, s.generation)),
+        Some(("live".to_owned(), 1)),
+        "{what}"
+    );
+}
+
+/// The upgrade from version `from` by `upgrader`'s tool, then `other`'s over it.
+async fn upgrade(db: TestDatabase, from: i64, upgrader: &str, other: &str) {
+    let what = format!(
+        "{upgrader} upgrades from version {from}, {other} follows ({})",
+        db.name()
+    );
     let raw = adapter_seaorm::connect(db.url())
         .await
         .expect("raw connection");
     let dialect = dialect(raw.connection()).await;
-    at_version_two(raw.connection(), dialect).await;
+    at_version(raw.connection(), dialect, from).await;
 
     let first = connect(upgrader, db.url()).await;
-    assert_eq!(first.version().await, Some(2), "{what}: at version 2");
+    assert_eq!(
+        first.version().await,
+        Some(from),
+        "{what}: at version {from}"
+    );
     first.migrate().await;
     assert_eq!(
         first.version().await,
         Some(schema::SCHEMA_VERSION),
         "{what}"
     );
+    if from < 2 {
+        journal_works(&first.adapters(), &what).await;
+    }
     folded_as_rust_folds(raw.connection(), &format!("{what}: back-filled")).await;
     searches(&first.adapters(), &what).await;
 
@@ -237,29 +314,29 @@ async fn upgrade(db: TestDatabase, upgrader: &str, other: &str) {
 
 const PAIRS: [(&str, &str); 3] = [("sqlx", "diesel"), ("seaorm", "sqlx"), ("diesel", "seaorm")];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_upgrades_to_version_three() {
-    for (upgrader, other) in PAIRS {
-        upgrade(provision::sqlite_file(), upgrader, other).await;
+/// Each database, from each older version, with each pair of tools.
+async fn upgrades(db: impl AsyncFn() -> Option<TestDatabase>) {
+    for from in [1, 2] {
+        for (upgrader, other) in PAIRS {
+            let Some(db) = db().await else {
+                return;
+            };
+            upgrade(db, from, upgrader, other).await;
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_upgrades_to_version_three() {
-    for (upgrader, other) in PAIRS {
-        let Some(db) = provision::postgres().await else {
-            return;
-        };
-        upgrade(db, upgrader, other).await;
-    }
+async fn sqlite_upgrades_to_the_current_version() {
+    upgrades(async || Some(provision::sqlite_file())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mysql_upgrades_to_version_three() {
-    for (upgrader, other) in PAIRS {
-        let Some(db) = provision::mysql().await else {
-            return;
-        };
-        upgrade(db, upgrader, other).await;
-    }
+async fn postgres_upgrades_to_the_current_version() {
+    upgrades(provision::postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_upgrades_to_the_current_version() {
+    upgrades(provision::mysql).await;
 }
