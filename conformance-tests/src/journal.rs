@@ -136,6 +136,7 @@ macro_rules! __for_each_journal_check {
             journal_late_finish_records_again,
             journal_newer_write_keeps_the_row,
             journal_seq_counts_each_begin_and_finish,
+            journal_finish_copied_settles_only_an_untouched_row,
             journal_claim_is_exclusive_until_its_lease_runs_out,
             journal_lost_claim_settle_marks_again,
             journal_release_gives_a_claim_back_untried,
@@ -624,6 +625,98 @@ pub async fn journal_seq_counts_each_begin_and_finish(journal: Journal) {
     assert_eq!(relay.len(), 1);
     assert_eq!(relay[0].seq, 4, "a relay's claim does not count");
     assert!(journal.settle(&relay[0]).await.expect("settle"));
+}
+
+/// `finish_copied` settles a key copied ahead of `finish` only when its row
+/// is exactly as the writer's `begin` left it; otherwise it finishes the key
+/// as `finish` does. A journal that returns no marks is asked with none and
+/// then behaves as `finish`.
+pub async fn journal_finish_copied_settles_only_an_untouched_row(journal: Journal) {
+    let key = user(1);
+    let one = std::slice::from_ref(&key);
+    let marks = |begun: Begun| match begun {
+        Begun::Recorded(marks) => marks,
+        moved => panic!("the fence holds: {moved:?}"),
+    };
+    let begin_marks = || async {
+        marks(
+            journal
+                .begin(&fresh_fence(), one, LONG)
+                .await
+                .expect("begin"),
+        )
+    };
+
+    // A lone write copied ahead: settled, nothing left, nothing claimed.
+    let lone = begin_marks().await;
+    let claims = journal
+        .finish_copied(&token("lone"), one, &lone, LEASE)
+        .await
+        .expect("finish_copied");
+    if lone.is_empty() {
+        // No marks (MySQL/MariaDB): a plain finish.
+        let claim = only(claims, &key, "with no mark, finish_copied finishes");
+        assert!(journal.settle(&claim).await.expect("settle"));
+        return;
+    }
+    assert!(
+        claims.is_empty(),
+        "a settled key is not claimed: {claims:?}"
+    );
+    assert_eq!(counts(&journal).await, (0, 0), "the untouched row is gone");
+
+    // Another write began after ours: the row stays, ours finishes and claims.
+    let first = begin_marks().await;
+    let _second = begin_marks().await;
+    let claim = only(
+        journal
+            .finish_copied(&token("first"), one, &first, LEASE)
+            .await
+            .expect("finish_copied"),
+        &key,
+        "a touched row is finished as finish does",
+    );
+    assert_eq!(counts(&journal).await, (1, 0), "the key stays owed");
+    assert!(
+        journal
+            .finish_copied(&token("second"), one, &[], LEASE)
+            .await
+            .expect("finish")
+            .is_empty(),
+        "the first writer holds the claim"
+    );
+    assert!(!journal.settle(&claim).await.expect("settle"));
+    assert_eq!(drain(&journal).await, 1, "a relay copies the newer write");
+
+    // A copier's live claim: a write copied ahead does not settle under it.
+    let copier = token("copier");
+    let held = only(
+        journal
+            .claim_keys(&copier, one, LEASE)
+            .await
+            .expect("claim_keys"),
+        &key,
+        "a key with no row is claimed",
+    );
+    let third = begin_marks().await;
+    assert!(
+        journal
+            .finish_copied(&token("third"), one, &third, LEASE)
+            .await
+            .expect("finish_copied")
+            .is_empty(),
+        "the copier holds the claim"
+    );
+    assert_eq!(
+        counts(&journal).await,
+        (1, 0),
+        "a claimed row is not settled early"
+    );
+    assert!(
+        !journal.settle(&held).await.expect("settle"),
+        "the write changed the row"
+    );
+    assert_eq!(drain(&journal).await, 1);
 }
 
 /// A held claim keeps other claimants off the key until its lease runs out;

@@ -98,6 +98,17 @@ impl Drop for Copying<'_> {
 /// target's index, the future that writes that state there.
 pub(crate) type KnownCopy = Box<dyn FnOnce(usize) -> BoxFuture<'static, Result<()>> + Send>;
 
+/// What [`Core::apply`] copies for a claimed key.
+pub(crate) enum CopyWith {
+    /// The source's current state, read now.
+    Current,
+    /// A state the writer already holds.
+    Known(KnownCopy),
+    /// Nothing: the writer's copy ahead of its `finish` already failed;
+    /// that failure is recorded as this attempt's.
+    FailedAhead(AdapterError),
+}
+
 /// How a failed copy is handled: retried for ever, or dead after a few tries.
 fn is_rejection(error: &AdapterError) -> bool {
     matches!(
@@ -221,12 +232,7 @@ impl Core {
     /// Copies one claimed key from `source` to the claim's target (the
     /// source's current state, or the `known` one), then settles it (or
     /// records the failure). The error is the copy's.
-    pub(crate) async fn apply(
-        &self,
-        source: usize,
-        claim: &Claim,
-        known: Option<KnownCopy>,
-    ) -> Result<()> {
+    pub(crate) async fn apply(&self, source: usize, claim: &Claim, with: CopyWith) -> Result<()> {
         let Some(target) = self.index_of(&claim.key.target) else {
             return Err(AdapterError::invalid(
                 "target",
@@ -239,23 +245,17 @@ impl Core {
         let _copying = Copying::new(self);
         let entity = claim.key.subject.entity();
         let started = Instant::now();
-        let budget = self.options.lease / 2;
-        let copy: BoxFuture<'_, Result<()>> = match known {
-            Some(known) => known(target),
-            None => Box::pin(copy_subject(
+        let copy: BoxFuture<'_, Result<()>> = match with {
+            CopyWith::Known(known) => known(target),
+            CopyWith::Current => Box::pin(copy_subject(
                 &self.bundles[source],
                 &self.bundles[target],
                 &claim.key.tenant_id,
                 &claim.key.subject,
             )),
+            CopyWith::FailedAhead(error) => Box::pin(std::future::ready(Err(error))),
         };
-        let outcome = match tokio::time::timeout(budget, copy).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(AdapterError::Backend {
-                message: format!("the copy took longer than {budget:?}"),
-                source: None,
-            }),
-        };
+        let outcome = self.within_budget(copy).await;
         let journal = self.journal(source);
         let state = &self.targets[target];
         match outcome {
@@ -294,6 +294,52 @@ impl Core {
                 }
                 Err(error)
             }
+        }
+    }
+
+    /// Runs `known`, a writer's copy of its own result to store `target`,
+    /// ahead of the writer's `finish` (see the journal's `finish_copied`).
+    /// `None` when it did not run: a non-blocking secondary's copies stay
+    /// within its in-flight bound, and with no room the key goes the usual
+    /// way. A failure is returned for the write's claim of the key to record
+    /// as its attempt ([`CopyWith::FailedAhead`]).
+    pub(crate) async fn copy_ahead(
+        &self,
+        target: &str,
+        entity: EntityKind,
+        known: KnownCopy,
+    ) -> Option<Result<()>> {
+        let index = self.index_of(target)?;
+        let state = &self.targets[index];
+        let _permit = match state.options.mode {
+            WriteMode::NonBlocking => Some(state.fast.clone().try_acquire_owned().ok()?),
+            WriteMode::Blocking(_) => None,
+        };
+        let _copying = Copying::new(self);
+        let started = Instant::now();
+        let outcome = self.within_budget(known(index)).await;
+        if outcome.is_ok() {
+            self.stats.record(
+                index,
+                Role::Secondary,
+                entity,
+                "copy",
+                Event::Ok(started.elapsed()),
+            );
+            state.retrying.store(false, Ordering::Release);
+        }
+        Some(outcome)
+    }
+
+    /// A copy, cut off at half the lease (so that its claim outlives it).
+    async fn within_budget(&self, copy: BoxFuture<'_, Result<()>>) -> Result<()> {
+        let budget = self.options.lease / 2;
+        match tokio::time::timeout(budget, copy).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(AdapterError::Backend {
+                message: format!("the copy took longer than {budget:?}"),
+                source: None,
+            }),
         }
     }
 
@@ -357,19 +403,27 @@ impl Core {
     pub(crate) fn copy_in_background(
         self: &Arc<Self>,
         source: usize,
-        claims: Vec<(Claim, Option<KnownCopy>)>,
+        claims: Vec<(Claim, CopyWith)>,
     ) {
-        for (claim, known) in claims {
+        for (claim, with) in claims {
             let Some(target) = self.index_of(&claim.key.target) else {
                 continue;
             };
-            let permit = self.targets[target].fast.clone().try_acquire_owned();
+            // Recording a failed copy ahead copies nothing: it needs no room.
+            let permit = match with {
+                CopyWith::FailedAhead(_) => Ok(None),
+                _ => self.targets[target]
+                    .fast
+                    .clone()
+                    .try_acquire_owned()
+                    .map(Some),
+            };
             let core = self.clone();
             match permit {
                 Ok(permit) => {
                     self.copying.fetch_add(1, Ordering::AcqRel);
                     tokio::spawn(async move {
-                        let _ = core.apply(source, &claim, known).await;
+                        let _ = core.apply(source, &claim, with).await;
                         drop(permit);
                         if core.copying.fetch_sub(1, Ordering::AcqRel) == 1 {
                             core.idle.notify_waiters();
@@ -431,7 +485,7 @@ impl Core {
             done += copy.len();
             futures::stream::iter(copy)
                 .for_each_concurrent(self.options.relay_concurrency.max(1), |claim| async move {
-                    let _ = self.apply(source, &claim, None).await;
+                    let _ = self.apply(source, &claim, CopyWith::Current).await;
                 })
                 .await;
         }

@@ -1,9 +1,10 @@
 //! Group commit for the journal steps every write takes.
 //!
 //! Each write through the passthrough costs the primary's database a
-//! `begin`, a `finish` and, once copied, a `settle`: three small statements,
-//! three commits. Under concurrent writers those statements dominate what the
-//! journal costs, yet each of them already accepts many keys. [`GroupCommit`]
+//! `begin`, a `finish` (or `finish_copied`) and, once copied, a `settle`: up
+//! to three small statements, three commits. Under concurrent writers those
+//! statements dominate what the journal costs, yet each of them already
+//! accepts many keys. [`GroupCommit`]
 //! wraps a journal and, for each of the three steps, sends the calls that
 //! arrive while an earlier statement of that step is in flight as **one**
 //! call of the inner journal, then hands every caller its own part of the
@@ -37,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adapter_interfaces::journal::{
-    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey,
+    Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey, Mark,
     ReplicationJournal, StageRecord,
 };
 use adapter_interfaces::{AdapterError, Result};
@@ -251,9 +252,13 @@ impl Call for BeginCall {
     }
 }
 
+/// A `finish`, or a `finish_copied` when `copied` is not empty (one lane:
+/// a batch is one `finish_copied` of the inner journal, which for no copied
+/// key is a plain `finish`).
 struct FinishCall {
     token: String,
     keys: Vec<JournalKey>,
+    copied: Vec<Mark>,
     lease: Duration,
 }
 
@@ -268,9 +273,16 @@ impl Call for FinishCall {
     }
     async fn run(inner: &dyn ReplicationJournal, batch: &[Self]) -> Result<Vec<Vec<Claim>>> {
         let first = &batch[0];
-        let claims = inner
-            .finish(&first.token, &all_keys(batch), first.lease)
-            .await?;
+        let copied: Vec<Mark> = batch.iter().flat_map(|c| c.copied.clone()).collect();
+        let claims = if copied.is_empty() {
+            inner
+                .finish(&first.token, &all_keys(batch), first.lease)
+                .await?
+        } else {
+            inner
+                .finish_copied(&first.token, &all_keys(batch), &copied, first.lease)
+                .await?
+        };
         let mut parts: Vec<Vec<Claim>> = vec![Vec::new(); batch.len()];
         for (claim, owner) in owned_by(batch, claims, |claim| &claim.key) {
             parts[owner].push(claim);
@@ -364,12 +376,23 @@ impl ReplicationJournal for GroupCommit {
         keys: &[JournalKey],
         lease: Duration,
     ) -> Result<Vec<Claim>> {
+        self.finish_copied(token, keys, &[], lease).await
+    }
+
+    async fn finish_copied(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        copied: &[Mark],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
         if keys.len() >= MAX_BATCH_KEYS {
-            return self.inner.finish(token, keys, lease).await;
+            return self.inner.finish_copied(token, keys, copied, lease).await;
         }
         let call = FinishCall {
             token: token.to_owned(),
             keys: keys.to_vec(),
+            copied: copied.to_vec(),
             lease,
         };
         self.coalesced(&self.finishes, call).await

@@ -15,7 +15,7 @@ use adapter_interfaces::{
 use crate::compare::{Mismatch, diff_records};
 use crate::config::{OnFailure, WriteMode};
 use crate::copy::known_record;
-use crate::core::{ComparedRead, Core, KnownCopy};
+use crate::core::{ComparedRead, CopyWith, Core};
 use crate::entity::{BoxFuture, Entity, display_key, with_key};
 use crate::stage::MigrationController;
 use crate::stats::Role;
@@ -205,7 +205,20 @@ impl<R: Entity> PassthroughStore<R> {
             }
             let journal = core.journal(plan.primary);
             let token = core.token();
-            let claims = match journal.finish(&token, &keys, core.options.lease).await {
+            // Copies ahead of `finish`, from the write's own result: a key
+            // whose row is still as this write's `begin` left it is settled
+            // by the same statement that finishes the write.
+            let ahead = match (&image, succeeded) {
+                (Some(record), true) => {
+                    copy_ahead::<R>(&core, plan.primary, &tenant, record, &marks).await
+                }
+                _ => Ahead::default(),
+            };
+            let (copied, mut failed_ahead) = (ahead.copied, ahead.failed);
+            let finished = journal
+                .finish_copied(&token, &keys, &copied, core.options.lease)
+                .await;
+            let claims = match finished {
                 Ok(claims) => claims,
                 Err(error) => {
                     // The keys stay marked in flight; when their lease runs
@@ -225,18 +238,22 @@ impl<R: Entity> PassthroughStore<R> {
                 return;
             }
             let copies = claims.into_iter().map(|claim| {
-                let known = image
-                    .as_ref()
-                    .filter(|record| wrote_alone::<R>(&claim, &marks, record.key()))
-                    .map(|record| {
-                        known_record(
+                if let Some(at) = failed_ahead.iter().position(|(key, _)| *key == claim.key) {
+                    let (_, error) = failed_ahead.swap_remove(at);
+                    return (claim, CopyWith::FailedAhead(error));
+                }
+                let with = match &image {
+                    Some(record) if wrote_alone::<R>(&claim, &marks, record.key()) => {
+                        CopyWith::Known(known_record(
                             core.bundles.clone(),
                             plan.primary,
                             tenant.clone(),
                             record.clone(),
-                        )
-                    });
-                (claim, known)
+                        ))
+                    }
+                    _ => CopyWith::Current,
+                };
+                (claim, with)
             });
             let (blocking, background): (Vec<_>, Vec<_>) =
                 copies.partition(|(claim, _)| core.is_blocking(&claim.key.target));
@@ -394,14 +411,14 @@ impl<R: Entity> PassthroughStore<R> {
 async fn copy_blocking(
     core: &Arc<Core>,
     source: usize,
-    claims: Vec<(Claim, Option<KnownCopy>)>,
+    claims: Vec<(Claim, CopyWith)>,
 ) -> Option<AdapterError> {
     let mut waits = Vec::new();
-    for (claim, known) in claims {
+    for (claim, with) in claims {
         let core2 = core.clone();
         let target = claim.key.target.clone();
         // In a task: a timeout here must not cut the copy (and its settle) short.
-        let copy = tokio::spawn(async move { core2.apply(source, &claim, known).await });
+        let copy = tokio::spawn(async move { core2.apply(source, &claim, with).await });
         waits.push((target, copy));
     }
     let mut failure = None;
@@ -438,15 +455,69 @@ async fn copy_blocking(
 /// removes codes without journaling each, so a code's copy must read the
 /// primary again.
 fn wrote_alone<R: Entity>(claim: &Claim, marks: &[Mark], key: &str) -> bool {
-    let is_record = matches!(
-        &claim.key.subject,
-        Subject::Record { entity, key: claimed } if *entity == R::KIND && claimed == key
-    );
-    is_record
-        && R::KIND != EntityKind::Code
+    copies_own_result::<R>(&claim.key, key)
         && marks
             .iter()
             .any(|mark| mark.key == claim.key && claim.seq == mark.seq + 1)
+}
+
+/// Whether journal key `journaled` may be copied from a write's own result
+/// `key` of entity `R`: it is that record's row (not a cascade, not a user's
+/// passwords), and not a code's (see [`wrote_alone`]).
+fn copies_own_result<R: Entity>(journaled: &JournalKey, key: &str) -> bool {
+    R::KIND != EntityKind::Code
+        && matches!(
+            &journaled.subject,
+            Subject::Record { entity, key: claimed } if *entity == R::KIND && claimed == key
+        )
+}
+
+/// What a write copied ahead of its `finish`.
+#[derive(Default)]
+struct Ahead {
+    /// The marks of the copies that succeeded, for `finish_copied`.
+    copied: Vec<Mark>,
+    /// The keys whose copy failed, with the failure: recorded as the first
+    /// attempt of the key's claim.
+    failed: Vec<(JournalKey, AdapterError)>,
+}
+
+/// Copies `record`, a write's own result, to every store whose row of it
+/// this write's `begin` marked, before the write's `finish`, for
+/// `finish_copied` to settle the rows that nothing else touched meanwhile.
+/// A copy that finds no room within a non-blocking secondary's in-flight
+/// bound is left to the usual path (claimed at `finish`, copied, retried).
+async fn copy_ahead<R: Entity>(
+    core: &Arc<Core>,
+    source: usize,
+    tenant: &str,
+    record: &R,
+    marks: &[Mark],
+) -> Ahead {
+    let copies = marks
+        .iter()
+        .filter(|mark| copies_own_result::<R>(&mark.key, record.key()))
+        .map(|mark| {
+            let known = known_record(
+                core.bundles.clone(),
+                source,
+                tenant.to_owned(),
+                record.clone(),
+            );
+            async move {
+                let outcome = core.copy_ahead(&mark.key.target, R::KIND, known).await;
+                (mark, outcome)
+            }
+        });
+    let mut ahead = Ahead::default();
+    for (mark, outcome) in futures::future::join_all(copies).await {
+        match outcome {
+            Some(Ok(())) => ahead.copied.push(mark.clone()),
+            Some(Err(error)) => ahead.failed.push((mark.key.clone(), error)),
+            None => {}
+        }
+    }
+    ahead
 }
 
 /// The mismatch between what the primary and a secondary answered, if any.

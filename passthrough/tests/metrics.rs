@@ -71,6 +71,22 @@ fn calls_latency_and_journal_depth_are_exported() {
     assert!(
         matches!(find("switchyard_passthrough_latency_seconds", "b", "copy"), Some(DebugValue::Histogram(h)) if h.len() == 3)
     );
+    // Each create ran alone on its key: copied from its own result ahead of
+    // its `finish`, which settled it in the same statement. No `settle`.
+    let step = |step: &str| {
+        snapshot.iter().any(|(key, ..)| {
+            key.key().name() == "switchyard_journal_batch_calls"
+                && key
+                    .key()
+                    .labels()
+                    .any(|l| l.key() == "step" && l.value() == step)
+        })
+    };
+    assert!(
+        step("begin") && step("finish"),
+        "the journal steps are measured"
+    );
+    assert!(!step("settle"), "lone writes need no settle");
     let gauge = |name: &str| {
         snapshot
             .iter()

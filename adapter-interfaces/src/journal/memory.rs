@@ -200,6 +200,41 @@ impl ReplicationJournal for MemoryJournal {
         Ok(claims)
     }
 
+    async fn finish_copied(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        copied: &[Mark],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let rest: Vec<JournalKey> = {
+            let mut state = self.state()?;
+            let now = now_millis();
+            let mut settled = Vec::new();
+            for mark in copied {
+                let id = row_id(&mark.key);
+                let lone = state.rows.get(&id).is_some_and(|row| {
+                    row.seq == mark.seq
+                        && row.pending_writes == 1
+                        && !row.dead
+                        && row.claim_free(now)
+                });
+                if lone {
+                    state.rows.remove(&id);
+                    settled.push(id);
+                }
+            }
+            keys.iter()
+                .filter(|key| !settled.contains(&row_id(key)))
+                .cloned()
+                .collect()
+        };
+        if rest.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.finish(token, &rest, lease).await
+    }
+
     async fn claim(
         &self,
         token: &str,

@@ -50,7 +50,11 @@
 //! writer whose `finish` claim has `seq` equal to its [`Mark`]'s plus one
 //! knows that no other write of the key began or finished between its two
 //! steps, so its copy may use what its own source write returned instead of
-//! reading the source again. That copy can be stale only if another write
+//! reading the source again. A writer may even copy that result *before*
+//! its `finish` ([`ReplicationJournal::finish_copied`]): the row is then
+//! deleted at once if it is still exactly as the writer's `begin` left it
+//! (the same `seq`, no other write in flight, no claim), one statement
+//! instead of a `finish` and a `settle`. That copy can be stale only if another write
 //! commits after it: one that was already in flight at the `begin` has not
 //! finished yet, and one that begins later changes `seq`; either way the
 //! `settle` (which needs no write in flight and an unchanged `seq`) keeps
@@ -375,6 +379,28 @@ pub trait ReplicationJournal: Send + Sync {
     /// under `token`, each that nobody else holds. Returns the claims won.
     async fn finish(&self, token: &str, keys: &[JournalKey], lease: Duration)
     -> Result<Vec<Claim>>;
+
+    /// Step 2 for a writer that already copied some of its keys from its
+    /// own result, before this step (see "Change counter" in the module
+    /// docs): each key of `copied` is settled at once, its row deleted, if
+    /// the row is still as the writer's `begin` left it (`seq` is the mark's,
+    /// this write is the only one in flight, no live claim, not dead), which
+    /// proves that the copy holds the source's current state. Every other key
+    /// of `keys` is finished as [`ReplicationJournal::finish`] does, and the
+    /// claims won are returned.
+    ///
+    /// The default settles nothing early and finishes every key: correct (a
+    /// key copied early is only copied again), only slower.
+    async fn finish_copied(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        copied: &[Mark],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let _ = copied;
+        self.finish(token, keys, lease).await
+    }
 
     /// A relay's claim: up to `limit` keys owed to `target` that are due, oldest first.
     async fn claim(

@@ -486,6 +486,18 @@ fn stamp_column(row: &TextRow, index: usize) -> Result<Timestamp> {
     Timestamp::from_millis(int_column(row, index)?).ok_or_else(|| bad_row("time"))
 }
 
+/// A row's identity: `(target, entity column, tenant, key column)`.
+type RowKey = (String, &'static str, String, String);
+
+fn row_key(key: &JournalKey) -> RowKey {
+    (
+        key.target.clone(),
+        key.subject.entity_column(),
+        key.tenant_id.clone(),
+        key.subject.key_column(),
+    )
+}
+
 /// The key of a row whose first five columns are target, entity, tenant, key, cascades.
 fn key_of(row: &TextRow) -> Result<JournalKey> {
     let (Some(target), Some(entity), Some(tenant), Some(key)) = (
@@ -719,6 +731,37 @@ impl<E: JournalSql> SqlJournal<E> {
                 .now()
                 .sql(")");
         }
+    }
+
+    /// The part of `finish_copied` that settles: deletes the rows of
+    /// `marks` still as their writer's `begin` left them (same `seq`, that
+    /// write alone in flight, no live claim, not dead) and returns their
+    /// keys. Only where `DELETE … RETURNING` exists: a MySQL journal returns
+    /// no marks, so it is never asked.
+    async fn settle_lone_chunk(&self, marks: &[Mark]) -> Result<Vec<RowKey>> {
+        let dialect = self.dialect();
+        if marks.is_empty() || dialect.is_mysql() {
+            return Ok(Vec::new());
+        }
+        let mut s = Statement::new(dialect);
+        s.sql(&format!(
+            "DELETE FROM {JOURNAL_TABLE} WHERE (target, entity, tenant_id, record_key, seq) IN "
+        ))
+        .row_list(marks.iter().map(|m| (&m.key, Some(m.seq))))
+        .sql(" AND pending_writes = 1 AND dead = 0 AND claim_until < ")
+        .now()
+        .lazy_flush_condition()
+        .sql(" RETURNING ");
+        s.columns(&[
+            Col::Text("target"),
+            Col::Text("entity"),
+            Col::Text("tenant_id"),
+            Col::Text("record_key"),
+            Col::Int("cascades"),
+        ])
+        .lazy_flush_column();
+        let rows = self.fetch(s, 5).await?;
+        rows.iter().map(|row| Ok(row_key(&key_of(row)?))).collect()
     }
 
     /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
@@ -1064,6 +1107,28 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         let keys = merged_keys(keys);
         let mut claims = Vec::new();
         for chunk in keys.chunks(KEYS_PER_STATEMENT) {
+            claims.extend(self.finish_chunk(token, chunk, lease).await?);
+        }
+        Ok(claims)
+    }
+
+    async fn finish_copied(
+        &self,
+        token: &str,
+        keys: &[JournalKey],
+        copied: &[Mark],
+        lease: Duration,
+    ) -> Result<Vec<Claim>> {
+        let mut settled = std::collections::HashSet::new();
+        for chunk in copied.chunks(KEYS_PER_STATEMENT) {
+            settled.extend(self.settle_lone_chunk(chunk).await?);
+        }
+        let rest: Vec<JournalKey> = merged_keys(keys)
+            .into_iter()
+            .filter(|key| !settled.contains(&row_key(key)))
+            .collect();
+        let mut claims = Vec::new();
+        for chunk in rest.chunks(KEYS_PER_STATEMENT) {
             claims.extend(self.finish_chunk(token, chunk, lease).await?);
         }
         Ok(claims)
