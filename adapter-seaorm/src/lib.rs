@@ -120,6 +120,7 @@ pub mod entities;
 mod journal;
 mod mapping;
 pub mod migration;
+mod pool;
 mod table;
 pub mod value;
 
@@ -144,6 +145,9 @@ use crate::table::Table;
 #[derive(Clone)]
 pub struct SeaOrmStore {
     db: Arc<DatabaseConnection>,
+    /// The connect timeout of the fresh connection that explains a pool
+    /// timeout ([`pool::failed`]).
+    options: ConnectOptions,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -156,9 +160,18 @@ impl std::fmt::Debug for SeaOrmStore {
 
 impl SeaOrmStore {
     /// Wraps an existing SeaORM connection. SQLite connections must have
-    /// foreign keys enabled (sqlx's default) for cascades to work.
+    /// foreign keys enabled (sqlx's default) for cascades to work. Its pool's
+    /// acquire timeout applies; a pool timeout is explained by a fresh
+    /// connection within the default connect timeout.
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db: Arc::new(db) }
+        Self::with_options(db, &ConnectOptions::default())
+    }
+
+    fn with_options(db: DatabaseConnection, options: &ConnectOptions) -> Self {
+        Self {
+            db: Arc::new(db),
+            options: *options,
+        }
     }
 
     /// The underlying connection.
@@ -198,16 +211,16 @@ impl SeaOrmStore {
     /// The adapters of all eight entities over this store.
     pub fn adapters(&self) -> DataAdapters {
         DataAdapters {
-            tenants: Arc::new(Table::<Tenant>::new(&self.db)),
-            users: Arc::new(Table::<User>::new(&self.db)),
-            applications: Arc::new(Table::<Application>::new(&self.db)),
-            connections: Arc::new(Table::<Connection>::new(&self.db)),
-            sessions: Arc::new(Table::<Session>::new(&self.db)),
-            codes: Arc::new(Table::<Code>::new(&self.db)),
-            passwords: Arc::new(Table::<Password>::new(&self.db)),
-            logs: Arc::new(Table::<Log>::new(&self.db)),
+            tenants: Arc::new(Table::<Tenant>::new(&self.db, &self.options)),
+            users: Arc::new(Table::<User>::new(&self.db, &self.options)),
+            applications: Arc::new(Table::<Application>::new(&self.db, &self.options)),
+            connections: Arc::new(Table::<Connection>::new(&self.db, &self.options)),
+            sessions: Arc::new(Table::<Session>::new(&self.db, &self.options)),
+            codes: Arc::new(Table::<Code>::new(&self.db, &self.options)),
+            passwords: Arc::new(Table::<Password>::new(&self.db, &self.options)),
+            logs: Arc::new(Table::<Log>::new(&self.db, &self.options)),
             journal: Arc::new(adapter_interfaces::journal::sql::SqlJournal::new(
-                journal::JournalConnection::new(self.db.clone()),
+                journal::JournalConnection::new(self.db.clone(), self.options),
             )),
         }
     }
@@ -223,21 +236,27 @@ pub async fn connect(url: &str) -> Result<SeaOrmStore> {
 /// within `options.timeout` (SeaORM's pool would retry a refused connection
 /// until its acquire timeout and report only that): a failure is
 /// [`AdapterError::Connect`], with the database's reason and what to check.
+///
+/// Later, a query waits at most `options.acquire_timeout` for a pooled
+/// connection; when none comes, it fails with [`AdapterError::PoolTimeout`],
+/// which one fresh connection explains: the database's reason when it went
+/// away, or that the pool's connections were all busy.
 pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
     urls::open(url, options)
         .await
-        .map(SeaOrmStore::from_connection)
+        .map(|db| SeaOrmStore::with_options(db, options))
 }
 
 /// As [`connect_with`], but opens no connection until the first query: for
 /// a store that may be down when the process starts (a migration's
 /// secondary: its replication waits in the journal until it is back). A
-/// query then waits at most `options.timeout` for a connection. PostgreSQL
-/// and MySQL/MariaDB only; open SQLite with [`connect_with`].
+/// query then waits at most `options.acquire_timeout` for a connection, and
+/// fails with [`AdapterError::PoolTimeout`] and the database's reason.
+/// PostgreSQL and MySQL/MariaDB only; open SQLite with [`connect_with`].
 pub async fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
     urls::open_lazy(url, options)
         .await
-        .map(SeaOrmStore::from_connection)
+        .map(|db| SeaOrmStore::with_options(db, options))
 }
 
 mod urls {
@@ -299,12 +318,7 @@ mod urls {
         let connection = adapter_interfaces::connect::within(
             url,
             options,
-            |error: &sea_orm::sqlx::Error| {
-                error
-                    .as_database_error()
-                    .and_then(|db| db.code())
-                    .map(|code| code.into_owned())
-            },
+            crate::pool::sqlstate,
             connect_options.connect(),
         )
         .await
@@ -351,15 +365,14 @@ mod urls {
     async fn pool(url: &str, options: &ConnectOptions, lazy: bool) -> Result<DatabaseConnection> {
         let mut pool_options = sea_orm::ConnectOptions::new(url.to_owned());
         // sqlx logs statements at INFO; keep them out of application logs.
+        // SeaORM's `connect_timeout` is sqlx's acquire timeout too; the
+        // explicit one below wins. The first connection (`first_connection`)
+        // and the probe of a pool timeout have their own `options.timeout`.
         pool_options
             .sqlx_logging(false)
             .connect_timeout(options.timeout)
+            .acquire_timeout(options.acquire_timeout)
             .connect_lazy(lazy);
-        if lazy {
-            // Nothing proved the server reachable: a query fails within the
-            // timeout while it is down, as sqlx's lazy pool does.
-            pool_options.acquire_timeout(options.timeout);
-        }
         sea_orm::Database::connect(pool_options)
             .await
             .map_err(|e| pool_error(url, options, &e))
@@ -413,6 +426,7 @@ mod urls {
             SqlitePoolOptions::new().max_connections(8)
         };
         let pool = pool
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options)
             .await
             .map_err(|e| pool_error(url, options, &e))?;
