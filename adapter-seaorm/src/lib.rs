@@ -193,18 +193,23 @@ impl SeaOrmStore {
 
     /// `MAX(version)` of the schema version table; `None` if it is absent.
     pub async fn schema_version(&self) -> Result<Option<i64>> {
-        let error = |e| AdapterError::backend("reading the schema version", e);
+        const DOING: &str = "reading the schema version";
         let manager = SchemaManager::new(self.db.as_ref());
-        if !manager.has_table(VERSION_TABLE).await.map_err(error)? {
-            return Ok(None);
+        match manager.has_table(VERSION_TABLE).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(pool::failed(&self.db, &self.options, DOING, e).await),
         }
         let query = Query::select()
             .expr(Expr::col(Alias::new("version")).max())
             .from(Alias::new(VERSION_TABLE))
             .to_owned();
-        match self.db.query_one(&query).await.map_err(error)? {
-            Some(row) => row.try_get_by_index::<Option<i64>>(0).map_err(error),
-            None => Ok(None),
+        match self.db.query_one(&query).await {
+            Ok(Some(row)) => row
+                .try_get_by_index::<Option<i64>>(0)
+                .map_err(|e| AdapterError::backend(DOING, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(pool::failed(&self.db, &self.options, DOING, e).await),
         }
     }
 
