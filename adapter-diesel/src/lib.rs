@@ -216,7 +216,11 @@ fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<DieselStore> 
         .max_size(POOL_SIZE)
         .build()
         .map_err(|e| AdapterError::backend("building the PostgreSQL pool", e))?;
-    Ok(DieselStore::new(AnyPool::Postgres(pool), options, Some(url)))
+    Ok(DieselStore::new(
+        AnyPool::Postgres(pool),
+        options,
+        Some(url),
+    ))
 }
 
 #[cfg(not(feature = "postgres"))]

@@ -9,9 +9,10 @@ use adapter_interfaces::record::{self, column_value, from_values, to_values};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, conflict_field};
 use adapter_interfaces::{
-    AdapterError, Code, ConnectOptions, PoolTimeout, CodesAdapter, DataAdapters, EntityKind, EntityStore, ListParams, ListPlan,
-    Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, SortOrder,
-    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, Value,
+    AdapterError, Code, CodesAdapter, ConnectOptions, DataAdapters, EntityKind, EntityStore,
+    ListParams, ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter,
+    PoolTimeout, Record, Result, SortOrder, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
+    Timestamp, User, Value,
 };
 use async_trait::async_trait;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};

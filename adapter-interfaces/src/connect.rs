@@ -555,20 +555,28 @@ mod tests {
         let options = ConnectOptions::default().with_acquire_timeout(Duration::from_secs(2));
         assert_eq!(options.acquire_timeout, Duration::from_secs(2));
         assert_eq!(options.timeout, DEFAULT_CONNECT_TIMEOUT);
-        let refused = PoolTimeout::diagnose(url, &options, 8, Duration::from_secs(2), |_| None, async {
-            Err::<(), _>(io(std::io::ErrorKind::ConnectionRefused, "refused, p@ss"))
-        })
-        .await;
+        let refused =
+            PoolTimeout::diagnose(url, &options, 8, Duration::from_secs(2), |_| None, async {
+                Err::<(), _>(io(std::io::ErrorKind::ConnectionRefused, "refused, p@ss"))
+            })
+            .await;
         let text = refused.to_string();
-        assert_eq!(refused.cause.as_ref().map(|c| c.reason), Some(ConnectReason::Refused));
+        assert_eq!(
+            refused.cause.as_ref().map(|c| c.reason),
+            Some(ConnectReason::Refused)
+        );
         assert!(text.starts_with("the database stopped answering"), "{text}");
         assert!(text.contains("refused the connection"), "{text}");
         assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
-        let busy =
-            PoolTimeout::diagnose(url, &options, 8, Duration::from_secs(2), |_: &std::io::Error| None, async {
-                Ok(())
-            })
-            .await;
+        let busy = PoolTimeout::diagnose(
+            url,
+            &options,
+            8,
+            Duration::from_secs(2),
+            |_: &std::io::Error| None,
+            async { Ok(()) },
+        )
+        .await;
         let text = busy.to_string();
         assert!(busy.cause.is_none());
         assert!(text.contains("all 8 connections"), "{text}");

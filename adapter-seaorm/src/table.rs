@@ -10,9 +10,9 @@ use adapter_interfaces::record::{self, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::conflict_field;
 use adapter_interfaces::{
-    AdapterError, Code, ConnectOptions, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, Log,
-    LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, Tenant,
-    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User,
+    AdapterError, Code, CodesAdapter, ConnectOptions, EntityKind, EntityStore, ListParams,
+    ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result,
+    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User,
 };
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -961,17 +961,17 @@ impl CodesAdapter for Table<Code> {
             message: "codes have no expires_at".into(),
             source: None,
         })?;
-        let result = match <Code as Mapped>::Entity::delete_many()
-            .filter(
-                tenant_condition::<Code>(Some(tenant_id))?
-                    .add(col::<Code>("expires_at")?.lte(to_db(backend, meta, Value::Timestamp(bound)))),
-            )
-            .exec(self.db.as_ref())
-            .await
-        {
-            Ok(result) => result,
-            Err(e) => return Err(self.failed("deleting expired codes", e).await),
-        };
+        let result =
+            match <Code as Mapped>::Entity::delete_many()
+                .filter(tenant_condition::<Code>(Some(tenant_id))?.add(
+                    col::<Code>("expires_at")?.lte(to_db(backend, meta, Value::Timestamp(bound))),
+                ))
+                .exec(self.db.as_ref())
+                .await
+            {
+                Ok(result) => result,
+                Err(e) => return Err(self.failed("deleting expired codes", e).await),
+            };
         Ok(result.rows_affected)
     }
 }

@@ -347,14 +347,10 @@ async fn first_connection<C: sqlx::ConnectOptions>(
 where
     C::Connection: Sized,
 {
-    let connection = adapter_interfaces::connect::within(
-        url,
-        options,
-        sqlstate,
-        connect_options.connect(),
-    )
-    .await
-    .map_err(AdapterError::Connect)?;
+    let connection =
+        adapter_interfaces::connect::within(url, options, sqlstate, connect_options.connect())
+            .await
+            .map_err(AdapterError::Connect)?;
     // The pool opens its own connections; this one only proved the URL.
     let _ = sqlx::Connection::close(connection).await;
     Ok(())

@@ -10,9 +10,10 @@ use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, is_tenant_scoped};
 use adapter_interfaces::{
-    AdapterError, Application, ConnectOptions, Code, CodesAdapter, Connection, EntityKind, EntityStore, ListParams,
-    ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Result, Session,
-    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    AdapterError, Application, Code, CodesAdapter, ConnectOptions, Connection, EntityKind,
+    EntityStore, ListParams, ListPlan, Log, LogsAdapter, MutableStore, Page, Password,
+    PasswordsAdapter, Result, Session, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
+    Timestamp, User, async_trait,
 };
 use sqlx::error::ErrorKind as DbErrorKind;
 use sqlx::{Pool, QueryBuilder};

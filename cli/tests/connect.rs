@@ -400,7 +400,10 @@ async fn fails_after_the_database_went_away(backend: &str, url: &str, password: 
         );
         assert!(text.contains("the database stopped answering"), "{text}");
     }
-    assert!(!text.contains(password), "{backend}: the password leaked: {text}");
+    assert!(
+        !text.contains(password),
+        "{backend}: the password leaked: {text}"
+    );
     assert!(
         !format!("{error:?}").contains(password),
         "{backend}: the password leaked in {error:?}"
@@ -425,8 +428,12 @@ fn a_database_that_goes_away_after_connecting_fails_with_the_reason() {
     let user = unique("sy_acq");
     let mut servers = Vec::new();
     // PostgreSQL trusts local connections: any password is accepted.
-    if let Some(url) = server_url("SWITCHYARD_POSTGRES_URL", "postgres", Some(password), "postgres")
-    {
+    if let Some(url) = server_url(
+        "SWITCHYARD_POSTGRES_URL",
+        "postgres",
+        Some(password),
+        "postgres",
+    ) {
         servers.push(url);
     }
     // MariaDB checks it: a user with that password, for this test only.
@@ -498,7 +505,10 @@ fn a_pool_whose_connections_stay_busy_says_so() {
         let store = adapter_sqlx::SqlxStore::from_postgres_pool(pool.clone());
         let held = pool.acquire().await.expect("the one connection");
         let started = Instant::now();
-        let error = store.schema_version().await.expect_err("no free connection");
+        let error = store
+            .schema_version()
+            .await
+            .expect_err("no free connection");
         let elapsed = started.elapsed();
         let text = error.to_string();
         eprintln!("busy: failed after {elapsed:?}: {text}");
