@@ -231,7 +231,7 @@ impl DieselStore {
                 return Err(match self.pool_timeout().await {
                     Some(diagnosis) => AdapterError::PoolTimeout {
                         doing: DOING.to_owned(),
-                        diagnosis,
+                        diagnosis: Box::new(diagnosis),
                     },
                     // A pool the application built: no URL to try a fresh connection with.
                     None => AdapterError::Backend {

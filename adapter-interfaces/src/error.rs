@@ -147,8 +147,8 @@ pub enum AdapterError {
     PoolTimeout {
         /// A short description of what was being done.
         doing: String,
-        /// Why no connection came.
-        diagnosis: crate::connect::PoolTimeout,
+        /// Why no connection came (boxed: it would make every `Result` large).
+        diagnosis: Box<crate::connect::PoolTimeout>,
     },
     /// The database, driver or ORM failed (connection lost, timeout, ...).
     #[error("backend error: {message}")]

@@ -31,7 +31,7 @@ pub(crate) async fn failed(
     {
         return AdapterError::PoolTimeout {
             doing: doing.into(),
-            diagnosis,
+            diagnosis: Box::new(diagnosis),
         };
     }
     AdapterError::backend(doing, err)

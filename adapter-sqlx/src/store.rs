@@ -125,7 +125,7 @@ impl<DB: Backend> Db<DB> {
         match error {
             sqlx::Error::PoolTimedOut => AdapterError::PoolTimeout {
                 doing: what.to_owned(),
-                diagnosis: crate::pool_timeout(&self.pool, &self.options).await,
+                diagnosis: Box::new(crate::pool_timeout(&self.pool, &self.options).await),
             },
             error => backend_error(what, error),
         }

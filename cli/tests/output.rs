@@ -1,5 +1,6 @@
-//! Output off a terminal and on one (issue 17): no colour codes in logs written to a
-//! pipe, progress lines that say something, a demo without alarming warnings.
+//! Output off a terminal and on one (issue 17): no colour codes in logs
+//! written to a pipe, colour on a terminal unless `NO_COLOR` is set,
+//! progress lines that say something, a demo without alarming warnings.
 
 mod common;
 
