@@ -460,6 +460,9 @@ mod tests {
             .expect("a lazy store opens without its server");
         let err = store.adapters().tenants.get("acme").await.unwrap_err();
         assert!(!format!("{err} {err:?}").contains("s3cret"));
+        // diesel-async drops the cause; a fresh connection tells it.
+        assert!(matches!(err, AdapterError::Connect(_)), "{err:?}");
+        assert!(err.to_string().contains("refused the connection"), "{err}");
         let Err(err) = connect_lazy("sqlite::memory:") else {
             panic!("SQLite is not lazy");
         };

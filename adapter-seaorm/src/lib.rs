@@ -481,7 +481,8 @@ mod urls {
         #[tokio::test]
         async fn a_lazy_store_opens_while_its_server_is_down_and_fails_its_queries_in_time() {
             use std::time::{Duration, Instant};
-            let options = ConnectOptions::with_timeout(Duration::from_millis(500));
+            let options = ConnectOptions::with_timeout(Duration::from_millis(500))
+                .with_acquire_timeout(Duration::from_millis(500));
             // Port 1 refuses connections.
             let store = crate::connect_lazy_with("postgres://u:s3cret@127.0.0.1:1/x", &options)
                 .await
@@ -494,6 +495,9 @@ mod urls {
                 started.elapsed()
             );
             assert!(!format!("{err} {err:?}").contains("s3cret"));
+            // The pool says only that it timed out; a fresh connection says why.
+            assert!(matches!(err, AdapterError::PoolTimeout { .. }), "{err:?}");
+            assert!(err.to_string().contains("refused the connection"), "{err}");
             let err = open_lazy("sqlite::memory:", &options).await.unwrap_err();
             assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
         }

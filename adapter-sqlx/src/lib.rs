@@ -664,3 +664,35 @@ async fn schema_version<DB: Backend>(db: &Db<DB>) -> Result<Option<i64>> {
     db.scalar(sqlx::QueryBuilder::new(max), "reading the schema version")
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A lazy pool retries a refused connection until its acquire timeout
+    /// and then says only that it timed out: the query's error must say why.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_lazy_store_whose_server_is_down_fails_in_time_with_the_reason() {
+        let options = ConnectOptions::with_timeout(Duration::from_millis(500))
+            .with_acquire_timeout(Duration::from_millis(500));
+        // Port 1 refuses connections.
+        let store = connect_lazy_with("postgres://u:s3cret@127.0.0.1:1/x", &options)
+            .expect("a lazy store opens without its server");
+        let started = Instant::now();
+        let err = store.adapters().tenants.get("acme").await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5),
+            "{elapsed:?}"
+        );
+        let text = err.to_string();
+        assert!(matches!(err, AdapterError::PoolTimeout { .. }), "{err:?}");
+        assert!(text.contains("the database stopped answering"), "{text}");
+        assert!(text.contains("refused the connection"), "{text}");
+        assert!(text.contains("127.0.0.1:1/x"), "{text}");
+        assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
+    }
+}
