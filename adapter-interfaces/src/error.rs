@@ -135,8 +135,9 @@ pub enum AdapterError {
         /// part of it (`q`, `q on name`).
         operation: String,
     },
-    /// The first connection to the database failed: the message says why
-    /// and what to check, once (the error has no source to repeat it).
+    /// A connection to the database failed (the first one, or one that a
+    /// Diesel pool opened later): the message says why and what to check,
+    /// once (the error has no source to repeat it).
     #[error("{0}")]
     Connect(crate::connect::ConnectError),
     /// A query got no pooled connection within the acquire timeout

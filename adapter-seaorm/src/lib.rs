@@ -186,9 +186,15 @@ impl SeaOrmStore {
 
     /// Applies the shared schema through [`migration::Migrator`]. Idempotent.
     pub async fn migrate(&self) -> Result<()> {
-        migration::Migrator::up(self.db.as_ref(), None)
-            .await
-            .map_err(|e| AdapterError::backend("applying the Switchyard schema", e))
+        match migration::Migrator::up(self.db.as_ref(), None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                Err(
+                    pool::failed(&self.db, &self.options, "applying the Switchyard schema", e)
+                        .await,
+                )
+            }
+        }
     }
 
     /// `MAX(version)` of the schema version table; `None` if it is absent.

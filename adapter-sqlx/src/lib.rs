@@ -622,10 +622,13 @@ where
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     // A newer release may have applied later migrations; they are not ours to judge.
     migrator.set_ignore_missing(true);
-    migrator
-        .run(&db.pool)
-        .await
-        .map_err(|e| AdapterError::backend("applying the schema migration", e))?;
+    const DOING: &str = "applying the schema migration";
+    match migrator.run(&db.pool).await {
+        Ok(()) => {}
+        // The migrator takes its connection from the pool.
+        Err(sqlx::migrate::MigrateError::Execute(e)) => return Err(db.failed(DOING, e).await),
+        Err(e) => return Err(AdapterError::backend(DOING, e)),
+    }
     tracing::info!(
         ?dialect,
         version = schema::SCHEMA_VERSION,
