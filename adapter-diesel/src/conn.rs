@@ -55,6 +55,38 @@ impl AnyPool {
     }
 }
 
+impl AnyPool {
+    /// How many connections the pool may hold.
+    pub(crate) fn max_size(&self) -> usize {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(pool) => pool.status().max_size,
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(pool) => pool.status().max_size,
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(pool) => pool.status().max_size,
+        }
+    }
+
+    /// Opens and closes one connection to `url` outside the pool, of the
+    /// pool's kind (PostgreSQL has `first_postgres_connection`, whose error
+    /// keeps its cause).
+    pub(crate) async fn fresh_connection(&self, url: &str) -> Result<(), diesel::ConnectionError> {
+        match self {
+            #[cfg(feature = "postgres")]
+            AnyPool::Postgres(_) => AsyncPgConnection::establish(url).await.map(drop),
+            #[cfg(feature = "mysql")]
+            AnyPool::Mysql(_) => AsyncMysqlConnection::establish(url).await.map(drop),
+            #[cfg(feature = "sqlite")]
+            AnyPool::Sqlite(_) => {
+                let path = crate::sqlite_path(url)
+                    .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                SqliteConn::establish(&path).await.map(drop)
+            }
+        }
+    }
+}
+
 /// The first PostgreSQL connection, opened as diesel-async opens its own
 /// (`tokio_postgres::connect` without TLS), but with the driver's error kept
 /// whole: diesel-async reduces it to "error connecting to server".

@@ -151,10 +151,15 @@ pub async fn connect(url: &str) -> Result<DieselStore> {
 /// is taken at once, within `options.timeout`: a wrong URL fails here, as
 /// [`AdapterError::Connect`] with the database's reason and what to check,
 /// not at the first query.
+///
+/// Later, a call waits at most `options.acquire_timeout` for a pooled
+/// connection (deadpool reports a refused one at once, and would wait for a
+/// free one without end); then it fails with [`AdapterError::PoolTimeout`],
+/// which one fresh connection explains.
 pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     let store = match scheme(url).as_str() {
-        "sqlite" => connect_sqlite(url),
-        _ => connect_lazy(url),
+        "sqlite" => connect_sqlite(url, options),
+        _ => connect_lazy_with(url, options),
     }?;
     #[cfg(feature = "postgres")]
     if let AnyPool::Postgres(_) = store.pool() {
@@ -186,9 +191,15 @@ fn scheme(url: &str) -> String {
 /// secondary: its replication waits in the journal until it is back).
 /// PostgreSQL and MySQL/MariaDB only; open SQLite with [`connect_with`].
 pub fn connect_lazy(url: &str) -> Result<DieselStore> {
+    connect_lazy_with(url, &ConnectOptions::default())
+}
+
+/// As [`connect_lazy`], with options: a call waits at most
+/// `options.acquire_timeout` for a pooled connection.
+pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     match scheme(url).as_str() {
-        "postgres" | "postgresql" => connect_postgres(url),
-        "mysql" | "mariadb" => connect_mysql(url),
+        "postgres" | "postgresql" => connect_postgres(url, options),
+        "mysql" | "mariadb" => connect_mysql(url, options),
         "sqlite" => Err(url_error(
             "a lazy connection needs postgres:// or mysql://; open SQLite with connect",
         )),
@@ -199,39 +210,44 @@ pub fn connect_lazy(url: &str) -> Result<DieselStore> {
 }
 
 #[cfg(feature = "postgres")]
-fn connect_postgres(url: &str) -> Result<DieselStore> {
+fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(url);
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
         .build()
         .map_err(|e| AdapterError::backend("building the PostgreSQL pool", e))?;
-    Ok(DieselStore::from_pool(AnyPool::Postgres(pool)))
+    Ok(DieselStore::new(
+        AnyPool::Postgres(pool),
+        options,
+        Some(url),
+    ))
 }
 
 #[cfg(not(feature = "postgres"))]
-fn connect_postgres(_url: &str) -> Result<DieselStore> {
+fn connect_postgres(_url: &str, _options: &ConnectOptions) -> Result<DieselStore> {
     Err(url_error(
         "PostgreSQL support is off: enable the `postgres` feature of adapter-diesel",
     ))
 }
 
 #[cfg(feature = "mysql")]
-fn connect_mysql(url: &str) -> Result<DieselStore> {
+fn connect_mysql(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     // The driver knows only mysql://.
     let url = match url.split_once("://") {
         Some((_, rest)) => format!("mysql://{rest}"),
         None => return Err(url_error("expected mysql://user@host:port/database")),
     };
-    let manager = AsyncDieselConnectionManager::<diesel_async::AsyncMysqlConnection>::new(url);
+    let manager =
+        AsyncDieselConnectionManager::<diesel_async::AsyncMysqlConnection>::new(url.as_str());
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
         .build()
         .map_err(|e| AdapterError::backend("building the MySQL pool", e))?;
-    Ok(DieselStore::from_pool(AnyPool::Mysql(pool)))
+    Ok(DieselStore::new(AnyPool::Mysql(pool), options, Some(&url)))
 }
 
 #[cfg(not(feature = "mysql"))]
-fn connect_mysql(_url: &str) -> Result<DieselStore> {
+fn connect_mysql(_url: &str, _options: &ConnectOptions) -> Result<DieselStore> {
     Err(url_error(
         "MySQL/MariaDB support is off: enable the `mysql` feature of adapter-diesel",
     ))
@@ -251,7 +267,7 @@ fn sqlite_path(url: &str) -> Result<String> {
 }
 
 #[cfg(feature = "sqlite")]
-fn connect_sqlite(url: &str) -> Result<DieselStore> {
+fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     use diesel_async::pooled_connection::ManagerConfig;
     use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 
@@ -278,11 +294,11 @@ fn connect_sqlite(url: &str) -> Result<DieselStore> {
         .max_size(size)
         .build()
         .map_err(|e| AdapterError::backend("building the SQLite pool", e))?;
-    Ok(DieselStore::from_pool(AnyPool::Sqlite(pool)))
+    Ok(DieselStore::new(AnyPool::Sqlite(pool), options, Some(url)))
 }
 
 #[cfg(not(feature = "sqlite"))]
-fn connect_sqlite(_url: &str) -> Result<DieselStore> {
+fn connect_sqlite(_url: &str, _options: &ConnectOptions) -> Result<DieselStore> {
     Err(url_error(
         "SQLite support is off: enable the `sqlite` feature of adapter-diesel",
     ))
@@ -296,8 +312,9 @@ diesel::define_sql_function! {
 impl DieselStore {
     /// A store over an existing pool. SQLite connections of the pool must
     /// have `PRAGMA foreign_keys = ON` (cascades rely on it); [`connect`] sets it up.
+    /// A call waits at most the default acquire timeout for a connection.
     pub fn from_pool(pool: AnyPool) -> Self {
-        DieselStore::new(pool)
+        DieselStore::new(pool, &ConnectOptions::default(), None)
     }
 
     /// Creates the shared schema through diesel_migrations (see the crate docs).
@@ -443,6 +460,9 @@ mod tests {
             .expect("a lazy store opens without its server");
         let err = store.adapters().tenants.get("acme").await.unwrap_err();
         assert!(!format!("{err} {err:?}").contains("s3cret"));
+        // diesel-async drops the cause; a fresh connection tells it.
+        assert!(matches!(err, AdapterError::Connect(_)), "{err:?}");
+        assert!(err.to_string().contains("refused the connection"), "{err}");
         let Err(err) = connect_lazy("sqlite::memory:") else {
             panic!("SQLite is not lazy");
         };

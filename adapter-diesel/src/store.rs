@@ -9,9 +9,10 @@ use adapter_interfaces::record::{self, column_value, from_values, to_values};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, conflict_field};
 use adapter_interfaces::{
-    AdapterError, Code, CodesAdapter, DataAdapters, EntityKind, EntityStore, ListParams, ListPlan,
-    Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, SortOrder,
-    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, Value,
+    AdapterError, Code, CodesAdapter, ConnectOptions, DataAdapters, EntityKind, EntityStore,
+    ListParams, ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter,
+    PoolTimeout, Record, Result, SortOrder, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
+    Timestamp, User, Value,
 };
 use async_trait::async_trait;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -40,6 +41,12 @@ pub struct DieselStore {
 
 struct Inner {
     pool: AnyPool,
+    /// How long a call waits for a pooled connection, and (with the
+    /// connect timeout) how a timeout is explained ([`DieselStore::conn`]).
+    options: ConnectOptions,
+    /// The URL the pool was opened with, to open the fresh connection that
+    /// explains a timeout; `None` for a pool the application built.
+    url: Option<String>,
     /// SQLite runs one write transaction at a time: serialising them here
     /// avoids lock upgrades between pooled connections failing with `SQLITE_BUSY`.
     writes: tokio::sync::Mutex<()>,
@@ -151,10 +158,12 @@ fn to_i64(n: u64) -> i64 {
 }
 
 impl DieselStore {
-    pub(crate) fn new(pool: AnyPool) -> Self {
+    pub(crate) fn new(pool: AnyPool, options: &ConnectOptions, url: Option<&str>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 pool,
+                options: *options,
+                url: url.map(str::to_owned),
                 writes: tokio::sync::Mutex::new(()),
             }),
         }
@@ -195,15 +204,90 @@ impl DieselStore {
         }
     }
 
+    /// A pooled connection, within the acquire timeout. deadpool does not
+    /// retry: a connection it cannot open fails at once, but diesel-async
+    /// keeps only the text of PostgreSQL's error (not "refused"), so that
+    /// failure is explained by one fresh connection, as a
+    /// [`AdapterError::Connect`]. It waits without end for a free
+    /// connection, or for one that hangs: that wait is bounded here and
+    /// explained the same way, as a [`AdapterError::PoolTimeout`].
     pub(crate) async fn conn(&self) -> Result<Conn> {
-        let unavailable = |e| AdapterError::backend("taking a database connection", e);
-        Ok(match &self.inner.pool {
+        const DOING: &str = "taking a database connection";
+        let taken = tokio::time::timeout(self.inner.options.acquire_timeout, async {
+            match &self.inner.pool {
+                #[cfg(feature = "postgres")]
+                AnyPool::Postgres(pool) => pool.get().await.map(Conn::Postgres),
+                #[cfg(feature = "mysql")]
+                AnyPool::Mysql(pool) => pool.get().await.map(Conn::Mysql),
+                #[cfg(feature = "sqlite")]
+                AnyPool::Sqlite(pool) => pool.get().await.map(Conn::Sqlite),
+            }
+        })
+        .await;
+        let error = match taken {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(error)) => error,
+            Err(_) => {
+                return Err(match self.pool_timeout().await {
+                    Some(diagnosis) => AdapterError::PoolTimeout {
+                        doing: DOING.to_owned(),
+                        diagnosis: Box::new(diagnosis),
+                    },
+                    // A pool the application built: no URL to try a fresh connection with.
+                    None => AdapterError::Backend {
+                        message: format!(
+                            "{DOING}: none came within {:?} (the acquire timeout)",
+                            self.inner.options.acquire_timeout
+                        ),
+                        source: None,
+                    },
+                });
+            }
+        };
+        if let diesel_async::pooled_connection::deadpool::PoolError::Backend(_) = error
+            && let Some(PoolTimeout {
+                cause: Some(cause), ..
+            }) = self.pool_timeout().await
+        {
+            return Err(AdapterError::Connect(cause));
+        }
+        Err(AdapterError::backend(DOING, error))
+    }
+
+    /// Why no connection came within the acquire timeout: the outcome of a
+    /// fresh connection outside the pool (see [`PoolTimeout::diagnose`]);
+    /// `None` without the URL.
+    async fn pool_timeout(&self) -> Option<PoolTimeout> {
+        let Inner {
+            pool, options, url, ..
+        } = &*self.inner;
+        let url = url.as_deref()?;
+        let size = u32::try_from(pool.max_size()).unwrap_or(u32::MAX);
+        let waited = options.acquire_timeout;
+        Some(match pool {
             #[cfg(feature = "postgres")]
-            AnyPool::Postgres(pool) => Conn::Postgres(pool.get().await.map_err(unavailable)?),
-            #[cfg(feature = "mysql")]
-            AnyPool::Mysql(pool) => Conn::Mysql(pool.get().await.map_err(unavailable)?),
-            #[cfg(feature = "sqlite")]
-            AnyPool::Sqlite(pool) => Conn::Sqlite(pool.get().await.map_err(unavailable)?),
+            AnyPool::Postgres(_) => {
+                PoolTimeout::diagnose(
+                    url,
+                    options,
+                    size,
+                    waited,
+                    |error: &tokio_postgres::Error| error.code().map(|code| code.code().to_owned()),
+                    crate::conn::first_postgres_connection(url),
+                )
+                .await
+            }
+            _ => {
+                PoolTimeout::diagnose(
+                    url,
+                    options,
+                    size,
+                    waited,
+                    |_: &diesel::ConnectionError| None,
+                    pool.fresh_connection(url),
+                )
+                .await
+            }
         })
     }
 

@@ -9,6 +9,14 @@
 //! failure into a [`ConnectError`]; the reason is read from the driver's
 //! error chain ([`ConnectReason::classify`]), so the logic is written once for
 //! every driver. Messages never contain the URL's password.
+//!
+//! After that first connection, a query waits at most
+//! [`ConnectOptions::acquire_timeout`] for a pooled connection. A pool that
+//! gives up says only that it timed out (sqlx retries a refused connection
+//! silently until then), so a backend that sees it opens one fresh
+//! connection and passes the outcome to [`PoolTimeout::diagnose`]: the
+//! database's reason when it has stopped answering, or that the pool's
+//! connections were all busy when it still answers.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -18,28 +26,55 @@ use std::time::Duration;
 /// How long a first connection may take by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Options of a backend's `connect_with`.
+/// How long a query waits for a pooled connection by default.
+///
+/// A third of sqlx's 30 s: a database that went away is reported in about
+/// ten seconds rather than half a minute, while a busy pool still has room.
+/// Switchyard's statements are short (a page, one batch of at most about
+/// 4 MiB, one transaction), so a query that waits this long for one of a
+/// pool's connections is a sign of too many concurrent tasks, which the
+/// error then says, not normal queueing.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Options of a backend's `connect_with` (and `connect_lazy_with`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectOptions {
-    /// How long the first connection may take (and, for a store opened
-    /// lazily, how long a query waits for a connection). A pool's wait for a
-    /// free connection under load is the pool's own setting.
+    /// How long the first connection may take, and a fresh connection that
+    /// explains a pool's timeout (see [`PoolTimeout`]).
     pub timeout: Duration,
+    /// How long a query waits for a pooled connection: for one to come free
+    /// under load, or for the database to accept a new one (a store opened
+    /// lazily, or one whose database went away). Then the query fails with
+    /// [`crate::AdapterError::PoolTimeout`], which says why.
+    pub acquire_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
         Self {
             timeout: DEFAULT_CONNECT_TIMEOUT,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }
 
 impl ConnectOptions {
-    /// The defaults with another timeout.
+    /// The defaults with another connect timeout.
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self { timeout }
+        Self {
+            timeout,
+            ..Self::default()
+        }
+    }
+
+    /// These options with another acquire timeout.
+    #[must_use]
+    pub fn with_acquire_timeout(self, acquire_timeout: Duration) -> Self {
+        Self {
+            acquire_timeout,
+            ..self
+        }
     }
 }
 
@@ -239,11 +274,41 @@ fn password_of(url: &str) -> Option<&str> {
     (!password.is_empty()).then_some(password)
 }
 
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The message of a driver's error without the URL's password.
 pub fn scrub(url: &str, message: &str) -> String {
     let mut message = message.to_owned();
     if let Some(password) = password_of(url) {
-        message = message.replace(password, "***");
+        // A URL rebuilt from a driver's options holds the password
+        // percent-encoded; the driver's words would hold it decoded.
+        for form in [percent_decoded(password), password.to_owned()] {
+            if !form.is_empty() {
+                message = message.replace(&form, "***");
+            }
+        }
     }
     for (name, value) in url
         .split_once('?')
@@ -306,6 +371,77 @@ impl ConnectError {
             reason: ConnectReason::TimedOut,
             detail: String::new(),
             timeout: options.timeout,
+        }
+    }
+}
+
+/// A query that got no pooled connection within the acquire timeout, and
+/// why: the outcome of one fresh connection opened to find out (a pool that
+/// times out keeps no reason). Its message is complete, without the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolTimeout {
+    /// The database family.
+    pub database: DatabaseKind,
+    /// Where: `host:port/database` or the SQLite path (never the password).
+    pub target: String,
+    /// How long the query waited: the pool's acquire timeout.
+    pub waited: Duration,
+    /// How many connections the pool may hold.
+    pub pool_size: u32,
+    /// Why the fresh connection failed too: the database stopped answering.
+    /// `None`: it succeeded, so the pool's connections were all busy.
+    pub cause: Option<ConnectError>,
+}
+
+impl fmt::Display for PoolTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            database,
+            target,
+            waited,
+            pool_size,
+            ..
+        } = self;
+        match &self.cause {
+            Some(cause) => write!(
+                f,
+                "the database stopped answering: no connection within {waited:?} (the acquire timeout), and a new one failed: {cause}"
+            ),
+            None => write!(
+                f,
+                "all {pool_size} connections of the pool to {database} at {target} were busy for {waited:?} (the acquire timeout), though the database accepts new connections; raise the acquire timeout (`ConnectOptions::with_acquire_timeout`, switchyard's `--acquire-timeout`) or run fewer tasks at once"
+            ),
+        }
+    }
+}
+
+impl StdError for PoolTimeout {}
+
+impl PoolTimeout {
+    /// Explains a pool's timeout after `waited` by one fresh connection to
+    /// `url`, opened by `fresh` within the options' connect timeout (as
+    /// [`within`] does): its failure is the database's reason, its success
+    /// means that the pool's `pool_size` connections were all busy. `url`
+    /// only names the target and the password to keep out of messages.
+    pub async fn diagnose<T, E, F>(
+        url: &str,
+        options: &ConnectOptions,
+        pool_size: u32,
+        waited: Duration,
+        sqlstate: impl Fn(&E) -> Option<String>,
+        fresh: F,
+    ) -> Self
+    where
+        E: StdError + 'static,
+        F: Future<Output = Result<T, E>>,
+    {
+        let cause = within(url, options, sqlstate, fresh).await.err();
+        Self {
+            database: DatabaseKind::of_url(url).unwrap_or(DatabaseKind::Postgres),
+            target: target_of(url),
+            waited,
+            pool_size,
+            cause,
         }
     }
 }
@@ -411,6 +547,41 @@ mod tests {
             !scrub("mysql://u@h/d?password=s3cret", "bad s3cret").contains("s3cret"),
             "query passwords are removed too"
         );
+    }
+
+    #[tokio::test]
+    async fn a_pool_timeout_says_why_from_a_fresh_connection() {
+        let url = "postgres://app:p%40ss@db.local:5433/app";
+        let options = ConnectOptions::default().with_acquire_timeout(Duration::from_secs(2));
+        assert_eq!(options.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(options.timeout, DEFAULT_CONNECT_TIMEOUT);
+        let refused =
+            PoolTimeout::diagnose(url, &options, 8, Duration::from_secs(2), |_| None, async {
+                Err::<(), _>(io(std::io::ErrorKind::ConnectionRefused, "refused, p@ss"))
+            })
+            .await;
+        let text = refused.to_string();
+        assert_eq!(
+            refused.cause.as_ref().map(|c| c.reason),
+            Some(ConnectReason::Refused)
+        );
+        assert!(text.starts_with("the database stopped answering"), "{text}");
+        assert!(text.contains("refused the connection"), "{text}");
+        assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
+        let busy = PoolTimeout::diagnose(
+            url,
+            &options,
+            8,
+            Duration::from_secs(2),
+            |_: &std::io::Error| None,
+            async { Ok(()) },
+        )
+        .await;
+        let text = busy.to_string();
+        assert!(busy.cause.is_none());
+        assert!(text.contains("all 8 connections"), "{text}");
+        assert!(text.contains("db.local:5433/app"), "{text}");
+        assert!(text.contains("raise the acquire timeout"), "{text}");
     }
 
     #[tokio::test]

@@ -135,10 +135,22 @@ pub enum AdapterError {
         /// part of it (`q`, `q on name`).
         operation: String,
     },
-    /// The first connection to the database failed: the message says why
-    /// and what to check, once (the error has no source to repeat it).
+    /// A connection to the database failed (the first one, or one that a
+    /// Diesel pool opened later): the message says why and what to check,
+    /// once (the error has no source to repeat it).
     #[error("{0}")]
     Connect(crate::connect::ConnectError),
+    /// A query got no pooled connection within the acquire timeout
+    /// ([`crate::ConnectOptions::acquire_timeout`]): the message says why
+    /// (the database stopped answering, with its reason, or the pool's
+    /// connections were all busy) and what to do, once.
+    #[error("{doing}: {diagnosis}")]
+    PoolTimeout {
+        /// A short description of what was being done.
+        doing: String,
+        /// Why no connection came (boxed: it would make every `Result` large).
+        diagnosis: Box<crate::connect::PoolTimeout>,
+    },
     /// The database, driver or ORM failed (connection lost, timeout, ...).
     #[error("backend error: {message}")]
     Backend {
@@ -218,7 +230,9 @@ impl AdapterError {
             AdapterError::InvalidInput { .. } => ErrorKind::InvalidInput,
             AdapterError::SecondaryWrite { .. } => ErrorKind::SecondaryWrite,
             AdapterError::NotSupported { .. } => ErrorKind::NotSupported,
-            AdapterError::Backend { .. } | AdapterError::Connect(_) => ErrorKind::Backend,
+            AdapterError::Backend { .. }
+            | AdapterError::Connect(_)
+            | AdapterError::PoolTimeout { .. } => ErrorKind::Backend,
         }
     }
 
@@ -226,7 +240,9 @@ impl AdapterError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            AdapterError::Backend { .. } | AdapterError::Connect(_)
+            AdapterError::Backend { .. }
+                | AdapterError::Connect(_)
+                | AdapterError::PoolTimeout { .. }
         )
     }
 }

@@ -67,7 +67,7 @@ pub mod timestamp;
 pub mod traits;
 
 pub use capabilities::{Capabilities, QSupport};
-pub use connect::{ConnectError, ConnectOptions};
+pub use connect::{ConnectError, ConnectOptions, PoolTimeout};
 pub use entities::*;
 pub use error::{AdapterError, BoxError, EntityKind, ErrorKind, Result};
 pub use journal::ReplicationJournal;

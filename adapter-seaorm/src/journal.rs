@@ -6,25 +6,31 @@ use std::sync::Arc;
 
 use adapter_interfaces::journal::sql::{JournalSql, SqlValue, TextRow, is_retryable, retrying};
 use adapter_interfaces::schema::Dialect;
-use adapter_interfaces::{AdapterError, Result, async_trait};
+use adapter_interfaces::{AdapterError, ConnectOptions, Result, async_trait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement};
 
 /// The connection seen as the journal's executor.
 pub(crate) struct JournalConnection {
     db: Arc<DatabaseConnection>,
     dialect: Dialect,
+    /// The store's options, to explain a pool timeout.
+    options: ConnectOptions,
 }
 
 impl JournalConnection {
     /// An executor over `db`, whose schema dialect is `dialect` (MariaDB and
     /// MySQL differ only in DDL, which the journal's statements do not use).
-    pub(crate) fn new(db: Arc<DatabaseConnection>) -> Self {
+    pub(crate) fn new(db: Arc<DatabaseConnection>, options: ConnectOptions) -> Self {
         let dialect = match db.get_database_backend() {
             DbBackend::Postgres => Dialect::Postgres,
             DbBackend::MySql => Dialect::MySql,
             _ => Dialect::Sqlite,
         };
-        Self { db, dialect }
+        Self {
+            db,
+            dialect,
+            options,
+        }
     }
 
     fn statement(&self, sql: &str, params: &[SqlValue]) -> Statement {
@@ -48,9 +54,8 @@ fn is_transient(error: &DbErr) -> bool {
     }
 }
 
-fn journal_error(error: DbErr) -> AdapterError {
-    AdapterError::backend("writing the replication journal", error)
-}
+/// What a failed journal statement was doing.
+const JOURNAL: &str = "writing the replication journal";
 
 #[async_trait]
 impl JournalSql for JournalConnection {
@@ -59,14 +64,16 @@ impl JournalSql for JournalConnection {
     }
 
     async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
-        retrying(
+        match retrying(
             || self.db.execute_raw(self.statement(sql, &params)),
             is_transient,
             tokio::time::sleep,
         )
         .await
-        .map(|done| done.rows_affected())
-        .map_err(journal_error)
+        {
+            Ok(done) => Ok(done.rows_affected()),
+            Err(e) => Err(crate::pool::failed(&self.db, &self.options, JOURNAL, e).await),
+        }
     }
 
     async fn fetch(
@@ -75,13 +82,16 @@ impl JournalSql for JournalConnection {
         params: Vec<SqlValue>,
         columns: usize,
     ) -> Result<Vec<TextRow>> {
-        let rows = retrying(
+        let rows = match retrying(
             || self.db.query_all_raw(self.statement(sql, &params)),
             is_transient,
             tokio::time::sleep,
         )
         .await
-        .map_err(journal_error)?;
+        {
+            Ok(rows) => rows,
+            Err(e) => return Err(crate::pool::failed(&self.db, &self.options, JOURNAL, e).await),
+        };
         rows.iter()
             .map(|row| {
                 (0..columns)

@@ -120,6 +120,7 @@ pub mod entities;
 mod journal;
 mod mapping;
 pub mod migration;
+mod pool;
 mod table;
 pub mod value;
 
@@ -144,6 +145,9 @@ use crate::table::Table;
 #[derive(Clone)]
 pub struct SeaOrmStore {
     db: Arc<DatabaseConnection>,
+    /// The connect timeout of the fresh connection that explains a pool
+    /// timeout ([`pool::failed`]).
+    options: ConnectOptions,
 }
 
 impl std::fmt::Debug for SeaOrmStore {
@@ -156,9 +160,18 @@ impl std::fmt::Debug for SeaOrmStore {
 
 impl SeaOrmStore {
     /// Wraps an existing SeaORM connection. SQLite connections must have
-    /// foreign keys enabled (sqlx's default) for cascades to work.
+    /// foreign keys enabled (sqlx's default) for cascades to work. Its pool's
+    /// acquire timeout applies; a pool timeout is explained by a fresh
+    /// connection within the default connect timeout.
     pub fn from_connection(db: DatabaseConnection) -> Self {
-        Self { db: Arc::new(db) }
+        Self::with_options(db, &ConnectOptions::default())
+    }
+
+    fn with_options(db: DatabaseConnection, options: &ConnectOptions) -> Self {
+        Self {
+            db: Arc::new(db),
+            options: *options,
+        }
     }
 
     /// The underlying connection.
@@ -173,41 +186,52 @@ impl SeaOrmStore {
 
     /// Applies the shared schema through [`migration::Migrator`]. Idempotent.
     pub async fn migrate(&self) -> Result<()> {
-        migration::Migrator::up(self.db.as_ref(), None)
-            .await
-            .map_err(|e| AdapterError::backend("applying the Switchyard schema", e))
+        match migration::Migrator::up(self.db.as_ref(), None).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                Err(
+                    pool::failed(&self.db, &self.options, "applying the Switchyard schema", e)
+                        .await,
+                )
+            }
+        }
     }
 
     /// `MAX(version)` of the schema version table; `None` if it is absent.
     pub async fn schema_version(&self) -> Result<Option<i64>> {
-        let error = |e| AdapterError::backend("reading the schema version", e);
+        const DOING: &str = "reading the schema version";
         let manager = SchemaManager::new(self.db.as_ref());
-        if !manager.has_table(VERSION_TABLE).await.map_err(error)? {
-            return Ok(None);
+        match manager.has_table(VERSION_TABLE).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(pool::failed(&self.db, &self.options, DOING, e).await),
         }
         let query = Query::select()
             .expr(Expr::col(Alias::new("version")).max())
             .from(Alias::new(VERSION_TABLE))
             .to_owned();
-        match self.db.query_one(&query).await.map_err(error)? {
-            Some(row) => row.try_get_by_index::<Option<i64>>(0).map_err(error),
-            None => Ok(None),
+        match self.db.query_one(&query).await {
+            Ok(Some(row)) => row
+                .try_get_by_index::<Option<i64>>(0)
+                .map_err(|e| AdapterError::backend(DOING, e)),
+            Ok(None) => Ok(None),
+            Err(e) => Err(pool::failed(&self.db, &self.options, DOING, e).await),
         }
     }
 
     /// The adapters of all eight entities over this store.
     pub fn adapters(&self) -> DataAdapters {
         DataAdapters {
-            tenants: Arc::new(Table::<Tenant>::new(&self.db)),
-            users: Arc::new(Table::<User>::new(&self.db)),
-            applications: Arc::new(Table::<Application>::new(&self.db)),
-            connections: Arc::new(Table::<Connection>::new(&self.db)),
-            sessions: Arc::new(Table::<Session>::new(&self.db)),
-            codes: Arc::new(Table::<Code>::new(&self.db)),
-            passwords: Arc::new(Table::<Password>::new(&self.db)),
-            logs: Arc::new(Table::<Log>::new(&self.db)),
+            tenants: Arc::new(Table::<Tenant>::new(&self.db, &self.options)),
+            users: Arc::new(Table::<User>::new(&self.db, &self.options)),
+            applications: Arc::new(Table::<Application>::new(&self.db, &self.options)),
+            connections: Arc::new(Table::<Connection>::new(&self.db, &self.options)),
+            sessions: Arc::new(Table::<Session>::new(&self.db, &self.options)),
+            codes: Arc::new(Table::<Code>::new(&self.db, &self.options)),
+            passwords: Arc::new(Table::<Password>::new(&self.db, &self.options)),
+            logs: Arc::new(Table::<Log>::new(&self.db, &self.options)),
             journal: Arc::new(adapter_interfaces::journal::sql::SqlJournal::new(
-                journal::JournalConnection::new(self.db.clone()),
+                journal::JournalConnection::new(self.db.clone(), self.options),
             )),
         }
     }
@@ -223,21 +247,27 @@ pub async fn connect(url: &str) -> Result<SeaOrmStore> {
 /// within `options.timeout` (SeaORM's pool would retry a refused connection
 /// until its acquire timeout and report only that): a failure is
 /// [`AdapterError::Connect`], with the database's reason and what to check.
+///
+/// Later, a query waits at most `options.acquire_timeout` for a pooled
+/// connection; when none comes, it fails with [`AdapterError::PoolTimeout`],
+/// which one fresh connection explains: the database's reason when it went
+/// away, or that the pool's connections were all busy.
 pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
     urls::open(url, options)
         .await
-        .map(SeaOrmStore::from_connection)
+        .map(|db| SeaOrmStore::with_options(db, options))
 }
 
 /// As [`connect_with`], but opens no connection until the first query: for
 /// a store that may be down when the process starts (a migration's
 /// secondary: its replication waits in the journal until it is back). A
-/// query then waits at most `options.timeout` for a connection. PostgreSQL
-/// and MySQL/MariaDB only; open SQLite with [`connect_with`].
+/// query then waits at most `options.acquire_timeout` for a connection, and
+/// fails with [`AdapterError::PoolTimeout`] and the database's reason.
+/// PostgreSQL and MySQL/MariaDB only; open SQLite with [`connect_with`].
 pub async fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SeaOrmStore> {
     urls::open_lazy(url, options)
         .await
-        .map(SeaOrmStore::from_connection)
+        .map(|db| SeaOrmStore::with_options(db, options))
 }
 
 mod urls {
@@ -299,12 +329,7 @@ mod urls {
         let connection = adapter_interfaces::connect::within(
             url,
             options,
-            |error: &sea_orm::sqlx::Error| {
-                error
-                    .as_database_error()
-                    .and_then(|db| db.code())
-                    .map(|code| code.into_owned())
-            },
+            crate::pool::sqlstate,
             connect_options.connect(),
         )
         .await
@@ -351,15 +376,14 @@ mod urls {
     async fn pool(url: &str, options: &ConnectOptions, lazy: bool) -> Result<DatabaseConnection> {
         let mut pool_options = sea_orm::ConnectOptions::new(url.to_owned());
         // sqlx logs statements at INFO; keep them out of application logs.
+        // SeaORM's `connect_timeout` is sqlx's acquire timeout too; the
+        // explicit one below wins. The first connection (`first_connection`)
+        // and the probe of a pool timeout have their own `options.timeout`.
         pool_options
             .sqlx_logging(false)
             .connect_timeout(options.timeout)
+            .acquire_timeout(options.acquire_timeout)
             .connect_lazy(lazy);
-        if lazy {
-            // Nothing proved the server reachable: a query fails within the
-            // timeout while it is down, as sqlx's lazy pool does.
-            pool_options.acquire_timeout(options.timeout);
-        }
         sea_orm::Database::connect(pool_options)
             .await
             .map_err(|e| pool_error(url, options, &e))
@@ -413,6 +437,7 @@ mod urls {
             SqlitePoolOptions::new().max_connections(8)
         };
         let pool = pool
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options)
             .await
             .map_err(|e| pool_error(url, options, &e))?;
@@ -462,7 +487,8 @@ mod urls {
         #[tokio::test]
         async fn a_lazy_store_opens_while_its_server_is_down_and_fails_its_queries_in_time() {
             use std::time::{Duration, Instant};
-            let options = ConnectOptions::with_timeout(Duration::from_millis(500));
+            let options = ConnectOptions::with_timeout(Duration::from_millis(500))
+                .with_acquire_timeout(Duration::from_millis(500));
             // Port 1 refuses connections.
             let store = crate::connect_lazy_with("postgres://u:s3cret@127.0.0.1:1/x", &options)
                 .await
@@ -475,6 +501,9 @@ mod urls {
                 started.elapsed()
             );
             assert!(!format!("{err} {err:?}").contains("s3cret"));
+            // The pool says only that it timed out; a fresh connection says why.
+            assert!(matches!(err, AdapterError::PoolTimeout { .. }), "{err:?}");
+            assert!(err.to_string().contains("refused the connection"), "{err}");
             let err = open_lazy("sqlite::memory:", &options).await.unwrap_err();
             assert!(matches!(err, AdapterError::InvalidInput { ref field, .. } if field == "url"));
         }

@@ -10,9 +10,9 @@ use adapter_interfaces::record::{self, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::conflict_field;
 use adapter_interfaces::{
-    AdapterError, Code, CodesAdapter, EntityKind, EntityStore, ListParams, ListPlan, Log,
-    LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result, Tenant,
-    TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User,
+    AdapterError, Code, CodesAdapter, ConnectOptions, EntityKind, EntityStore, ListParams,
+    ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Record, Result,
+    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User,
 };
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, OnConflict};
@@ -40,6 +40,8 @@ fn bind_limit(backend: DbBackend) -> usize {
 /// Rows per multi-row statement: under the bind limit, and at most this many.
 const MAX_BATCH_ROWS: usize = 1000;
 
+/// An error of a statement in a transaction already open (never a pool
+/// timeout); see [`Table::failed`] for calls on the pool.
 fn backend_error(doing: impl Into<String>, err: DbErr) -> AdapterError {
     AdapterError::backend(doing, err)
 }
@@ -144,15 +146,24 @@ impl From<DbErr> for Failure {
 /// The adapter of one entity over a shared connection.
 pub(crate) struct Table<R> {
     db: Arc<DatabaseConnection>,
+    /// The store's options: the connect timeout of the fresh connection
+    /// that explains a pool timeout.
+    options: ConnectOptions,
     _record: PhantomData<fn() -> R>,
 }
 
 impl<R> Table<R> {
-    pub(crate) fn new(db: &Arc<DatabaseConnection>) -> Self {
+    pub(crate) fn new(db: &Arc<DatabaseConnection>, options: &ConnectOptions) -> Self {
         Self {
             db: Arc::clone(db),
+            options: *options,
             _record: PhantomData,
         }
+    }
+
+    /// The error of a call on the pool (see [`crate::pool::failed`]).
+    async fn failed(&self, doing: impl Into<String>, err: DbErr) -> AdapterError {
+        crate::pool::failed(&self.db, &self.options, doing, err).await
     }
 }
 
@@ -181,10 +192,12 @@ impl<R: Mapped> Table<R> {
         if self.backend() == DbBackend::Sqlite {
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
-        self.db
-            .begin_with_options(options)
-            .await
-            .map_err(|e| backend_error(format!("starting a transaction on {}", Self::table()), e))
+        match self.db.begin_with_options(options).await {
+            Ok(txn) => Ok(txn),
+            Err(e) => Err(self
+                .failed(format!("starting a transaction on {}", Self::table()), e)
+                .await),
+        }
     }
 
     /// Commits on success; otherwise rolls back and explains a database
@@ -553,11 +566,14 @@ impl<R: Mapped> Table<R> {
             return Ok(None);
         }
         let cols = record_cols::<R>()?;
-        let model = R::Entity::find()
+        let model = match R::Entity::find()
             .filter(key_condition::<R>(tenant, key)?)
             .one(self.db.as_ref())
             .await
-            .map_err(|e| backend_error(format!("reading {}", Self::table()), e))?;
+        {
+            Ok(model) => model,
+            Err(e) => return Err(self.failed(format!("reading {}", Self::table()), e).await),
+        };
         model.map(|m| to_record::<R>(&cols, &m)).transpose()
     }
 
@@ -585,10 +601,10 @@ impl<R: Mapped> Table<R> {
             select = select.offset(plan.offset);
         }
         let select = order::<R>(select, &plan.order, backend)?;
-        let models = select
-            .all(self.db.as_ref())
-            .await
-            .map_err(|e| backend_error(format!("listing {}", Self::table()), e))?;
+        let models = match select.all(self.db.as_ref()).await {
+            Ok(models) => models,
+            Err(e) => return Err(self.failed(format!("listing {}", Self::table()), e).await),
+        };
         let rows = models
             .iter()
             .map(|m| to_record::<R>(&cols, m))
@@ -598,12 +614,14 @@ impl<R: Mapped> Table<R> {
             if let Some(filter) = &plan.filter {
                 count_condition = count_condition.add(condition::<R>(filter, backend)?);
             }
-            let count = R::Entity::find()
+            match R::Entity::find()
                 .filter(count_condition)
                 .count(self.db.as_ref())
                 .await
-                .map_err(|e| backend_error(format!("counting {}", Self::table()), e))?;
-            Some(count)
+            {
+                Ok(count) => Some(count),
+                Err(e) => return Err(self.failed(format!("counting {}", Self::table()), e).await),
+            }
         } else {
             None
         };
@@ -681,7 +699,7 @@ impl<R: Mapped> Table<R> {
         // of writers adding to them.
         let condition = key_condition::<R>(tenant, key)?;
         let backend = self.backend();
-        let result = retry::transient(
+        let result = match retry::transient(
             Self::table(),
             || {
                 R::Entity::delete_many()
@@ -691,7 +709,14 @@ impl<R: Mapped> Table<R> {
             |e| is_transient(e, backend),
         )
         .await
-        .map_err(|e| backend_error(format!("deleting from {}", Self::table()), e))?;
+        {
+            Ok(result) => result,
+            Err(e) => {
+                return Err(self
+                    .failed(format!("deleting from {}", Self::table()), e)
+                    .await);
+            }
+        };
         Ok(result.rows_affected > 0)
     }
 }
@@ -937,13 +962,16 @@ impl CodesAdapter for Table<Code> {
             source: None,
         })?;
         let result =
-            <Code as Mapped>::Entity::delete_many()
+            match <Code as Mapped>::Entity::delete_many()
                 .filter(tenant_condition::<Code>(Some(tenant_id))?.add(
                     col::<Code>("expires_at")?.lte(to_db(backend, meta, Value::Timestamp(bound))),
                 ))
                 .exec(self.db.as_ref())
                 .await
-                .map_err(|e| backend_error("deleting expired codes", e))?;
+            {
+                Ok(result) => result,
+                Err(e) => return Err(self.failed("deleting expired codes", e).await),
+            };
         Ok(result.rows_affected)
     }
 }
@@ -964,8 +992,11 @@ impl PasswordsAdapter for Table<Password> {
             .order_by(col::<Password>("created_at")?, Order::Desc)
             .order_by(col::<Password>("id")?, Order::Desc)
             .one(self.db.as_ref())
-            .await
-            .map_err(|e| backend_error("reading passwords", e))?;
+            .await;
+        let model = match model {
+            Ok(model) => model,
+            Err(e) => return Err(self.failed("reading passwords", e).await),
+        };
         model.map(|m| to_record::<Password>(&cols, &m)).transpose()
     }
 

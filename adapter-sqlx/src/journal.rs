@@ -52,9 +52,8 @@ fn is_transient(error: &sqlx::Error) -> bool {
         .is_some_and(|db| is_retryable(db.code().as_deref(), db.message()))
 }
 
-fn journal_error(error: sqlx::Error) -> AdapterError {
-    AdapterError::backend("writing the replication journal", error)
-}
+/// What a failed journal statement was doing.
+const JOURNAL: &str = "writing the replication journal";
 
 #[async_trait]
 impl<DB: Backend> JournalSql for JournalPool<DB> {
@@ -63,7 +62,7 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
     }
 
     async fn execute(&self, sql: &str, params: Vec<SqlValue>) -> Result<u64> {
-        retrying(
+        match retrying(
             || async {
                 let mut qb = self.build(sql, &params);
                 let mut conn = self.db.pool.acquire().await?;
@@ -73,7 +72,10 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
             tokio::time::sleep,
         )
         .await
-        .map_err(journal_error)
+        {
+            Ok(changed) => Ok(changed),
+            Err(e) => Err(self.db.failed(JOURNAL, e).await),
+        }
     }
 
     async fn fetch(
@@ -82,7 +84,7 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
         params: Vec<SqlValue>,
         columns: usize,
     ) -> Result<Vec<TextRow>> {
-        let rows = retrying(
+        let rows = match retrying(
             || async {
                 let mut qb = self.build(sql, &params);
                 let mut conn = self.db.pool.acquire().await?;
@@ -92,7 +94,10 @@ impl<DB: Backend> JournalSql for JournalPool<DB> {
             tokio::time::sleep,
         )
         .await
-        .map_err(journal_error)?;
+        {
+            Ok(rows) => rows,
+            Err(e) => return Err(self.db.failed(JOURNAL, e).await),
+        };
         rows.iter()
             .map(|row| {
                 (0..columns.min(row.len()))

@@ -151,6 +151,10 @@ use adapter_interfaces::{AdapterError, DataAdapters, Result};
 use crate::backend::Backend;
 use crate::store::Db;
 
+/// Connections per pool for PostgreSQL and MySQL.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+const POOL_SIZE: u32 = 8;
+
 /// The table in which sqlx's migrator records what this crate applied (its
 /// own, so that an application's `_sqlx_migrations` is not disturbed).
 pub const MIGRATIONS_TABLE: &str = "switchyard_sqlx_migrations";
@@ -245,6 +249,11 @@ pub async fn connect(url: &str) -> Result<SqlxStore> {
 /// within `options.timeout`: a pool would retry a refused connection until
 /// its acquire timeout and then report only that it timed out. A failure is
 /// [`AdapterError::Connect`], with the database's reason and what to check.
+///
+/// Later, a query waits at most `options.acquire_timeout` for a pooled
+/// connection; when none comes, it fails with [`AdapterError::PoolTimeout`],
+/// which one fresh connection explains: the database's reason when it went
+/// away, or that the pool's connections were all busy.
 pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
     let scheme = url
         .split_once(':')
@@ -271,7 +280,8 @@ pub fn connect_lazy(url: &str) -> Result<SqlxStore> {
 }
 
 /// As [`connect_lazy`], with options: a query waits at most
-/// `options.timeout` for a connection.
+/// `options.acquire_timeout` for a connection, then fails with
+/// [`AdapterError::PoolTimeout`] and the database's reason.
 pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SqlxStore> {
     let scheme = url
         .split_once(':')
@@ -282,10 +292,10 @@ pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SqlxStor
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => {
             let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(options.timeout)
+                .max_connections(POOL_SIZE)
+                .acquire_timeout(options.acquire_timeout)
                 .connect_lazy_with(postgres_options(url)?);
-            Ok(SqlxStore::from_postgres_pool(pool))
+            Ok(SqlxStore::postgres(pool, options))
         }
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => {
@@ -295,10 +305,10 @@ pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<SqlxStor
                 Dialect::MySql
             };
             let pool = sqlx::mysql::MySqlPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(options.timeout)
+                .max_connections(POOL_SIZE)
+                .acquire_timeout(options.acquire_timeout)
                 .connect_lazy_with(mysql_options(url)?);
-            Ok(SqlxStore::from_mysql_pool_with_dialect(pool, dialect))
+            Ok(SqlxStore::mysql(pool, dialect, options))
         }
         _ => Err(url_error(
             "a lazy connection needs postgres:// or mysql:// (with its feature on); open SQLite with connect",
@@ -337,32 +347,56 @@ async fn first_connection<C: sqlx::ConnectOptions>(
 where
     C::Connection: Sized,
 {
-    let connection = adapter_interfaces::connect::within(
-        url,
-        options,
-        |error: &sqlx::Error| {
-            error
-                .as_database_error()
-                .and_then(|db| db.code())
-                .map(|code| code.into_owned())
-        },
-        connect_options.connect(),
-    )
-    .await
-    .map_err(AdapterError::Connect)?;
+    let connection =
+        adapter_interfaces::connect::within(url, options, sqlstate, connect_options.connect())
+            .await
+            .map_err(AdapterError::Connect)?;
     // The pool opens its own connections; this one only proved the URL.
     let _ = sqlx::Connection::close(connection).await;
     Ok(())
+}
+
+/// The server's SQLSTATE of a sqlx error, where it has one.
+fn sqlstate(error: &sqlx::Error) -> Option<String> {
+    error
+        .as_database_error()
+        .and_then(|db| db.code())
+        .map(|code| code.into_owned())
+}
+
+/// Why `pool` gave no connection within its acquire timeout: one fresh
+/// connection with the pool's own options, within `options.timeout`, tells
+/// (see [`adapter_interfaces::PoolTimeout::diagnose`]). The URL rebuilt
+/// from those options only names the target and the password to hide.
+pub(crate) async fn pool_timeout<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    options: &ConnectOptions,
+) -> adapter_interfaces::PoolTimeout {
+    use sqlx::ConnectOptions as _;
+    let connect_options = pool.connect_options();
+    let url = connect_options.to_url_lossy().to_string();
+    let fresh = async {
+        let connection = connect_options.connect().await?;
+        // Only a probe: the pool opens its own connections.
+        let _ = sqlx::Connection::close(connection).await;
+        Ok::<_, sqlx::Error>(())
+    };
+    adapter_interfaces::PoolTimeout::diagnose(
+        &url,
+        options,
+        pool.options().get_max_connections(),
+        pool.options().get_acquire_timeout(),
+        sqlstate,
+        fresh,
+    )
+    .await
 }
 
 /// A pool's failure after the first connection succeeded (rare: the server
 /// went away in between), with the same plain reason.
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 fn pool_error(url: &str, options: &ConnectOptions, error: sqlx::Error) -> AdapterError {
-    let code = error
-        .as_database_error()
-        .and_then(|db| db.code())
-        .map(|code| code.into_owned());
+    let code = sqlstate(&error);
     AdapterError::Connect(adapter_interfaces::ConnectError::from_driver(
         url,
         options,
@@ -389,11 +423,12 @@ async fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<SqlxSto
     let connect_options = postgres_options(url)?;
     first_connection(url, options, &connect_options).await?;
     let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(options.acquire_timeout)
         .connect_with(connect_options)
         .await
         .map_err(|e| pool_error(url, options, e))?;
-    Ok(SqlxStore::from_postgres_pool(pool))
+    Ok(SqlxStore::postgres(pool, options))
 }
 
 #[cfg(feature = "mysql")]
@@ -415,11 +450,13 @@ async fn connect_mysql(url: &str, options: &ConnectOptions) -> Result<SqlxStore>
     let connect_options = mysql_options(url)?;
     first_connection(url, options, &connect_options).await?;
     let pool = sqlx::mysql::MySqlPoolOptions::new()
-        .max_connections(8)
+        .max_connections(POOL_SIZE)
+        .acquire_timeout(options.acquire_timeout)
         .connect_with(connect_options)
         .await
         .map_err(|e| pool_error(url, options, e))?;
-    SqlxStore::from_mysql_pool(pool).await
+    let dialect = SqlxStore::mysql_dialect(&pool).await?;
+    Ok(SqlxStore::mysql(pool, dialect, options))
 }
 
 #[cfg(feature = "sqlite")]
@@ -442,6 +479,7 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlxStore
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options)
             .await
     } else {
@@ -451,41 +489,60 @@ async fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<SqlxStore
         first_connection(url, options, &connect_options).await?;
         SqlitePoolOptions::new()
             .max_connections(4)
+            .acquire_timeout(options.acquire_timeout)
             .connect_with(connect_options)
             .await
     }
     .map_err(|e| pool_error(url, options, e))?;
-    Ok(SqlxStore::from_sqlite_pool(pool))
+    Ok(SqlxStore {
+        inner: Inner::Sqlite(Arc::new(Db::new(pool, Dialect::Sqlite, options))),
+    })
 }
 
 impl SqlxStore {
-    /// Wraps an existing PostgreSQL pool.
+    /// Wraps an existing PostgreSQL pool. Its own acquire timeout applies;
+    /// a pool timeout is explained by a fresh connection within the default
+    /// connect timeout.
     #[cfg(feature = "postgres")]
     pub fn from_postgres_pool(pool: sqlx::PgPool) -> Self {
+        Self::postgres(pool, &ConnectOptions::default())
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres(pool: sqlx::PgPool, options: &ConnectOptions) -> Self {
         Self {
-            inner: Inner::Postgres(Arc::new(Db::new(pool, Dialect::Postgres))),
+            inner: Inner::Postgres(Arc::new(Db::new(pool, Dialect::Postgres, options))),
         }
     }
 
     /// Wraps an existing MySQL or MariaDB pool; asks the server which one it is.
     #[cfg(feature = "mysql")]
     pub async fn from_mysql_pool(pool: sqlx::MySqlPool) -> Result<Self> {
+        let dialect = Self::mysql_dialect(&pool).await?;
+        Ok(Self::from_mysql_pool_with_dialect(pool, dialect))
+    }
+
+    /// MariaDB or MySQL, as the server says.
+    #[cfg(feature = "mysql")]
+    async fn mysql_dialect(pool: &sqlx::MySqlPool) -> Result<Dialect> {
         let version: String = sqlx::query_scalar("SELECT VERSION()")
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await
             .map_err(|e| AdapterError::backend("reading the server version", e))?;
-        Ok(Self::from_mysql_pool_with_dialect(
-            pool,
-            Dialect::mysql_from_version(&version),
-        ))
+        Ok(Dialect::mysql_from_version(&version))
     }
 
     /// Wraps an existing MySQL-family pool whose flavour is known
     /// ([`Dialect::MariaDb`] or [`Dialect::MySql`]; it only changes the DDL).
     #[cfg(feature = "mysql")]
     pub fn from_mysql_pool_with_dialect(pool: sqlx::MySqlPool, dialect: Dialect) -> Self {
+        Self::mysql(pool, dialect, &ConnectOptions::default())
+    }
+
+    #[cfg(feature = "mysql")]
+    fn mysql(pool: sqlx::MySqlPool, dialect: Dialect, options: &ConnectOptions) -> Self {
         Self {
-            inner: Inner::MySql(Arc::new(Db::new(pool, dialect))),
+            inner: Inner::MySql(Arc::new(Db::new(pool, dialect, options))),
         }
     }
 
@@ -494,7 +551,11 @@ impl SqlxStore {
     #[cfg(feature = "sqlite")]
     pub fn from_sqlite_pool(pool: sqlx::SqlitePool) -> Self {
         Self {
-            inner: Inner::Sqlite(Arc::new(Db::new(pool, Dialect::Sqlite))),
+            inner: Inner::Sqlite(Arc::new(Db::new(
+                pool,
+                Dialect::Sqlite,
+                &ConnectOptions::default(),
+            ))),
         }
     }
 
@@ -561,10 +622,13 @@ where
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
     // A newer release may have applied later migrations; they are not ours to judge.
     migrator.set_ignore_missing(true);
-    migrator
-        .run(&db.pool)
-        .await
-        .map_err(|e| AdapterError::backend("applying the schema migration", e))?;
+    const DOING: &str = "applying the schema migration";
+    match migrator.run(&db.pool).await {
+        Ok(()) => {}
+        // The migrator takes its connection from the pool.
+        Err(sqlx::migrate::MigrateError::Execute(e)) => return Err(db.failed(DOING, e).await),
+        Err(e) => return Err(AdapterError::backend(DOING, e)),
+    }
     tracing::info!(
         ?dialect,
         version = schema::SCHEMA_VERSION,
@@ -602,4 +666,36 @@ async fn schema_version<DB: Backend>(db: &Db<DB>) -> Result<Option<i64>> {
     );
     db.scalar(sqlx::QueryBuilder::new(max), "reading the schema version")
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A lazy pool retries a refused connection until its acquire timeout
+    /// and then says only that it timed out: the query's error must say why.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_lazy_store_whose_server_is_down_fails_in_time_with_the_reason() {
+        let options = ConnectOptions::with_timeout(Duration::from_millis(500))
+            .with_acquire_timeout(Duration::from_millis(500));
+        // Port 1 refuses connections.
+        let store = connect_lazy_with("postgres://u:s3cret@127.0.0.1:1/x", &options)
+            .expect("a lazy store opens without its server");
+        let started = Instant::now();
+        let err = store.adapters().tenants.get("acme").await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= Duration::from_millis(450) && elapsed < Duration::from_secs(5),
+            "{elapsed:?}"
+        );
+        let text = err.to_string();
+        assert!(matches!(err, AdapterError::PoolTimeout { .. }), "{err:?}");
+        assert!(text.contains("the database stopped answering"), "{text}");
+        assert!(text.contains("refused the connection"), "{text}");
+        assert!(text.contains("127.0.0.1:1/x"), "{text}");
+        assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
+    }
 }

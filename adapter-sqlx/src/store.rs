@@ -10,9 +10,10 @@ use adapter_interfaces::record::{self, Column, ColumnKind, Record, Value};
 use adapter_interfaces::retry;
 use adapter_interfaces::schema::{self, Dialect, is_tenant_scoped};
 use adapter_interfaces::{
-    AdapterError, Application, Code, CodesAdapter, Connection, EntityKind, EntityStore, ListParams,
-    ListPlan, Log, LogsAdapter, MutableStore, Page, Password, PasswordsAdapter, Result, Session,
-    Tenant, TenantInsert, TenantPatch, TenantsAdapter, Timestamp, User, async_trait,
+    AdapterError, Application, Code, CodesAdapter, ConnectOptions, Connection, EntityKind,
+    EntityStore, ListParams, ListPlan, Log, LogsAdapter, MutableStore, Page, Password,
+    PasswordsAdapter, Result, Session, Tenant, TenantInsert, TenantPatch, TenantsAdapter,
+    Timestamp, User, async_trait,
 };
 use sqlx::error::ErrorKind as DbErrorKind;
 use sqlx::{Pool, QueryBuilder};
@@ -88,6 +89,9 @@ const CLASH_PROBES_PER_STATEMENT: usize = 400;
 pub(crate) struct Db<DB: Backend> {
     pub(crate) pool: Pool<DB>,
     pub(crate) sql: Sql,
+    /// The options it was opened with: the connect timeout of the fresh
+    /// connection that explains a pool timeout ([`Db::failed`]).
+    options: ConnectOptions,
     /// Rows written per table since the store opened, and the count at which
     /// PostgreSQL's statistics are refreshed next.
     written: Mutex<HashMap<EntityKind, (u64, u64)>>,
@@ -97,16 +101,33 @@ pub(crate) struct Db<DB: Backend> {
 /// threshold doubles after each refresh.
 const ANALYZE_AFTER: u64 = 10_000;
 
+/// An error of a statement on a connection already taken (never a pool
+/// timeout); see [`Db::failed`] for calls that take one from the pool.
 fn backend_error(what: &str, error: impl Into<BoxError>) -> AdapterError {
     AdapterError::backend(what, error)
 }
 
 impl<DB: Backend> Db<DB> {
-    pub(crate) fn new(pool: Pool<DB>, dialect: Dialect) -> Self {
+    pub(crate) fn new(pool: Pool<DB>, dialect: Dialect, options: &ConnectOptions) -> Self {
         Self {
             pool,
             sql: Sql { dialect },
+            options: *options,
             written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The error of a call that takes a connection from the pool: the one
+    /// place where a pool timeout, which says nothing of its cause, is
+    /// explained by a fresh connection ([`crate::pool_timeout`]): the
+    /// database's reason, or that the pool was busy.
+    pub(crate) async fn failed(&self, what: &str, error: sqlx::Error) -> AdapterError {
+        match error {
+            sqlx::Error::PoolTimedOut => AdapterError::PoolTimeout {
+                doing: what.to_owned(),
+                diagnosis: Box::new(crate::pool_timeout(&self.pool, &self.options).await),
+            },
+            error => backend_error(what, error),
         }
     }
 
@@ -145,16 +166,17 @@ impl<DB: Backend> Db<DB> {
     }
 
     async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<DB>> {
-        self.pool
-            .acquire()
-            .await
-            .map_err(|e| backend_error("acquiring a connection", e))
+        match self.pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(e) => Err(self.failed("acquiring a connection", e).await),
+        }
     }
 
     async fn begin(&self) -> Result<sqlx::Transaction<'static, DB>> {
-        DB::begin_write(&self.pool)
-            .await
-            .map_err(|e| backend_error("starting a transaction", e))
+        match DB::begin_write(&self.pool).await {
+            Ok(tx) => Ok(tx),
+            Err(e) => Err(self.failed("starting a transaction", e).await),
+        }
     }
 
     /// Runs a query and rebuilds the records from its rows.
@@ -441,7 +463,10 @@ impl<DB: Backend> Db<DB> {
             Some(DbErrorKind::UniqueViolation | DbErrorKind::ForeignKeyViolation)
         );
         if !constraint {
-            return backend_error(&format!("writing {}", R::KIND.table()), error);
+            // The transaction may not have begun: a pool timeout.
+            return self
+                .failed(&format!("writing {}", R::KIND.table()), error)
+                .await;
         }
         if is_tenant_scoped(R::KIND) {
             match self.tenant_exists(tenant).await {
@@ -554,10 +579,9 @@ impl<DB: Backend> Db<DB> {
             }) => Err(self
                 .diagnose(tenant, std::slice::from_ref(&updated), Mode::Upsert, error)
                 .await),
-            Err(Failed { error, .. }) => Err(backend_error(
-                &format!("updating {}", R::KIND.table()),
-                error,
-            )),
+            Err(Failed { error, .. }) => Err(self
+                .failed(&format!("updating {}", R::KIND.table()), error)
+                .await),
         }
     }
 
@@ -614,7 +638,7 @@ impl<DB: Backend> Db<DB> {
         }
         // A removal cascades to the user's children, and can be a deadlock victim
         // of writers adding to them.
-        let deleted = retry::transient(
+        let deleted = match retry::transient(
             R::KIND.table(),
             || async {
                 let mut qb = self.sql.delete_key::<DB, R>(tenant, key);
@@ -624,7 +648,14 @@ impl<DB: Backend> Db<DB> {
             DB::is_transient,
         )
         .await
-        .map_err(|e| backend_error(&format!("deleting from {}", R::KIND.table()), e))?;
+        {
+            Ok(deleted) => deleted,
+            Err(e) => {
+                return Err(self
+                    .failed(&format!("deleting from {}", R::KIND.table()), e)
+                    .await);
+            }
+        };
         Ok(deleted > 0)
     }
 

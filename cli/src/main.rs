@@ -34,6 +34,12 @@ struct Cli {
     /// (5s, 500ms, or plain seconds).
     #[arg(long, global = true, env = "SWITCHYARD_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     connect_timeout: Duration,
+    /// How long a query waits for one of a store's pooled connections
+    /// before the command fails, saying why: the database stopped answering
+    /// (and its reason), or every connection stayed busy (10s, 2s, or plain
+    /// seconds).
+    #[arg(long, global = true, env = "SWITCHYARD_ACQUIRE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    acquire_timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -721,6 +727,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs(&cli.command, cli.output.quiet);
     switchyard_cli::store::set_connect_timeout(cli.connect_timeout);
+    switchyard_cli::store::set_acquire_timeout(cli.acquire_timeout);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

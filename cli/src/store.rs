@@ -78,15 +78,29 @@ pub enum StoreError {
 /// calls need no extra argument.
 static CONNECT_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
 
-/// Sets how long every later [`Store::connect`] may take to reach its database.
-pub fn set_connect_timeout(timeout: Duration) {
-    let millis = u64::try_from(timeout.as_millis())
+/// The acquire timeout of this process, in milliseconds (0: the default);
+/// set once from `--acquire-timeout`, as the connect timeout is.
+static ACQUIRE_TIMEOUT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// At least one millisecond (0 stands for the default).
+fn millis(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis())
         .unwrap_or(u64::MAX)
-        .max(1);
-    CONNECT_TIMEOUT_MS.store(millis, Ordering::Relaxed);
+        .max(1)
 }
 
-/// The options every backend's `connect_with` receives.
+/// Sets how long every later [`Store::connect`] may take to reach its database.
+pub fn set_connect_timeout(timeout: Duration) {
+    CONNECT_TIMEOUT_MS.store(millis(timeout), Ordering::Relaxed);
+}
+
+/// Sets how long a query of every later store waits for a pooled
+/// connection before it fails with the reason
+/// ([`ConnectOptions::acquire_timeout`]).
+pub fn set_acquire_timeout(timeout: Duration) {
+    ACQUIRE_TIMEOUT_MS.store(millis(timeout), Ordering::Relaxed);
+}
+
 /// A backend's connection failure at `url`, its password masked.
 fn connect_error(url: &StoreUrl) -> impl Fn(AdapterError) -> StoreError + '_ {
     |error| StoreError::Connect {
@@ -95,10 +109,15 @@ fn connect_error(url: &StoreUrl) -> impl Fn(AdapterError) -> StoreError + '_ {
     }
 }
 
+/// The options every backend's `connect_with` receives.
 fn connect_options() -> ConnectOptions {
-    match CONNECT_TIMEOUT_MS.load(Ordering::Relaxed) {
+    let options = match CONNECT_TIMEOUT_MS.load(Ordering::Relaxed) {
         0 => ConnectOptions::default(),
         millis => ConnectOptions::with_timeout(Duration::from_millis(millis)),
+    };
+    match ACQUIRE_TIMEOUT_MS.load(Ordering::Relaxed) {
+        0 => options,
+        millis => options.with_acquire_timeout(Duration::from_millis(millis)),
     }
 }
 
@@ -224,7 +243,8 @@ impl Store {
             ),
             #[cfg(feature = "diesel")]
             crate::url::Backend::Diesel => Inner::Diesel(
-                adapter_diesel::connect_lazy(url.database_url()).map_err(connect_error)?,
+                adapter_diesel::connect_lazy_with(url.database_url(), &connect_options())
+                    .map_err(connect_error)?,
             ),
             #[allow(unreachable_patterns)]
             _ => return Self::connect(url, true).await,

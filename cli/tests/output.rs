@@ -1,5 +1,6 @@
-//! Output off a terminal (issue 17): no colour codes in logs written to a
-//! pipe, progress lines that say something, a demo without alarming warnings.
+//! Output off a terminal and on one (issue 17): no colour codes in logs
+//! written to a pipe, colour on a terminal unless `NO_COLOR` is set,
+//! progress lines that say something, a demo without alarming warnings.
 
 mod common;
 
@@ -131,4 +132,68 @@ fn quiet_and_json_behave_the_same_on_every_command() {
             "{json:?}: progress with --json"
         );
     }
+}
+
+/// Runs `switchyard migrate` on a new SQLite store with debug logs under a
+/// pseudo-terminal (util-linux `script`), with `NO_COLOR` set to
+/// `no_color` or unset; returns what the terminal showed. `None` when
+/// `script` is not installed.
+fn migrate_on_a_terminal(no_color: Option<&str>) -> Option<String> {
+    fn quoted(arg: &str) -> String {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+    let dir = temp_dir();
+    let target = sqlite("sqlx", dir.path(), "app.db");
+    let command = [
+        env!("CARGO_BIN_EXE_switchyard"),
+        "migrate",
+        "--target",
+        &target,
+    ]
+    .map(quoted)
+    .join(" ");
+    let mut script = std::process::Command::new("script");
+    // -q: no banner; -e: its exit status is the command's; the session's
+    // copy goes to /dev/null, what the terminal shows to stdout.
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("SWITCHYARD_LOG", "debug")
+        .env_remove("SWITCHYARD_TARGET")
+        .stdin(std::process::Stdio::null());
+    match no_color {
+        Some(value) => script.env("NO_COLOR", value),
+        None => script.env_remove("NO_COLOR"),
+    };
+    let output = match script.output() {
+        Ok(output) => output,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("skipped: util-linux `script` is not installed");
+            return None;
+        }
+        Err(e) => panic!("cannot run script: {e}"),
+    };
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("DEBUG"), "debug logs were asked for: {text}");
+    Some(text)
+}
+
+#[test]
+fn logs_on_a_terminal_are_coloured_unless_no_color_is_set() {
+    let Some(coloured) = migrate_on_a_terminal(None) else {
+        return;
+    };
+    assert!(
+        coloured.contains("\u{1b}["),
+        "no colour codes on a terminal: {coloured:?}"
+    );
+    let plain = migrate_on_a_terminal(Some("1")).expect("script ran before");
+    assert!(
+        !plain.contains('\u{1b}'),
+        "colour codes on a terminal with NO_COLOR=1: {plain:?}"
+    );
+    // An empty NO_COLOR does not count (no-color.org).
+    let empty = migrate_on_a_terminal(Some("")).expect("script ran before");
+    assert!(empty.contains("\u{1b}["), "{empty:?}");
 }
