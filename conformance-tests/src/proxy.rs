@@ -2,7 +2,10 @@
 //! [`TcpProxy::cut`] resets every open connection and refuses new ones, as
 //! a database that went away does; [`TcpProxy::restore`] lets them through
 //! again. No driver is mocked: the adapter under test talks to the real
-//! server through a real socket that is cut and restored.
+//! server through a real socket that is cut and restored. Started with
+//! [`TcpProxy::start_with_latency`], it also delays every byte by a fixed
+//! time each way, as a network between an application and its database
+//! does (benchmarks use it to measure round trips, not only CPU).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -17,9 +20,11 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use tokio::io::copy_bidirectional;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, copy_bidirectional};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// A running proxy; dropping it stops it (and cuts every connection).
 pub struct TcpProxy {
@@ -44,6 +49,14 @@ impl std::fmt::Debug for TcpProxy {
 impl TcpProxy {
     /// Listens on a free loopback port and forwards to `upstream` (`host:port`).
     pub async fn start(upstream: &str) -> std::io::Result<Self> {
+        Self::start_with_latency(upstream, Duration::ZERO).await
+    }
+
+    /// As [`TcpProxy::start`], delaying what it forwards by `one_way` in
+    /// each direction (a round trip costs twice that). Bytes keep their
+    /// order and pipelining: each chunk is held until `one_way` after it
+    /// was read, not after the chunk before it was written.
+    pub async fn start_with_latency(upstream: &str, one_way: Duration) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let cut = Arc::new(AtomicBool::new(false));
@@ -55,6 +68,7 @@ impl TcpProxy {
             cut.clone(),
             generation.clone(),
             accepted.clone(),
+            one_way,
         ));
         Ok(Self {
             port,
@@ -122,6 +136,7 @@ async fn accept_loop(
     cut: Arc<AtomicBool>,
     generation: watch::Sender<u64>,
     accepted: Arc<AtomicU64>,
+    one_way: Duration,
 ) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
@@ -140,11 +155,55 @@ async fn accept_loop(
                 return;
             };
             let mut client = client;
+            if one_way.is_zero() {
+                tokio::select! {
+                    _ = copy_bidirectional(&mut client, &mut server) => {}
+                    // Both sockets close when this task ends.
+                    _ = cuts.changed() => {}
+                }
+                return;
+            }
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
             tokio::select! {
-                _ = copy_bidirectional(&mut client, &mut server) => {}
-                // Both sockets close when this task ends.
+                _ = delayed(client_read, server_write, one_way) => {}
+                _ = delayed(server_read, client_write, one_way) => {}
                 _ = cuts.changed() => {}
             }
         });
     }
+}
+
+/// Forwards `from` to `to`, each chunk `one_way` after it was read.
+async fn delayed(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    one_way: Duration,
+) {
+    let (chunks, mut due) = mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let at = tokio::time::Instant::now() + one_way;
+                    if chunks.send((at, buffer[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async move {
+        while let Some((at, chunk)) = due.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    };
+    // The writer drains what was read before the reader saw the end.
+    tokio::join!(reader, writer);
 }
