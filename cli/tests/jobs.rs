@@ -125,7 +125,7 @@ fn killed_again_and_again(dir: &Path, source: &str, target: &str, kills: usize) 
         // Into the run: past the schema check and the first checkpoint
         // (a kill before any checkpoint tests nothing), then a random moment.
         let started = Instant::now();
-        while !checkpoint.exists() && child.try_wait().unwrap().is_none() {
+        while !checkpoint.exists() && child.try_wait().expect("status").is_none() {
             assert!(
                 started.elapsed() < Duration::from_secs(120),
                 "no checkpoint"
@@ -134,13 +134,13 @@ fn killed_again_and_again(dir: &Path, source: &str, target: &str, kills: usize) 
         }
         // Later and later, so that the kills reach the later entities too.
         std::thread::sleep(moments.between(50, 800 + 1200 * killed as u64));
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().expect("status") {
             assert!(status.success(), "{}", log_text(dir, "run.err"));
             finished = Some(serde_json::from_str(&log_text(dir, "run.json")).expect("a report"));
             break;
         }
         child.kill().expect("SIGKILL");
-        child.wait().unwrap();
+        child.wait().expect("wait");
         killed += 1;
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&checkpoint).expect("a checkpoint"))
