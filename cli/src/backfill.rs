@@ -232,7 +232,13 @@ pub async fn backfill(
         );
     }
     let errors = match (&options.errors, options.dry_run) {
-        (Some(path), false) => Some(ErrorsFile::open(path, is_resumed, checkpoint.errors_bytes)?),
+        (Some(path), false) => {
+            // Only the file the checkpoint measured is cut back.
+            let keep = checkpoint
+                .errors_bytes
+                .filter(|_| checkpoint.errors_file.as_ref() == Some(path));
+            Some(ErrorsFile::open(path, is_resumed, keep)?)
+        }
         _ => None,
     };
     let copy = live_copy(source, target, options.coordination.as_ref());
@@ -646,6 +652,11 @@ impl Run<'_> {
         }
         let checkpoint = &mut state.checkpoint;
         checkpoint.errors_bytes = state.errors.as_ref().map(|errors| errors.bytes);
+        checkpoint.errors_file = self
+            .options
+            .errors
+            .clone()
+            .filter(|_| state.errors.is_some());
         checkpoint.counts.entry(R::KIND).or_default().add(counts);
         match next {
             Some(cursor) => {

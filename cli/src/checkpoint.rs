@@ -52,6 +52,10 @@ pub struct Checkpoint {
     /// again after a kill are not listed twice.
     #[serde(default)]
     pub errors_bytes: Option<u64>,
+    /// The errors file `errors_bytes` measures, as given: a resumed run
+    /// with another `--errors` file leaves that file's lines alone.
+    #[serde(default)]
+    pub errors_file: Option<PathBuf>,
     /// The counts so far, per entity.
     pub counts: BTreeMap<EntityKind, Counts>,
 }
@@ -92,6 +96,7 @@ impl From<SingleCursor> for Checkpoint {
             started: scope,
             in_progress,
             errors_bytes: None,
+            errors_file: None,
             counts: old.counts,
         }
     }
@@ -160,6 +165,7 @@ impl Checkpoint {
             started: None,
             in_progress: BTreeMap::new(),
             errors_bytes: None,
+            errors_file: None,
             counts: BTreeMap::new(),
         }
     }
@@ -255,6 +261,7 @@ mod tests {
         cp.in_progress.insert("t2".into(), None);
         cp.in_progress.insert("t3".into(), Some("cursor".into()));
         cp.errors_bytes = Some(120);
+        cp.errors_file = Some(PathBuf::from("errors.jsonl"));
         cp.counts.insert(
             EntityKind::User,
             Counts {
