@@ -24,11 +24,28 @@
 //! After every batch the position is saved in a checkpoint (written only
 //! for its owner: its cursor holds a whole key), so that a run killed at any
 //! moment continues where it was.
+//!
+//! With [`BackfillOptions::jobs`] above 1, up to that many tenants of one
+//! entity are copied at once, each scope exactly as above (its own keyset
+//! cursor, its own live-copy batches; scopes share no key, so the journal's
+//! claims never meet). Entities still go one after the other: a session
+//! needs its user on the target. The checkpoint holds every scope in
+//! progress with its cursor, and a scope leaves it in the same write as its
+//! last batch; it is written after every batch of any scope (one writer, a
+//! save that a later one already covers is skipped). A batch's counts, its
+//! cursor and the length of the errors file with its failures change in
+//! one step under one lock, so a resumed run counts every record once and
+//! lists every failure once, however the scopes interleaved before the kill.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 
 use adapter_interfaces::{AdapterError, DataAdapters, EntityKind, ErrorKind, ListParams};
 use passthrough::Side;
@@ -70,6 +87,9 @@ pub struct BackfillOptions {
     /// How the copy keeps out of replication's way; `None` copies without
     /// coordination, which is correct only while nothing writes the stores.
     pub coordination: Option<Coordination>,
+    /// Tenants copied at once within an entity (at least 1; 1 copies them
+    /// one after the other, in key order).
+    pub jobs: usize,
 }
 
 /// How a backfill coordinates with live replication through the source's
@@ -111,6 +131,7 @@ impl Default for BackfillOptions {
             stop_after_batches: None,
             prune: false,
             coordination: Some(Coordination::migration(Side::Old)),
+            jobs: 1,
         }
     }
 }
@@ -203,41 +224,50 @@ pub async fn backfill(
         )
     });
     if is_resumed {
-        tracing::info!(entity = %checkpoint.entity, tenant = ?checkpoint.tenant, "resuming from checkpoint");
+        tracing::info!(
+            entity = %checkpoint.entity,
+            started = ?checkpoint.started,
+            in_progress = checkpoint.in_progress.len(),
+            "resuming from checkpoint"
+        );
     }
     let errors = match (&options.errors, options.dry_run) {
         (Some(path), false) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .append(is_resumed)
-                .truncate(!is_resumed)
-                .open(path)?;
-            Some(BufWriter::new(file))
+            // Only the file the checkpoint measured is cut back.
+            let keep = checkpoint
+                .errors_bytes
+                .filter(|_| checkpoint.errors_file.as_ref() == Some(path));
+            Some(ErrorsFile::open(path, is_resumed, keep)?)
         }
         _ => None,
     };
     let copy = live_copy(source, target, options.coordination.as_ref());
-    let mut run = Run {
+    let run = Run {
         source,
         target,
         copy,
         options,
         progress,
-        checkpoint,
+        jobs: options.jobs.max(1),
         checkpoint_path: checkpoint_path.cloned(),
-        errors,
-        batches: 0,
-        processed: 0,
+        state: Mutex::new(Shared {
+            checkpoint,
+            errors,
+            batches: 0,
+            processed: 0,
+            version: 0,
+        }),
+        saved: tokio::sync::Mutex::new(0),
     };
     let mut report = BackfillReport {
         dry_run: options.dry_run,
         resumed: is_resumed,
         ..Default::default()
     };
+    let resumed_entity = run.state().checkpoint.entity;
     let first = EntityKind::ALL
         .iter()
-        .position(|k| *k == run.checkpoint.entity)
+        .position(|k| *k == resumed_entity)
         .unwrap_or(0);
     // Entities a previous run finished: their counts, nothing processed now.
     for kind in EntityKind::ALL.into_iter().take(first) {
@@ -248,22 +278,28 @@ pub async fn backfill(
             seconds: 0.0,
         });
     }
+    // One entity after the other (children need their parents on the
+    // target); the tenants of one entity concurrently, up to `jobs`.
     for kind in EntityKind::ALL.into_iter().skip(first) {
-        if kind != run.checkpoint.entity {
-            run.checkpoint.entity = kind;
-            run.checkpoint.tenant_page = None;
-            run.checkpoint.tenant = None;
-            run.checkpoint.cursor = None;
+        {
+            let mut state = run.state();
+            let checkpoint = &mut state.checkpoint;
+            if kind != checkpoint.entity {
+                checkpoint.entity = kind;
+                checkpoint.tenant_page = None;
+                checkpoint.started = None;
+                checkpoint.in_progress.clear();
+            }
+            state.processed = 0;
         }
         let entity_started = Instant::now();
-        run.processed = 0;
         crate::dispatch!(kind, R => run.copy_entity::<R>().await)?;
         let counts = run.counts(kind);
         let seconds = entity_started.elapsed().as_secs_f64();
         let entity = EntityBackfill {
             entity: kind,
             counts,
-            processed: run.processed,
+            processed: run.state().processed,
             seconds,
         };
         progress.end(
@@ -279,8 +315,8 @@ pub async fn backfill(
         );
         report.entities.push(entity);
     }
-    if let Some(errors) = &mut run.errors {
-        errors.flush()?;
+    if let Some(errors) = &mut run.state().errors {
+        errors.writer.flush()?;
     }
     if let Some(path) = &run.checkpoint_path {
         Checkpoint::remove(path)?;
@@ -289,22 +325,135 @@ pub async fn backfill(
     Ok(report)
 }
 
+/// The errors file, and how long it is (what the checkpoint records).
+struct ErrorsFile {
+    writer: BufWriter<File>,
+    bytes: u64,
+}
+
+impl ErrorsFile {
+    /// Opens the errors file: empty for a new run; for a resumed one, cut
+    /// back to the length its checkpoint recorded (the lines after it are
+    /// failures of batches the checkpoint does not count, which this run
+    /// copies, and lists, again).
+    fn open(path: &PathBuf, resumed: bool, keep: Option<u64>) -> std::io::Result<Self> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(resumed)
+            .truncate(!resumed)
+            .open(path)?;
+        let mut bytes = file.metadata()?.len();
+        if let Some(keep) = keep.filter(|keep| *keep < bytes) {
+            file.set_len(keep)?;
+            bytes = keep;
+        }
+        Ok(Self {
+            writer: BufWriter::new(file),
+            bytes,
+        })
+    }
+
+    fn write_line(&mut self, line: &FailedRecord<'_>) -> std::io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).map_err(std::io::Error::from)?;
+        bytes.push(b'\n');
+        self.writer.write_all(&bytes)?;
+        self.bytes += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// What the concurrent scopes of a run share, behind one lock: the
+/// checkpoint, the errors file and the counters.
+struct Shared {
+    checkpoint: Checkpoint,
+    errors: Option<ErrorsFile>,
+    /// Batches done by this run (all scopes).
+    batches: u64,
+    /// Records processed by this run in the current entity.
+    processed: u64,
+    /// Bumped by every change of `checkpoint`: which state a save wrote.
+    version: u64,
+}
+
 struct Run<'a> {
     source: &'a DataAdapters,
     target: &'a DataAdapters,
     copy: LiveCopy,
     options: &'a BackfillOptions,
     progress: &'a dyn Progress,
-    checkpoint: Checkpoint,
+    /// Scopes copied at once.
+    jobs: usize,
     checkpoint_path: Option<PathBuf>,
-    errors: Option<BufWriter<File>>,
-    batches: u64,
-    processed: u64,
+    state: Mutex<Shared>,
+    /// Held while the checkpoint is written (one writer: two would share
+    /// its temporary file); holds the version last written.
+    saved: tokio::sync::Mutex<u64>,
+}
+
+/// The tenants of the source in key order, a page at a time, after the
+/// last one a previous run started.
+struct TenantFeed {
+    /// The cursor of the page to fetch next.
+    next_page: Option<String>,
+    /// The cursor of the page `buffer` came from.
+    page: Option<String>,
+    buffer: VecDeque<String>,
+    last: bool,
+    after: Option<String>,
+}
+
+impl TenantFeed {
+    fn new(page: Option<String>, after: Option<String>) -> Self {
+        Self {
+            next_page: page,
+            page: None,
+            buffer: VecDeque::new(),
+            last: false,
+            after,
+        }
+    }
+
+    /// The next tenant to start, with the cursor of its page.
+    async fn next(
+        &mut self,
+        source: &DataAdapters,
+        per_page: u32,
+    ) -> Result<Option<(String, Option<String>)>, AdapterError> {
+        loop {
+            if let Some(id) = self.buffer.pop_front() {
+                return Ok(Some((id, self.page.clone())));
+            }
+            if self.last {
+                return Ok(None);
+            }
+            let mut params = ListParams::default().with_per_page(per_page);
+            params.from = self.next_page.take();
+            let listed = source.tenants.list(&params).await?;
+            self.page = params.from;
+            let after = self.after.as_deref();
+            self.buffer = listed
+                .items
+                .into_iter()
+                .map(|tenant| tenant.id)
+                .filter(|id| after.is_none_or(|after| id.as_bytes() > after.as_bytes()))
+                .collect();
+            match listed.next {
+                Some(next) => self.next_page = Some(next),
+                None => self.last = true,
+            }
+        }
+    }
 }
 
 impl Run<'_> {
+    fn state(&self) -> MutexGuard<'_, Shared> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn counts(&self, kind: EntityKind) -> Counts {
-        self.checkpoint
+        self.state()
+            .checkpoint
             .counts
             .get(&kind)
             .copied()
@@ -318,7 +467,7 @@ impl Run<'_> {
         }
     }
 
-    async fn copy_entity<R: Entity>(&mut self) -> Result<(), BackfillError> {
+    async fn copy_entity<R: Entity>(&self) -> Result<(), BackfillError> {
         let total = self
             .count_source::<R>()
             .await
@@ -326,38 +475,65 @@ impl Run<'_> {
         let done = self.counts(R::KIND).total();
         self.progress.begin(R::KIND, Some(total.max(done)), done);
         if R::KIND == EntityKind::Tenant {
-            let from = self.checkpoint.cursor.clone();
+            let from = {
+                let mut state = self.state();
+                let checkpoint = &mut state.checkpoint;
+                if checkpoint.started.is_some() && !checkpoint.in_progress.contains_key(GLOBAL) {
+                    // Finished before the previous run stopped.
+                    return Ok(());
+                }
+                checkpoint.started = Some(GLOBAL.to_owned());
+                checkpoint
+                    .in_progress
+                    .entry(GLOBAL.to_owned())
+                    .or_default()
+                    .clone()
+            };
             return self.copy_scope::<R>(GLOBAL, from).await;
         }
-        let resume_tenant = self.checkpoint.tenant.clone();
-        let mut resume_cursor = self.checkpoint.cursor.take();
-        let mut tenant_page = self.checkpoint.tenant_page.clone();
+        // The scopes a previous run left unfinished go first, each at its
+        // cursor; then the tenants after the last one it started.
+        let (mut resumed, mut feed) = {
+            let state = self.state();
+            let checkpoint = &state.checkpoint;
+            let resumed: VecDeque<(String, Option<String>)> = checkpoint
+                .in_progress
+                .iter()
+                .map(|(scope, cursor)| (scope.clone(), cursor.clone()))
+                .collect();
+            let feed = TenantFeed::new(checkpoint.tenant_page.clone(), checkpoint.started.clone());
+            (resumed, feed)
+        };
+        let mut running = FuturesUnordered::new();
         loop {
-            let mut params = ListParams::default().with_per_page(self.options.batch_size);
-            params.from = tenant_page.clone();
-            let page = self
-                .source
-                .tenants
-                .list(&params)
-                .await
-                .map_err(Self::source_error(EntityKind::Tenant))?;
-            for tenant in page.items {
-                if let Some(resume) = &resume_tenant
-                    && tenant.id.as_bytes() < resume.as_bytes()
-                {
+            while running.len() < self.jobs {
+                if let Some((scope, from)) = resumed.pop_front() {
+                    running.push(self.copy_owned_scope::<R>(scope, from));
                     continue;
                 }
-                let from = if resume_tenant.as_ref() == Some(&tenant.id) {
-                    resume_cursor.take()
-                } else {
-                    None
+                let Some((tenant, page)) = feed
+                    .next(self.source, self.options.batch_size)
+                    .await
+                    .map_err(Self::source_error(EntityKind::Tenant))?
+                else {
+                    break;
                 };
-                self.checkpoint.tenant_page = tenant_page.clone();
-                self.checkpoint.tenant = Some(tenant.id.clone());
-                self.copy_scope::<R>(&tenant.id, from).await?;
+                {
+                    // Saved with the next batch of any scope: a run killed
+                    // before that has not started this tenant.
+                    let mut state = self.state();
+                    let checkpoint = &mut state.checkpoint;
+                    checkpoint.tenant_page = page;
+                    checkpoint.started = Some(tenant.clone());
+                    checkpoint.in_progress.insert(tenant.clone(), None);
+                    state.version += 1;
+                }
+                running.push(self.copy_owned_scope::<R>(tenant, None));
             }
-            match page.next {
-                Some(next) => tenant_page = Some(next),
+            // The first failure stops the run: the scopes still running are
+            // dropped mid-batch, and their batches are not in the checkpoint.
+            match running.next().await {
+                Some(result) => result?,
                 None => return Ok(()),
             }
         }
@@ -383,12 +559,21 @@ impl Run<'_> {
         Ok(total)
     }
 
+    /// [`Self::copy_scope`] of an owned scope: one future type for every
+    /// scope of an entity, so that they run side by side.
+    async fn copy_owned_scope<R: Entity>(
+        &self,
+        scope: String,
+        from: Option<String>,
+    ) -> Result<(), BackfillError> {
+        self.copy_scope::<R>(&scope, from).await
+    }
+
     async fn copy_scope<R: Entity>(
-        &mut self,
+        &self,
         scope: &str,
         from: Option<String>,
     ) -> Result<(), BackfillError> {
-        self.checkpoint.cursor = from.clone();
         // A first copy of the scope: the target holds nothing from here on,
         // so every page's target range is known empty without reading it.
         // That read counts as the target's side of every page (the live
@@ -405,13 +590,15 @@ impl Run<'_> {
                     entity: R::KIND,
                     source,
                 })?;
-        let mut scan = KeysetScan::<R>::new(self.source, scope, self.options.batch_size, from);
+        let mut scan =
+            KeysetScan::<R>::new(self.source, scope, self.options.batch_size, from.clone());
+        let mut cursor = from;
         let mut page = scan
             .next_page()
             .await
             .map_err(Self::source_error(R::KIND))?;
         loop {
-            let page_from = self.checkpoint.cursor.clone();
+            let page_from = cursor.clone();
             let Some((items, next)) = page else {
                 return Ok(());
             };
@@ -419,55 +606,121 @@ impl Run<'_> {
             // Read the next source page while this one is compared and written:
             // the source and the target work at the same time, and memory
             // holds two pages at most.
-            let (following, counts) = tokio::join!(
+            let (following, done) = tokio::join!(
                 scan.next_page(),
                 self.copy_batch::<R>(scope, page_from, items, next.is_none(), target_empty)
             );
-            let counts = counts?;
-            self.checkpoint
-                .counts
-                .entry(R::KIND)
-                .or_default()
-                .add(counts);
-            self.checkpoint.cursor = next;
-            self.processed += n;
-            self.progress.advance(R::KIND, n);
-            if let Some(path) = &self.checkpoint_path {
-                if let Some(errors) = &mut self.errors {
-                    // Failures of a batch reach the disk before the checkpoint moves past it.
-                    errors.flush()?;
-                }
-                // The fsyncs of a save would block a runtime thread.
-                let (checkpoint, path) = (self.checkpoint.clone(), path.clone());
-                tokio::task::spawn_blocking(move || checkpoint.save(&path))
-                    .await
-                    .map_err(std::io::Error::other)??;
+            let (counts, failures) = done?;
+            let (version, stop) =
+                self.batch_done::<R>(scope, n, counts, &failures, next.clone())?;
+            self.save(version).await?;
+            if let Some(batches) = stop {
+                return Err(BackfillError::Interrupted(batches));
             }
-            self.batches += 1;
-            if self
-                .options
-                .stop_after_batches
-                .is_some_and(|stop| self.batches >= stop)
-            {
-                return Err(BackfillError::Interrupted(self.batches));
-            }
+            cursor = next;
             // A failed read of the next page surfaces only now, after this
             // page's checkpoint: a rerun goes on from there.
             page = following.map_err(Self::source_error(R::KIND))?;
         }
     }
 
+    /// Records a batch of `scope`, in one step under the lock: its failures
+    /// in the errors file, its counts, and the scope's new cursor (`next`;
+    /// `None`: the scope is finished). Returns the state's version, and the
+    /// batches done when [`BackfillOptions::stop_after_batches`] is reached.
+    fn batch_done<R: Entity>(
+        &self,
+        scope: &str,
+        n: u64,
+        counts: Counts,
+        failures: &[KeyFailure],
+        next: Option<String>,
+    ) -> Result<(u64, Option<u64>), BackfillError> {
+        let mut state = self.state();
+        let state = &mut *state;
+        for failure in failures {
+            tracing::warn!(entity = %R::KIND, tenant = scope, key = %failure.key, error = %failure.error, "record not copied");
+            if let Some(errors) = &mut state.errors {
+                errors.write_line(&FailedRecord {
+                    entity: R::KIND,
+                    tenant: scope,
+                    key: &failure.key,
+                    error_kind: failure.kind,
+                    error: failure.error.clone(),
+                })?;
+            }
+        }
+        let checkpoint = &mut state.checkpoint;
+        checkpoint.errors_bytes = state.errors.as_ref().map(|errors| errors.bytes);
+        checkpoint.errors_file = self
+            .options
+            .errors
+            .clone()
+            .filter(|_| state.errors.is_some());
+        checkpoint.counts.entry(R::KIND).or_default().add(counts);
+        match next {
+            Some(cursor) => {
+                checkpoint
+                    .in_progress
+                    .insert(scope.to_owned(), Some(cursor));
+            }
+            // Finished in the same write as its last batch: a resumed run
+            // never copies a finished scope again.
+            None => {
+                checkpoint.in_progress.remove(scope);
+            }
+        }
+        state.processed += n;
+        self.progress.advance(R::KIND, n);
+        state.batches += 1;
+        state.version += 1;
+        let stop = self
+            .options
+            .stop_after_batches
+            .filter(|stop| state.batches >= *stop)
+            .map(|_| state.batches);
+        Ok((state.version, stop))
+    }
+
+    /// Writes the checkpoint as of `version` or later, unless a later one is
+    /// written already (the scopes' saves coalesce: one file, one writer).
+    async fn save(&self, version: u64) -> Result<(), BackfillError> {
+        let Some(path) = &self.checkpoint_path else {
+            return Ok(());
+        };
+        let mut saved = self.saved.lock().await;
+        if *saved >= version {
+            return Ok(());
+        }
+        let (checkpoint, version) = {
+            let mut state = self.state();
+            if let Some(errors) = &mut state.errors {
+                // Failures of a batch reach the disk before the checkpoint moves past it.
+                errors.writer.flush()?;
+            }
+            (state.checkpoint.clone(), state.version)
+        };
+        // The fsyncs of a save would block a runtime thread.
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || checkpoint.save(&path))
+            .await
+            .map_err(std::io::Error::other)??;
+        *saved = version;
+        Ok(())
+    }
+
     /// Reconciles one source page with the target's records of the same
     /// key range (none when `target_empty`: read already), under the
-    /// journal's claims (see [`passthrough::live_copy`]).
+    /// journal's claims (see [`passthrough::live_copy`]). Returns its counts
+    /// and the records the target refused.
     async fn copy_batch<R: Entity>(
-        &mut self,
+        &self,
         scope: &str,
         page_from: Option<String>,
         items: Vec<R>,
         last_page: bool,
         target_empty: bool,
-    ) -> Result<Counts, BackfillError> {
+    ) -> Result<(Counts, Vec<KeyFailure>), BackfillError> {
         // The range ends at the page's last key, or with the scope on its
         // last page (where the target's records beyond the source's last
         // key are the range's too: prune sees them).
@@ -477,7 +730,7 @@ impl Run<'_> {
             items.last().map(|r| r.key().to_owned())
         };
         if items.is_empty() && !self.options.prune {
-            return Ok(Counts::default());
+            return Ok((Counts::default(), Vec::new()));
         }
         let target_error = |source| BackfillError::Target {
             entity: R::KIND,
@@ -512,16 +765,14 @@ impl Run<'_> {
                 LiveCopyError::Target(source) => target_error(source),
                 moved @ LiveCopyError::StageMoved { .. } => BackfillError::Stage(moved.to_string()),
             })?;
-        for failure in &done.failed {
-            self.record_failure::<R>(scope, failure)?;
-        }
-        Ok(Counts {
+        let counts = Counts {
             copied: done.copied,
             skipped: done.unchanged,
             failed: done.failed.len() as u64,
             removed: done.removed,
             deferred: done.deferred,
-        })
+        };
+        Ok((counts, done.failed))
     }
 
     /// The target's records of the key range that starts at the cursor
@@ -564,26 +815,6 @@ impl Run<'_> {
     ) -> Result<bool, AdapterError> {
         let mut scan = KeysetScan::<R>::new(self.target, scope, 1, from);
         Ok(scan.peek().await?.is_none())
-    }
-
-    fn record_failure<R: Entity>(
-        &mut self,
-        scope: &str,
-        failure: &KeyFailure,
-    ) -> Result<(), BackfillError> {
-        tracing::warn!(entity = %R::KIND, tenant = scope, key = %failure.key, error = %failure.error, "record not copied");
-        if let Some(errors) = &mut self.errors {
-            let line = FailedRecord {
-                entity: R::KIND,
-                tenant: scope,
-                key: &failure.key,
-                error_kind: failure.kind,
-                error: failure.error.clone(),
-            };
-            serde_json::to_writer(&mut *errors, &line).map_err(std::io::Error::from)?;
-            errors.write_all(b"\n")?;
-        }
-        Ok(())
     }
 }
 
@@ -808,6 +1039,160 @@ mod tests {
         assert!(target.tenants.get(&other.id).await.unwrap().is_none());
         let report = verified(&source, &target).await;
         assert!(report.identical, "{report}");
+    }
+
+    /// Runs the backfill until it finishes, stopping it after a few batches
+    /// each time (`stops` runs at most); returns the last report, how many
+    /// times it stopped, and the most scopes a checkpoint had in progress.
+    async fn interrupted_again_and_again(
+        source: &DataAdapters,
+        target: &DataAdapters,
+        options: &mut BackfillOptions,
+        stops: usize,
+    ) -> (BackfillReport, usize, usize) {
+        let path = options.checkpoint.clone().unwrap();
+        let (mut interruptions, mut widest) = (0, 0);
+        loop {
+            options.stop_after_batches = Some(5 + (interruptions as u64 * 7) % 11);
+            match backfill(source, target, options, &Silent).await {
+                Ok(report) => return (report, interruptions, widest),
+                Err(BackfillError::Interrupted(_)) => {
+                    interruptions += 1;
+                    assert!(interruptions < stops, "it never finished");
+                    let cp = Checkpoint::load(&path, "f").unwrap().expect("a checkpoint");
+                    assert!(cp.in_progress.len() <= options.jobs, "{cp:?}");
+                    widest = widest.max(cp.in_progress.len());
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn with_four_jobs_a_run_stopped_again_and_again_counts_every_record_once() {
+        let (source, target) = seeded(&SeedOptions {
+            tenants: 6,
+            users_per_tenant: 12,
+            seed: 3,
+            batch_size: 16,
+        })
+        .await;
+        let dir = std::env::temp_dir().join(format!("switchyard-jobs-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut options = BackfillOptions {
+            batch_size: 4,
+            jobs: 4,
+            checkpoint: Some(dir.join("cp.json")),
+            fingerprint: "f".into(),
+            ..Default::default()
+        };
+        let (report, interruptions, widest) =
+            interrupted_again_and_again(&source, &target, &mut options, 1000).await;
+        assert!(interruptions > 5, "stopped only {interruptions} times");
+        assert!(widest > 1, "the scopes never ran side by side");
+        let verify_report = verified(&source, &target).await;
+        assert!(verify_report.identical, "{verify_report}");
+        let source_total: u64 = verify_report.entities.iter().map(|e| e.source_count).sum();
+        // Every source record counted once: a batch is counted in the same
+        // checkpoint as its cursor (one written but not yet counted when
+        // the run stopped is seen again as skipped, and counted then).
+        let total: u64 = report.entities.iter().map(|e| e.counts.total()).sum();
+        assert_eq!(total, source_total, "{report}");
+        assert!(
+            report.totals().skipped <= (interruptions * 4 * 4) as u64,
+            "{report}"
+        );
+        options.stop_after_batches = None;
+        let rerun = backfill(&source, &target, &options, &Silent).await.unwrap();
+        assert_eq!(rerun.totals().copied, 0, "{rerun}");
+        assert_eq!(rerun.totals().skipped, source_total);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn with_four_jobs_stopped_again_and_again_each_failure_is_listed_once() {
+        let (source, target) = seeded(&SeedOptions {
+            tenants: 5,
+            users_per_tenant: 10,
+            seed: 5,
+            batch_size: 16,
+        })
+        .await;
+        // In three tenants, a target user that takes a source user's email.
+        for t in 0..3 {
+            let tenant = tenant_id(&source, t).await;
+            let victim = nth::<User>(&source, &tenant, 2).await;
+            target
+                .tenants
+                .upsert(source.tenants.get(&tenant).await.unwrap().unwrap())
+                .await
+                .unwrap();
+            let mut squatter = victim;
+            squatter.user_id = "auth0|squatter".into();
+            target.users.upsert(&tenant, squatter).await.unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("switchyard-jobs-err-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let errors = dir.join("errors.jsonl");
+        let mut options = BackfillOptions {
+            batch_size: 3,
+            jobs: 4,
+            checkpoint: Some(dir.join("cp.json")),
+            errors: Some(errors.clone()),
+            fingerprint: "f".into(),
+            ..Default::default()
+        };
+        let (report, interruptions, _) =
+            interrupted_again_and_again(&source, &target, &mut options, 1000).await;
+        assert!(interruptions > 5, "stopped only {interruptions} times");
+        let text = std::fs::read_to_string(&errors).unwrap();
+        let mut lines: Vec<(String, String, String)> = text
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let s = |f: &str| v[f].as_str().unwrap().to_owned();
+                (s("entity"), s("tenant"), s("key"))
+            })
+            .collect();
+        let users = lines.iter().filter(|(e, _, _)| e == "user").count();
+        assert_eq!(users, 3, "{lines:?}");
+        assert_eq!(lines.len() as u64, report.totals().failed, "{report}");
+        lines.sort();
+        lines.dedup();
+        assert_eq!(
+            lines.len() as u64,
+            report.totals().failed,
+            "a failure listed twice"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_resumed_run_cuts_the_errors_file_back_to_its_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("switchyard-errcut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("errors.jsonl");
+        // Two lines counted by the checkpoint, then one a killed run flushed
+        // for a batch the checkpoint does not count (copied again, listed again).
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\n").unwrap();
+        let file = ErrorsFile::open(&path, true, Some(16)).unwrap();
+        assert_eq!(file.bytes, 16);
+        drop(file);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+        // A checkpoint that knows no length (format 1) keeps the file whole.
+        let file = ErrorsFile::open(&path, true, None).unwrap();
+        assert_eq!(file.bytes, 16);
+        // A shorter file than recorded is never extended.
+        let file = ErrorsFile::open(&path, true, Some(40)).unwrap();
+        assert_eq!(file.bytes, 16);
+        drop(file);
+        // A new run starts it empty.
+        let file = ErrorsFile::open(&path, false, Some(16)).unwrap();
+        assert_eq!(file.bytes, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[tokio::test]

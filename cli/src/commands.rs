@@ -125,6 +125,23 @@ pub struct BackfillArgs {
     /// Copy without coordinating with live replication (only while nothing
     /// writes the stores).
     pub offline: bool,
+    /// Tenants copied at once; `None` (or 0): [`default_jobs`] of the target.
+    pub jobs: Option<usize>,
+}
+
+/// Tenants a backfill copies at once unless told: 1 into SQLite (one
+/// writer at a time: concurrent batches would only wait on its lock, or
+/// fail on it), 4 into a server. Four because each scope may hold two
+/// connections of the source's pool at once (its read-ahead of the next
+/// page beside its live copy's re-read or journal claim), and the smallest
+/// pool a backend opens to a server is 8 connections (sqlx and diesel;
+/// SeaORM's is 10): more jobs would queue on the pool, not copy faster.
+pub fn default_jobs(target: &StoreUrl) -> usize {
+    if target.database() == crate::url::Database::Sqlite {
+        1
+    } else {
+        4
+    }
 }
 
 /// How a copy from `source` coordinates with live replication: through the
@@ -261,6 +278,10 @@ pub async fn backfill(
         prune: args.prune,
         coordination: coordination(&source_store, args.journal_target.as_deref(), args.offline)
             .await?,
+        jobs: args
+            .jobs
+            .filter(|jobs| *jobs > 0)
+            .unwrap_or_else(|| default_jobs(&target_url)),
     };
     let mut report = crate::backfill::backfill(
         &source_store.adapters(),

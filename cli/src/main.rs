@@ -103,6 +103,13 @@ enum Command {
         /// writes either store.
         #[arg(long)]
         offline: bool,
+        /// Tenants copied at once within each entity (entities still go in
+        /// dependency order). Default: 4 into PostgreSQL or MySQL/MariaDB
+        /// (two source connections per tenant at most, within the smallest
+        /// pool of 8), 1 into SQLite (one writer at a time). `--jobs 1`
+        /// copies the tenants one after the other, in key order.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
+        jobs: Option<u32>,
     },
     /// Compare two stores: counts, missing and extra ids, every field.
     /// Exit status 0 when identical, 1 when different, 2 on error.
@@ -446,6 +453,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             prune,
             journal_target,
             offline,
+            jobs,
         } => {
             let args = BackfillArgs {
                 batch_size,
@@ -456,6 +464,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 prune,
                 journal_target,
                 offline,
+                jobs: jobs.map(|jobs| jobs as usize),
             };
             let report = commands::backfill(&source, &target, &args, &*progress_for(out)).await?;
             if out.json {
