@@ -10,8 +10,12 @@
 //! Run: `cargo bench -p switchyard-identity-conformance --bench journal_overhead`
 //! (needs SWITCHYARD_POSTGRES_URL and SWITCHYARD_MYSQL_URL; `BENCH_WRITES`
 //! sets the number of writes, default 4000; `BENCH_POOL` the primary's pool
-//! size, default 16). It prints p50/p99 latency, the CPU each write cost the bench process and the two servers (from `/proc`),
-//! throughput and the ratios; report them with the machine and the date.
+//! size, default 16; `BENCH_RTT_MS` a network round trip between the
+//! bench and each database, emulated by a loopback proxy that delays each
+//! direction by half of it, default 0: straight to the servers). It prints
+//! p50/p99 latency, the CPU each write cost the bench process and the two
+//! servers (from `/proc`), throughput and the ratios; report them with the
+//! machine and the date.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -208,14 +212,39 @@ async fn main() {
     // The journal's steps and the fast-path copies share the primary's pool
     // with the callers: size it for both, as the deployment guide says
     // (the bare primary's 8 callers never use more than 8 of them).
+    // With a round trip to emulate, both databases are reached through a
+    // delaying proxy (kept alive for the whole run).
+    let rtt = Duration::from_micros(
+        std::env::var("BENCH_RTT_MS")
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0, |ms| (ms * 1000.0) as u64),
+    );
+    let through = |url: &str| {
+        let url = url.to_owned();
+        async move {
+            if rtt.is_zero() {
+                return (url, None);
+            }
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let proxy = conformance_tests::proxy::TcpProxy::start_with_latency(host, rtt / 2)
+                .await
+                .unwrap();
+            (proxy.rewrite(&url), Some(proxy))
+        }
+    };
+    let (pg_url, _pg_proxy) = through(pg.url()).await;
+    let (my_url, _my_proxy) = through(my.url()).await;
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(pool_size())
-        .connect(pg.url())
+        .connect(&pg_url)
         .await
         .unwrap();
     let primary = adapter_sqlx::SqlxStore::from_postgres_pool(pool);
     primary.migrate().await.unwrap();
-    let secondary = adapter_sqlx::connect(my.url()).await.unwrap();
+    let secondary = adapter_sqlx::connect(&my_url).await.unwrap();
     secondary.migrate().await.unwrap();
     let (p, s) = (primary.adapters(), secondary.adapters());
     seed(&p).await;
@@ -289,8 +318,13 @@ async fn main() {
     .await;
 
     println!(
-        "{writes} user updates by {CALLERS} callers; primary PostgreSQL (pool of {}), secondary MariaDB (sqlx)",
-        pool_size()
+        "{writes} user updates by {CALLERS} callers; primary PostgreSQL (pool of {}), secondary MariaDB (sqlx); round trip to each database: {rtt:?}{}",
+        pool_size(),
+        if rtt.is_zero() {
+            " (loopback)"
+        } else {
+            " (emulated by a delaying proxy)"
+        }
     );
     let base = bare.throughput();
     line("bare primary", &bare, base);

@@ -185,6 +185,7 @@ impl<E: JournalSql> SqlJournal<E> {
 }
 
 /// A column of a select list ([`Statement::columns`]).
+#[derive(Clone, Copy)]
 enum Col<'a> {
     /// A text column, read as it is.
     Text(&'a str),
@@ -195,6 +196,15 @@ enum Col<'a> {
     /// The database's clock plus a lease.
     Until(Duration),
 }
+
+/// The columns that name a row's key, as [`key_of`] reads them.
+const KEY_COLUMNS: [Col<'static>; 5] = [
+    Col::Text("target"),
+    Col::Text("entity"),
+    Col::Text("tenant_id"),
+    Col::Text("record_key"),
+    Col::Int("cascades"),
+];
 
 /// One statement being written: its text and its parameters, in order.
 struct Statement {
@@ -387,17 +397,18 @@ impl Statement {
 
     /// The columns a claim returns, as text.
     fn claim_columns(&mut self) -> &mut Self {
-        self.columns(&[
-            Col::Text("target"),
-            Col::Text("entity"),
-            Col::Text("tenant_id"),
-            Col::Text("record_key"),
-            Col::Int("cascades"),
+        self.key_columns(&[
             Col::Int("seq"),
             Col::Int("attempts"),
             Col::Int("created_at"),
             Col::Text("claimed_by"),
         ])
+    }
+
+    /// The key's columns ([`KEY_COLUMNS`]), then `more`.
+    fn key_columns(&mut self, more: &[Col<'_>]) -> &mut Self {
+        let all: Vec<Col<'_>> = KEY_COLUMNS.iter().chain(more).copied().collect();
+        self.columns(&all)
     }
 
     /// A select list: each column (integers cast to text) named `c0`, `c1`, …
@@ -648,16 +659,9 @@ impl<E: JournalSql> SqlJournal<E> {
         if dialect.is_mysql() {
             return Ok((self.execute(s).await? > 0).then(Vec::new));
         }
-        s.sql(" RETURNING ");
-        s.columns(&[
-            Col::Text("target"),
-            Col::Text("entity"),
-            Col::Text("tenant_id"),
-            Col::Text("record_key"),
-            Col::Int("cascades"),
-            Col::Int("seq"),
-        ])
-        .lazy_flush_column();
+        s.sql(" RETURNING ")
+            .key_columns(&[Col::Int("seq")])
+            .lazy_flush_column();
         let rows = self.fetch(s, 6).await?;
         if rows.is_empty() {
             return Ok(None);
@@ -751,16 +755,10 @@ impl<E: JournalSql> SqlJournal<E> {
         .sql(" AND pending_writes = 1 AND dead = 0 AND claim_until < ")
         .now()
         .lazy_flush_condition()
-        .sql(" RETURNING ");
-        s.columns(&[
-            Col::Text("target"),
-            Col::Text("entity"),
-            Col::Text("tenant_id"),
-            Col::Text("record_key"),
-            Col::Int("cascades"),
-        ])
+        .sql(" RETURNING ")
+        .key_columns(&[])
         .lazy_flush_column();
-        let rows = self.fetch(s, 5).await?;
+        let rows = self.fetch(s, KEY_COLUMNS.len()).await?;
         rows.iter().map(|row| Ok(row_key(&key_of(row)?))).collect()
     }
 
@@ -1297,12 +1295,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
     async fn entries(&self, filter: &EntryFilter, limit: usize) -> Result<Vec<JournalEntry>> {
         let mut s = Statement::new(self.dialect());
         s.sql("SELECT ")
-            .columns(&[
-                Col::Text("target"),
-                Col::Text("entity"),
-                Col::Text("tenant_id"),
-                Col::Text("record_key"),
-                Col::Int("cascades"),
+            .key_columns(&[
                 Col::Int("attempts"),
                 Col::Int("dead"),
                 Col::Text("last_error"),
