@@ -4,11 +4,11 @@
 //!    both migrated;
 //! 2. seed the old store;
 //! 3. dual-write: a migration passthrough (old primary, new secondary) takes
-//!    write traffic; writes under a tenant the new store does not have yet
-//!    cannot be replicated and are parked as dead letters, while a tenant
+//!    write traffic; a write under a tenant the new store does not have yet
+//!    is copied with its parents (the tenant, the user) first, and a tenant
 //!    created during the phase replicates whole;
 //! 4. backfill old → new (what replication already brought is skipped);
-//! 5. the dead letters are replayed, now that their parents exist;
+//! 5. any dead letters (a record the new store refused) are replayed;
 //! 6. verify: identical;
 //! 7. switch-over: the stage becomes `live` (new primary, old secondary) and
 //!    more traffic runs;
