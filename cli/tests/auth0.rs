@@ -311,10 +311,6 @@ fn sqlite_every_backend_round_trips() {
     }
 }
 
-fn url(backend: &str, db: &conformance_tests::provision::TestDatabase) -> String {
-    format!("{backend}+{}", db.url())
-}
-
 /// Every backend on `first`'s database, exported into `second`'s.
 fn server_round_trips(
     first: fn() -> Option<conformance_tests::provision::TestDatabase>,
@@ -325,7 +321,11 @@ fn server_round_trips(
             return;
         };
         let dir = temp_dir();
-        round_trip(dir.path(), &url(backend(i), &a), &url(backend(i + 1), &b));
+        round_trip(
+            dir.path(),
+            &store_url(backend(i), &a),
+            &store_url(backend(i + 1), &b),
+        );
     }
 }
 

@@ -6,10 +6,6 @@ mod common;
 
 use common::*;
 
-fn url(backend: &str, db: &conformance_tests::provision::TestDatabase) -> String {
-    format!("{backend}+{}", db.url())
-}
-
 /// Seeds `source`, backfills it into `target`, verifies, and reruns.
 fn round_trip(dir: &std::path::Path, source: &str, target: &str) {
     run_ok(dir, &["migrate", "--target", source]);
@@ -46,16 +42,20 @@ fn postgres_to_mariadb_and_back_across_backends() {
         return;
     };
     let dir = temp_dir();
-    round_trip(dir.path(), &url(backend(0), &pg), &url(backend(1), &my));
+    round_trip(
+        dir.path(),
+        &store_url(backend(0), &pg),
+        &store_url(backend(1), &my),
+    );
     // MariaDB back into a fresh PostgreSQL through a third backend.
-    let back = url(backend(2), &pg2);
+    let back = store_url(backend(2), &pg2);
     run_ok(
         dir.path(),
-        &between("backfill", &url(backend(1), &my), &back, &[]),
+        &between("backfill", &store_url(backend(1), &my), &back, &[]),
     );
     run_ok(
         dir.path(),
-        &between("verify", &url(backend(0), &pg), &back, &[]),
+        &between("verify", &store_url(backend(0), &pg), &back, &[]),
     );
 }
 
@@ -66,26 +66,26 @@ fn sqlite_to_postgres_and_mariadb_to_sqlite() {
     };
     let dir = temp_dir();
     let file = sqlite(backend(1), dir.path(), "s.db");
-    round_trip(dir.path(), &file, &url(backend(2), &pg));
+    round_trip(dir.path(), &file, &store_url(backend(2), &pg));
     run_ok(
         dir.path(),
         &between(
             "backfill",
-            &url(backend(0), &pg),
-            &url(backend(0), &my),
+            &store_url(backend(0), &pg),
+            &store_url(backend(0), &my),
             &[],
         ),
     );
     let back = sqlite(backend(2), dir.path(), "back.db");
     run_ok(
         dir.path(),
-        &between("backfill", &url(backend(0), &my), &back, &[]),
+        &between("backfill", &store_url(backend(0), &my), &back, &[]),
     );
     run_ok(dir.path(), &between("verify", &file, &back, &[]));
     // Through every hop the data stayed identical.
     let out = run(
         dir.path(),
-        &between("verify", &file, &url(backend(1), &my), &[]),
+        &between("verify", &file, &store_url(backend(1), &my), &[]),
     );
     assert_eq!(out.status.code(), Some(0));
 }
@@ -103,7 +103,7 @@ fn an_unknown_database_on_a_live_server_is_a_clear_error() {
         .unwrap();
     let out = run(
         dir.path(),
-        &between("verify", &missing, &url(backend(0), &pg), &[]),
+        &between("verify", &missing, &store_url(backend(0), &pg), &[]),
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));

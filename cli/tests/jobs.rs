@@ -13,10 +13,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 
-fn url(backend: &str, db: &conformance_tests::provision::TestDatabase) -> String {
-    format!("{backend}+{}", db.url())
-}
-
 /// The verify report of `source` against `target`, which must be identical;
 /// returns the number of source records.
 fn identical(dir: &Path, source: &str, target: &str) -> u64 {
@@ -65,13 +61,17 @@ fn four_jobs_copy_a_multi_tenant_store_into_postgres_and_mariadb_identically() {
         return;
     };
     let (dir, source, _) = seeded_source(0, 7, 60);
-    four_jobs(dir.path(), &source, &url(backend(1), &pg));
-    four_jobs(dir.path(), &source, &url(backend(2), &my));
+    four_jobs(dir.path(), &source, &store_url(backend(1), &pg));
+    four_jobs(dir.path(), &source, &store_url(backend(2), &my));
     // And between the two servers: MariaDB's copy into a fresh PostgreSQL.
     let Some(pg2) = postgres() else {
         return;
     };
-    four_jobs(dir.path(), &url(backend(2), &my), &url(backend(0), &pg2));
+    four_jobs(
+        dir.path(),
+        &store_url(backend(2), &my),
+        &store_url(backend(0), &pg2),
+    );
 }
 
 /// A small pseudo-random sequence (xorshift), seeded from the clock and
@@ -187,7 +187,7 @@ fn a_four_jobs_backfill_killed_again_and_again_into_postgres_resumes_exactly() {
         return;
     };
     let (dir, source, _) = seeded_source(0, 10, 200);
-    killed_again_and_again(dir.path(), &source, &url(backend(1), &pg), 5);
+    killed_again_and_again(dir.path(), &source, &store_url(backend(1), &pg), 5);
 }
 
 #[test]
@@ -196,7 +196,7 @@ fn a_four_jobs_backfill_killed_again_and_again_into_mariadb_resumes_exactly() {
         return;
     };
     let (dir, source, _) = seeded_source(0, 10, 200);
-    killed_again_and_again(dir.path(), &source, &url(backend(2), &my), 5);
+    killed_again_and_again(dir.path(), &source, &store_url(backend(2), &my), 5);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn one_job_copies_one_tenant_at_a_time() {
         return;
     };
     let (dir, source, _) = seeded_source(0, 4, 200);
-    let target = url(backend(0), &pg);
+    let target = store_url(backend(0), &pg);
     let checkpoint = dir.path().join("cp.json");
     let args = between(
         "backfill",

@@ -227,10 +227,6 @@ fn rehearse(old: &str, new: &str, seed: u64, label: &str) {
     );
 }
 
-fn url(backend_index: usize, db: &conformance_tests::provision::TestDatabase) -> String {
-    format!("{}+{}", backend(backend_index), db.url())
-}
-
 #[test]
 fn a_backfill_during_traffic_loses_nothing_postgres_to_mariadb() {
     // The new store's backend changes with the seed (with every backend
@@ -240,8 +236,8 @@ fn a_backfill_during_traffic_loses_nothing_postgres_to_mariadb() {
             return;
         };
         rehearse(
-            &url(0, &old),
-            &url(target_backend, &new),
+            &store_url(backend(0), &old),
+            &store_url(backend(target_backend), &new),
             seed,
             "postgres -> mariadb",
         );
@@ -256,8 +252,8 @@ fn a_backfill_during_traffic_loses_nothing_mariadb_to_postgres() {
             return;
         };
         rehearse(
-            &url(0, &old),
-            &url(target_backend, &new),
+            &store_url(backend(0), &old),
+            &store_url(backend(target_backend), &new),
             seed,
             "mariadb -> postgres",
         );
@@ -274,7 +270,7 @@ fn a_backfill_during_traffic_loses_nothing_sqlite_to_postgres() {
         let files = temp_dir();
         rehearse(
             &sqlite(backend(0), files.path(), "old.db"),
-            &url(target_backend, &new),
+            &store_url(backend(target_backend), &new),
             seed,
             "sqlite -> postgres",
         );

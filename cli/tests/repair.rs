@@ -189,10 +189,6 @@ fn repair(dir: &std::path::Path, source: &str, target: &str) {
     run_ok(dir, &between("verify", source, target, &[]));
 }
 
-fn url(backend: &str, db: &conformance_tests::provision::TestDatabase) -> String {
-    format!("{backend}+{}", db.url())
-}
-
 #[test]
 fn prune_and_repair_between_sqlite_files_of_every_backend() {
     let dir = temp_dir();
@@ -213,9 +209,9 @@ fn prune_and_repair_postgres_to_mariadb_and_back() {
         return;
     };
     let dir = temp_dir();
-    let (source, target) = (url(backend(0), &pg), url(backend(1), &my));
+    let (source, target) = (store_url(backend(0), &pg), store_url(backend(1), &my));
     prune_and_repair(dir.path(), &source, &target);
-    repair(dir.path(), &source, &url(backend(2), &my2));
+    repair(dir.path(), &source, &store_url(backend(2), &my2));
     // And MariaDB as the source, PostgreSQL as the target.
-    repair(dir.path(), &target, &url(backend(1), &pg2));
+    repair(dir.path(), &target, &store_url(backend(1), &pg2));
 }

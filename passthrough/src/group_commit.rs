@@ -39,7 +39,7 @@ use std::time::Duration;
 
 use adapter_interfaces::journal::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey, Mark,
-    ReplicationJournal, StageRecord,
+    ReplicationJournal, RowId, StageRecord,
 };
 use adapter_interfaces::{AdapterError, Result};
 use tokio::sync::oneshot;
@@ -47,18 +47,6 @@ use tokio::sync::oneshot;
 /// Most keys one coalesced call carries: the SQL journal's chunk, so that a
 /// batch stays one statement.
 const MAX_BATCH_KEYS: usize = 1000;
-
-/// A journal row's identity: `(target, tenant, entity column, key column)`.
-type RowId = (String, String, &'static str, String);
-
-fn row_of(key: &JournalKey) -> RowId {
-    (
-        key.target.clone(),
-        key.tenant_id.clone(),
-        key.subject.entity_column(),
-        key.subject.key_column(),
-    )
-}
 
 /// One kind of call the journal coalesces (`begin`, `finish`, `settle`):
 /// what a caller asks, and how a batch of such asks becomes one call of the
@@ -120,12 +108,12 @@ impl<C: Call> Lane<C> {
             state.running = false;
             return None;
         };
-        let mut seen: HashSet<RowId> = first.call.keys().iter().map(row_of).collect();
+        let mut seen: HashSet<RowId> = first.call.keys().iter().map(JournalKey::row_id).collect();
         let mut total = seen.len();
         let mut batch = vec![first];
         let mut left = VecDeque::new();
         while let Some(pending) = state.queue.pop_front() {
-            let rows: Vec<RowId> = pending.call.keys().iter().map(row_of).collect();
+            let rows: Vec<RowId> = pending.call.keys().iter().map(JournalKey::row_id).collect();
             let free = rows.iter().all(|row| !seen.contains(row));
             let fits = total + rows.len() <= MAX_BATCH_KEYS;
             let take = free && fits && pending.call.joins(&batch[0].call);
@@ -202,21 +190,25 @@ fn all_keys<C: Call>(batch: &[C]) -> Vec<JournalKey> {
         .collect()
 }
 
-/// Each item of a coalesced answer with the index of the call whose row it
-/// is (rows are disjoint across a batch, so each has one owner).
-fn owned_by<C: Call, T>(
+/// A coalesced answer split into one part per call of the batch, each item
+/// to the call whose row it is (rows are disjoint across a batch).
+fn split_by_owner<C: Call, T>(
     batch: &[C],
     items: Vec<T>,
     key: impl Fn(&T) -> &JournalKey,
-) -> impl Iterator<Item = (T, usize)> {
+) -> Vec<Vec<T>> {
     let owner: HashMap<RowId, usize> = batch
         .iter()
         .enumerate()
-        .flat_map(|(i, c)| c.keys().iter().map(move |k| (row_of(k), i)))
+        .flat_map(|(i, c)| c.keys().iter().map(move |k| (k.row_id(), i)))
         .collect();
-    items
-        .into_iter()
-        .filter_map(move |item| owner.get(&row_of(key(&item))).map(|&i| (item, i)))
+    let mut parts: Vec<Vec<T>> = batch.iter().map(|_| Vec::new()).collect();
+    for item in items {
+        if let Some(&i) = owner.get(&key(&item).row_id()) {
+            parts[i].push(item);
+        }
+    }
+    parts
 }
 
 struct BeginCall {
@@ -243,12 +235,10 @@ impl Call for BeginCall {
         let Begun::Recorded(marks) = begun else {
             return Ok(vec![begun; batch.len()]);
         };
-        // Rows are disjoint across the batch: each mark has one owner.
-        let mut parts = vec![Vec::new(); batch.len()];
-        for (mark, owner) in owned_by(batch, marks, |mark| &mark.key) {
-            parts[owner].push(mark);
-        }
-        Ok(parts.into_iter().map(Begun::Recorded).collect())
+        Ok(split_by_owner(batch, marks, |mark| &mark.key)
+            .into_iter()
+            .map(Begun::Recorded)
+            .collect())
     }
 }
 
@@ -274,20 +264,10 @@ impl Call for FinishCall {
     async fn run(inner: &dyn ReplicationJournal, batch: &[Self]) -> Result<Vec<Vec<Claim>>> {
         let first = &batch[0];
         let copied: Vec<Mark> = batch.iter().flat_map(|c| c.copied.clone()).collect();
-        let claims = if copied.is_empty() {
-            inner
-                .finish(&first.token, &all_keys(batch), first.lease)
-                .await?
-        } else {
-            inner
-                .finish_copied(&first.token, &all_keys(batch), &copied, first.lease)
-                .await?
-        };
-        let mut parts: Vec<Vec<Claim>> = vec![Vec::new(); batch.len()];
-        for (claim, owner) in owned_by(batch, claims, |claim| &claim.key) {
-            parts[owner].push(claim);
-        }
-        Ok(parts)
+        let claims = inner
+            .finish_copied(&first.token, &all_keys(batch), &copied, first.lease)
+            .await?;
+        Ok(split_by_owner(batch, claims, |claim| &claim.key))
     }
 }
 

@@ -208,11 +208,10 @@ impl<R: Entity> PassthroughStore<R> {
             // Copies ahead of `finish`, from the write's own result: a key
             // whose row is still as this write's `begin` left it is settled
             // by the same statement that finishes the write.
-            let ahead = match (&image, succeeded) {
-                (Some(record), true) => {
-                    copy_ahead::<R>(&core, plan.primary, &tenant, record, &marks).await
-                }
-                _ => Ahead::default(),
+            // (A failed write has no image.)
+            let ahead = match &image {
+                Some(record) => copy_ahead::<R>(&core, plan.primary, &tenant, record, &marks).await,
+                None => Ahead::default(),
             };
             let (copied, mut failed_ahead) = (ahead.copied, ahead.failed);
             let finished = journal

@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use super::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JournalEntry, JournalKey, Mark,
-    ReplicationJournal, StageRecord, delay_millis, lease_millis, merged_keys,
+    ReplicationJournal, RowId, StageRecord, delay_millis, lease_millis, merged_keys,
 };
 use crate::error::{AdapterError, Result};
 use crate::timestamp::Timestamp;
-
-type RowId = (String, String, &'static str, String);
 
 #[derive(Debug, Clone)]
 struct Row {
@@ -83,7 +81,7 @@ impl State {
     fn changed(&mut self, key: &JournalKey, now: i64) -> &mut Row {
         let row = self
             .rows
-            .entry(row_id(key))
+            .entry(key.row_id())
             .and_modify(|row| row.seq += 1)
             .or_insert_with(|| Row::new(key.clone(), 1, now));
         row.merge(key);
@@ -114,15 +112,6 @@ impl MemoryJournal {
             source: None,
         })
     }
-}
-
-fn row_id(key: &JournalKey) -> RowId {
-    (
-        key.target.clone(),
-        key.tenant_id.clone(),
-        key.subject.entity_column(),
-        key.subject.key_column(),
-    )
 }
 
 fn now_millis() -> i64 {
@@ -212,7 +201,7 @@ impl ReplicationJournal for MemoryJournal {
             let now = now_millis();
             let mut settled = Vec::new();
             for mark in copied {
-                let id = row_id(&mark.key);
+                let id = mark.key.row_id();
                 let lone = state.rows.get(&id).is_some_and(|row| {
                     row.seq == mark.seq
                         && row.pending_writes == 1
@@ -225,13 +214,10 @@ impl ReplicationJournal for MemoryJournal {
                 }
             }
             keys.iter()
-                .filter(|key| !settled.contains(&row_id(key)))
+                .filter(|key| !settled.contains(&key.row_id()))
                 .cloned()
                 .collect()
         };
-        if rest.is_empty() {
-            return Ok(Vec::new());
-        }
         self.finish(token, &rest, lease).await
     }
 
@@ -277,7 +263,7 @@ impl ReplicationJournal for MemoryJournal {
         let now = now_millis();
         let mut claims = Vec::new();
         for key in merged_keys(keys) {
-            let id = row_id(&key);
+            let id = key.row_id();
             if !state.rows.contains_key(&id) {
                 state.rows.insert(id.clone(), Row::new(key.clone(), 1, now));
             }
@@ -299,7 +285,7 @@ impl ReplicationJournal for MemoryJournal {
     async fn settle(&self, claim: &Claim) -> Result<bool> {
         let mut state = self.state()?;
         let now = now_millis();
-        let id = row_id(&claim.key);
+        let id = claim.key.row_id();
         let Some(row) = state.rows.get_mut(&id) else {
             state.mark(&claim.key, now);
             return Ok(false);
@@ -319,7 +305,7 @@ impl ReplicationJournal for MemoryJournal {
     async fn fail(&self, claim: &Claim, failure: &Failure) -> Result<()> {
         let mut state = self.state()?;
         let now = now_millis();
-        match state.rows.get_mut(&row_id(&claim.key)) {
+        match state.rows.get_mut(&claim.key.row_id()) {
             Some(row) if row.claimed_by.as_deref() == Some(claim.token.as_str()) => {
                 row.attempts = row.attempts.saturating_add(1);
                 row.dead = failure.dead && row.seq == claim.seq;
@@ -334,7 +320,7 @@ impl ReplicationJournal for MemoryJournal {
 
     async fn release(&self, claim: &Claim) -> Result<()> {
         let mut state = self.state()?;
-        if let Some(row) = state.rows.get_mut(&row_id(&claim.key))
+        if let Some(row) = state.rows.get_mut(&claim.key.row_id())
             && row.claimed_by.as_deref() == Some(claim.token.as_str())
         {
             row.claimed_by = None;

@@ -208,7 +208,21 @@ pub struct JournalKey {
     pub subject: Subject,
 }
 
+/// A journal row's identity: `(target, tenant, entity column, key column)`.
+/// Two keys of one row differ at most in whether they cascade.
+pub type RowId = (String, String, &'static str, String);
+
 impl JournalKey {
+    /// The identity of the journal row this key is.
+    pub fn row_id(&self) -> RowId {
+        (
+            self.target.clone(),
+            self.tenant_id.clone(),
+            self.subject.entity_column(),
+            self.subject.key_column(),
+        )
+    }
+
     /// A key owed to `target`.
     pub fn new(target: impl Into<String>, tenant_id: impl Into<String>, subject: Subject) -> Self {
         Self {
@@ -491,20 +505,13 @@ pub(crate) fn delay_millis(delay: Duration) -> i64 {
 
 /// The keys with duplicates merged (one per row; a cascade wins over a plain record).
 pub(crate) fn merged_keys(keys: &[JournalKey]) -> Vec<JournalKey> {
-    let mut rows: std::collections::BTreeMap<(String, String, &'static str, String), JournalKey> =
-        std::collections::BTreeMap::new();
+    let mut rows: std::collections::BTreeMap<RowId, JournalKey> = std::collections::BTreeMap::new();
     for key in keys {
-        let id = (
-            key.target.clone(),
-            key.tenant_id.clone(),
-            key.subject.entity_column(),
-            key.subject.key_column(),
-        );
-        match rows.get_mut(&id) {
+        match rows.get_mut(&key.row_id()) {
             Some(existing) if key.subject.cascades() => *existing = key.clone(),
             Some(_) => {}
             None => {
-                rows.insert(id, key.clone());
+                rows.insert(key.row_id(), key.clone());
             }
         }
     }

@@ -43,7 +43,7 @@ use std::time::Duration;
 
 use super::{
     Backlog, Begun, Claim, EntryFilter, Failure, Fence, JOURNAL_TABLE, JournalEntry, JournalKey,
-    Mark, ReplicationJournal, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis,
+    Mark, ReplicationJournal, RowId, STAGE_TABLE, StageRecord, Subject, delay_millis, lease_millis,
     merged_keys,
 };
 use crate::error::{AdapterError, Result};
@@ -497,18 +497,6 @@ fn stamp_column(row: &TextRow, index: usize) -> Result<Timestamp> {
     Timestamp::from_millis(int_column(row, index)?).ok_or_else(|| bad_row("time"))
 }
 
-/// A row's identity: `(target, entity column, tenant, key column)`.
-type RowKey = (String, &'static str, String, String);
-
-fn row_key(key: &JournalKey) -> RowKey {
-    (
-        key.target.clone(),
-        key.subject.entity_column(),
-        key.tenant_id.clone(),
-        key.subject.key_column(),
-    )
-}
-
 /// The key of a row whose first five columns are target, entity, tenant, key, cascades.
 fn key_of(row: &TextRow) -> Result<JournalKey> {
     let (Some(target), Some(entity), Some(tenant), Some(key)) = (
@@ -599,7 +587,6 @@ impl<E: JournalSql> SqlJournal<E> {
         }
     }
 
-    /// `begin` for one chunk of keys; the rows it affected.
     /// `begin` for one chunk of keys: `None` when the fence did not hold
     /// (nothing recorded), else the marks (none on MySQL/MariaDB, whose
     /// upsert returns no rows).
@@ -662,7 +649,7 @@ impl<E: JournalSql> SqlJournal<E> {
         s.sql(" RETURNING ")
             .key_columns(&[Col::Int("seq")])
             .lazy_flush_column();
-        let rows = self.fetch(s, 6).await?;
+        let rows = self.fetch(s, KEY_COLUMNS.len() + 1).await?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -670,7 +657,7 @@ impl<E: JournalSql> SqlJournal<E> {
             .map(|row| {
                 Ok(Mark {
                     key: key_of(row)?,
-                    seq: int_column(row, 5)?,
+                    seq: int_column(row, KEY_COLUMNS.len())?,
                 })
             })
             .collect::<Result<Vec<_>>>()
@@ -742,7 +729,7 @@ impl<E: JournalSql> SqlJournal<E> {
     /// write alone in flight, no live claim, not dead) and returns their
     /// keys. Only where `DELETE … RETURNING` exists: a MySQL journal returns
     /// no marks, so it is never asked.
-    async fn settle_lone_chunk(&self, marks: &[Mark]) -> Result<Vec<RowKey>> {
+    async fn settle_lone_chunk(&self, marks: &[Mark]) -> Result<Vec<RowId>> {
         let dialect = self.dialect();
         if marks.is_empty() || dialect.is_mysql() {
             return Ok(Vec::new());
@@ -759,7 +746,7 @@ impl<E: JournalSql> SqlJournal<E> {
         .key_columns(&[])
         .lazy_flush_column();
         let rows = self.fetch(s, KEY_COLUMNS.len()).await?;
-        rows.iter().map(|row| Ok(row_key(&key_of(row)?))).collect()
+        rows.iter().map(|row| Ok(key_of(row)?.row_id())).collect()
     }
 
     /// `finish` (or a re-mark, `claim: false`) for one chunk of keys.
@@ -1123,7 +1110,7 @@ impl<E: JournalSql> ReplicationJournal for SqlJournal<E> {
         }
         let rest: Vec<JournalKey> = merged_keys(keys)
             .into_iter()
-            .filter(|key| !settled.contains(&row_key(key)))
+            .filter(|key| !settled.contains(&key.row_id()))
             .collect();
         let mut claims = Vec::new();
         for chunk in rest.chunks(KEYS_PER_STATEMENT) {

@@ -136,6 +136,11 @@ pub fn seeded_source(
     (dir, source, target)
 }
 
+/// The store URL of `backend` (`sqlx`, `seaorm`, `diesel`) on a test database.
+pub fn store_url(backend: &str, db: &TestDatabase) -> String {
+    format!("{backend}+{}", db.url())
+}
+
 /// A fresh PostgreSQL database (or `None`, after a skip line).
 pub fn postgres() -> Option<TestDatabase> {
     runtime().block_on(provision::postgres())
