@@ -129,15 +129,19 @@ pub struct BackfillArgs {
     pub jobs: Option<usize>,
 }
 
-/// Tenants a backfill copies at once unless told: 1, for now. Up to 4 (each
-/// scope may hold two connections of the source's pool, and the smallest
-/// pool a backend opens to a server is 8) pass every test, SIGKILLs
-/// included, but one rehearsal beside live traffic with 4 ended with one
-/// password differing (`is_current`), and until that is understood the
-/// parallel path is opted into with `--jobs`, not the default. Into SQLite
-/// more than 1 only waits on its single writer.
-pub fn default_jobs(_target: &StoreUrl) -> usize {
-    1
+/// Tenants a backfill copies at once unless told: 1 into SQLite (one
+/// writer at a time: concurrent batches would only wait on its lock, or
+/// fail on it), 4 into a server. Four because each scope may hold two
+/// connections of the source's pool at once (its read-ahead of the next
+/// page beside its live copy's re-read or journal claim), and the smallest
+/// pool a backend opens to a server is 8 connections (sqlx and diesel;
+/// SeaORM's is 10): more jobs would queue on the pool, not copy faster.
+pub fn default_jobs(target: &StoreUrl) -> usize {
+    if target.database() == crate::url::Database::Sqlite {
+        1
+    } else {
+        4
+    }
 }
 
 /// How a copy from `source` coordinates with live replication: through the

@@ -104,10 +104,10 @@ enum Command {
         #[arg(long)]
         offline: bool,
         /// Tenants copied at once within each entity (entities still go in
-        /// dependency order). Default 1: the tenants one after the other, in
-        /// key order. Up to 4 into PostgreSQL or MySQL/MariaDB fits the
-        /// smallest pool (two source connections per tenant at most); into
-        /// SQLite more only waits on its one writer.
+        /// dependency order). Default: 4 into PostgreSQL or MySQL/MariaDB
+        /// (two source connections per tenant at most, within the smallest
+        /// pool of 8), 1 into SQLite (one writer at a time). `--jobs 1`
+        /// copies the tenants one after the other, in key order.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
         jobs: Option<u32>,
     },

@@ -46,13 +46,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapter_interfaces::journal::{Failure, JournalKey, ReplicationJournal};
+use adapter_interfaces::journal::{Failure, JournalKey, ReplicationJournal, Subject};
 use adapter_interfaces::{AdapterError, DataAdapters, EntityStore, ErrorKind, ListParams};
 use serde::Serialize;
 
 use crate::copy::copy_subject;
 use crate::entity::{Entity, display_key};
-use crate::reconcile::{Pair, upsert_with_parents};
+use crate::reconcile::{Pair, upsert_with_parents, user_password_set};
 use crate::stage::{DEFAULT_SCOPE, Side, Stage};
 
 /// How long a copy waits, per key, for another copier of it (and how long
@@ -476,16 +476,11 @@ impl LiveCopy {
             }
             // Another copier holds the key, or a write of it is in flight:
             // it copies the key's current state, unless it did so before
-            // this copy's write. Done once the two stores agree.
-            let source = R::store(&self.source)
-                .get(scope, key)
-                .await
-                .map_err(LiveCopyError::Source)?;
-            let target = R::store(&self.target)
-                .get(scope, key)
-                .await
-                .map_err(LiveCopyError::Target)?;
-            if source == target {
+            // this copy's write. Done once the two stores agree on the
+            // whole subject: a stale current password demotes its user's
+            // other passwords, so another copier that fixed the password
+            // itself may still leave a sibling demoted.
+            if self.agree::<R>(scope, key, &journal_key.subject).await? {
                 out.recopied += 1;
                 return Ok(());
             }
@@ -496,6 +491,34 @@ impl LiveCopy {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(500));
         }
+    }
+
+    /// Whether the two stores hold the same state of the key's subject now:
+    /// the record, or every password of the user.
+    async fn agree<R: Entity>(
+        &self,
+        scope: &str,
+        key: &str,
+        subject: &Subject,
+    ) -> Result<bool, LiveCopyError> {
+        if let Subject::UserPasswords { user_id } = subject {
+            let source = user_password_set(&*self.source.passwords, scope, user_id)
+                .await
+                .map_err(LiveCopyError::Source)?;
+            let target = user_password_set(&*self.target.passwords, scope, user_id)
+                .await
+                .map_err(LiveCopyError::Target)?;
+            return Ok(source == target);
+        }
+        let source = R::store(&self.source)
+            .get(scope, key)
+            .await
+            .map_err(LiveCopyError::Source)?;
+        let target = R::store(&self.target)
+            .get(scope, key)
+            .await
+            .map_err(LiveCopyError::Target)?;
+        Ok(source == target)
     }
 
     /// Upserts one record (copying a parent the target lacks first);
@@ -691,6 +714,87 @@ mod tests {
         assert_eq!(target.users.get(&t, "auth0|a").await.unwrap(), Some(a));
         // The writer's row is still there: its own copy follows.
         assert_eq!(journal.backlog().await.unwrap()[0].pending, 1);
+    }
+
+    /// A stale current password written by the batch demotes its user's
+    /// newer current one on the target. Another copier, holding the user's
+    /// claim, then fixes the stale password itself but not its sibling: the
+    /// copy must not take that for agreement.
+    #[tokio::test]
+    async fn a_stale_current_password_is_undone_with_its_whole_user() {
+        use adapter_interfaces::journal::Subject;
+        use adapter_interfaces::{Password, PasswordAlgorithm, PasswordInsert};
+        let (source, target) = (memory::adapters(), memory::adapters());
+        let t = tenant(&source).await;
+        target
+            .tenants
+            .upsert(source.tenants.get(&t).await.unwrap().unwrap())
+            .await
+            .unwrap();
+        let u = source.users.create(&t, user("auth0|u", "u")).await.unwrap();
+        target.users.upsert(&t, u).await.unwrap();
+        let hash = |n: &str| {
+            PasswordInsert::new("auth0|u", format!("$2b$10${n}"), PasswordAlgorithm::Bcrypt)
+        };
+        let older = source.passwords.create(&t, hash("older")).await.unwrap();
+        // What the backfill read, before the rotation below demoted it.
+        let stale = older.clone();
+        let newer = source.passwords.create(&t, hash("newer")).await.unwrap();
+        let demoted = source.passwords.get(&t, &older.id).await.unwrap().unwrap();
+        assert!(!demoted.is_current && newer.is_current);
+        // The rotation's copy reached the target already.
+        target.passwords.upsert(&t, newer.clone()).await.unwrap();
+        target.passwords.upsert(&t, demoted.clone()).await.unwrap();
+        // A relay holds the user's claim: it wrote the target, and its last
+        // write (the demoted password) lands after the backfill's.
+        let journal: Arc<dyn ReplicationJournal> = Arc::new(MemoryJournal::new());
+        let key = JournalKey::new(
+            "new",
+            t.as_str(),
+            Subject::UserPasswords {
+                user_id: "auth0|u".into(),
+            },
+        );
+        let held = journal
+            .claim_keys("relay", std::slice::from_ref(&key), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        let relay = {
+            let (target, journal, t) = (target.clone(), journal.clone(), t.clone());
+            let (stale, demoted) = (stale.clone(), demoted.clone());
+            tokio::spawn(async move {
+                while target.passwords.get(&t, &stale.id).await.unwrap() != Some(stale.clone()) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                target.passwords.upsert(&t, demoted).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                journal.settle(&held[0]).await.unwrap();
+            })
+        };
+        let copy = LiveCopy::new(source.clone(), target.clone(), journal.clone(), "new")
+            .lease(Duration::from_secs(10));
+        let done = copy
+            .reconcile::<Password>(
+                &t,
+                SourceRead::EachKey,
+                std::slice::from_ref(&stale),
+                Vec::new(),
+                ReconcileOptions::default(),
+            )
+            .await
+            .unwrap();
+        relay.await.unwrap();
+        assert_eq!((done.copied, done.recopied, done.deferred), (1, 1, 0));
+        let set = |db: DataAdapters| {
+            let t = t.clone();
+            async move {
+                user_password_set(&*db.passwords, &t, "auth0|u")
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(set(target.clone()).await, set(source.clone()).await);
     }
 
     #[tokio::test]

@@ -255,6 +255,23 @@ pub(crate) async fn user_passwords(pair: Pair<'_>, tenant_id: &str, user_id: &st
     Ok(())
 }
 
+/// Every password of `user_id` in `store`, in id order: what a copy of the
+/// user's passwords must make equal on both sides.
+pub(crate) async fn user_password_set(
+    store: &<Password as Entity>::Store,
+    tenant_id: &str,
+    user_id: &str,
+) -> Result<Vec<Password>> {
+    let q = format!("user_id:{}", quoted(user_id));
+    let mut scan = Scan::<Password>::new(store, tenant_id, Some(q));
+    let mut set = Vec::new();
+    while let Some(page) = scan.next().await? {
+        set.extend(page.into_iter().filter(|p| p.user_id == user_id));
+    }
+    set.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(set)
+}
+
 /// Reconciles a `codes.cleanup(older_than)`: each code of the target that
 /// expires before the cut-off is brought to the source's current state (kept
 /// if the source still has it, removed otherwise). Never a blind cleanup.
