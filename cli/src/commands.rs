@@ -129,13 +129,14 @@ pub struct BackfillArgs {
     pub jobs: Option<usize>,
 }
 
-/// Tenants a backfill copies at once unless told: 1 into SQLite (one
+/// Batches a backfill writes at once unless told: 1 into SQLite (one
 /// writer at a time: concurrent batches would only wait on its lock, or
-/// fail on it), 4 into a server. Four because each scope may hold two
-/// connections of the source's pool at once (its read-ahead of the next
-/// page beside its live copy's re-read or journal claim), and the smallest
-/// pool a backend opens to a server is 8 connections (sqlx and diesel;
-/// SeaORM's is 10): more jobs would queue on the pool, not copy faster.
+/// fail on it), 4 into a server. Four because each batch in progress holds
+/// one connection of the source's pool (its live copy's re-read or journal
+/// claim) and each tenant in progress one more (its read-ahead of the next
+/// page), and the smallest pool a backend opens to a server is 8
+/// connections (sqlx and diesel; SeaORM's is 10): more jobs would queue on
+/// the pool, not copy faster.
 pub fn default_jobs(target: &StoreUrl) -> usize {
     if target.database() == crate::url::Database::Sqlite {
         1

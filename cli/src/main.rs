@@ -103,11 +103,11 @@ enum Command {
         /// writes either store.
         #[arg(long)]
         offline: bool,
-        /// Tenants copied at once within each entity (entities still go in
-        /// dependency order). Default: 4 into PostgreSQL or MySQL/MariaDB
-        /// (two source connections per tenant at most, within the smallest
-        /// pool of 8), 1 into SQLite (one writer at a time). `--jobs 1`
-        /// copies the tenants one after the other, in key order.
+        /// Batches compared and written at once, of several tenants and of
+        /// one tenant's successive pages (entities still go in dependency
+        /// order). Default: 4 into PostgreSQL or MySQL/MariaDB (within the
+        /// smallest pool of 8), 1 into SQLite (one writer at a time).
+        /// `--jobs 1` copies one batch at a time, the tenants in key order.
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=64))]
         jobs: Option<u32>,
     },

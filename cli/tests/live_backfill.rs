@@ -124,7 +124,7 @@ fn rehearse(old: &str, new: &str, seed: u64, label: &str) {
             .iter()
             .find(|(entity, _, _)| entity == "user")
             .map_or(0, |(_, s, _)| *s);
-        if users >= MIN_USERS || rounds == 10 {
+        if users >= MIN_USERS || rounds == 30 {
             assert!(
                 users >= MIN_USERS,
                 "only {users} users after {rounds} rounds"
