@@ -725,7 +725,10 @@ impl<R: Mapped> Table<R> {
 /// concurrent rotations of one user's password run one after the other
 /// (otherwise neither sees the other's new row and both stay current on
 /// PostgreSQL, or they deadlock on MySQL's gap locks). SQLite's IMMEDIATE
-/// transactions already serialize writers.
+/// transactions already serialize writers. PostgreSQL locks `FOR NO KEY
+/// UPDATE`: it queues rotations as `FOR UPDATE` does, without blocking the
+/// `FOR KEY SHARE` that another transaction's foreign-key check takes on
+/// the same users (two batches of passwords sharing users deadlocked so).
 async fn lock_users_of_current_passwords<R: Record>(
     txn: &impl ConnectionTrait,
     tenant: Option<&str>,
@@ -750,7 +753,10 @@ async fn lock_users_of_current_passwords<R: Record>(
             .column(user_col)
             .filter(tenant_condition::<User>(tenant)?.add(user_col.is_in(chunk.iter().cloned())))
             .order_by(user_col, Order::Asc)
-            .lock_exclusive()
+            .lock(match txn.get_database_backend() {
+                DbBackend::Postgres => sea_orm::sea_query::LockType::NoKeyUpdate,
+                _ => sea_orm::sea_query::LockType::Update,
+            })
             .into_tuple()
             .all(txn)
             .await?;

@@ -92,7 +92,12 @@ impl Sql {
         qb
     }
 
-    /// Which of `keys` exist (locked for update where the database can).
+    /// Which of `keys` exist; with `for_update`, locked in key order where
+    /// the database can. PostgreSQL takes `FOR NO KEY UPDATE`: it queues
+    /// other lockers of the same rows as `FOR UPDATE` does, but not the
+    /// `FOR KEY SHARE` that a foreign-key check of another transaction takes
+    /// on them (two batches of passwords sharing users otherwise deadlocked,
+    /// each one's insert waiting on a user the other had locked).
     pub(crate) fn select_existing<DB: Backend, R: Record>(
         self,
         tenant: &str,
@@ -115,7 +120,11 @@ impl Sql {
         }
         qb.push(")");
         if for_update && DB::FOR_UPDATE {
-            qb.push(" FOR UPDATE");
+            qb.push(" ORDER BY ").push(self.q(column.name));
+            qb.push(match self.dialect {
+                Dialect::Postgres => " FOR NO KEY UPDATE",
+                _ => " FOR UPDATE",
+            });
         }
         qb
     }

@@ -609,14 +609,18 @@ impl Run<'_> {
         // cursor never passes a batch that is not done, and a batch done
         // ahead of an unfinished one is compared again (and found
         // identical) by a resumed run, not counted twice.
-        let (pages, pages_read) = futures::channel::mpsc::channel(1);
+        // A page waits for its slot before it joins the batches in progress:
+        // memory holds, per scope, the page read ahead and the one waiting,
+        // besides the `jobs` pages being written in all.
+        let (pages, pages_read) = futures::channel::mpsc::channel(0);
         let read = read_pages(scan, from, pages);
         let write = async {
             let mut batches = pages_read
-                .map(|page| async move {
+                // The slots are never closed: `ok()` is always `Some`.
+                .then(|page| async move { (page, self.slots.acquire().await.ok()) })
+                .map(|(page, slot)| async move {
+                    let _slot = slot;
                     let (page_from, items, next) = page.map_err(Self::source_error(R::KIND))?;
-                    // The slots are never closed: `Err` cannot happen.
-                    let _slot = self.slots.acquire().await.ok();
                     let n = items.len() as u64;
                     let last_page = next.is_none();
                     let (counts, failures) = self
