@@ -615,7 +615,7 @@ impl Run<'_> {
         let (pages, pages_read) = futures::channel::mpsc::channel(0);
         let read = read_pages(scan, from, pages);
         let write = async {
-            let mut batches = pages_read
+            let batches = pages_read
                 // The slots are never closed: `ok()` is always `Some`.
                 .then(|page| async move { (page, self.slots.acquire().await.ok()) })
                 .map(|(page, slot)| async move {
@@ -629,6 +629,7 @@ impl Run<'_> {
                     Ok::<_, BackfillError>((n, counts, failures, next))
                 })
                 .buffered(self.jobs);
+            let mut batches = std::pin::pin!(batches);
             // A failed read surfaces only after the batches before it are
             // in the checkpoint: a rerun goes on from there.
             while let Some(done) = batches.next().await {
