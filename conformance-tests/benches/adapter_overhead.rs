@@ -370,7 +370,7 @@ async fn adapter_run(db: &DataAdapters, op: Op, n: usize) {
         Op::List | Op::ListQ => {
             let q = (op == Op::ListQ).then_some(Q);
             let page = db.users.list(LIST_TENANT, &sorted(q)).await.unwrap();
-            assert_eq!(page.records.len(), PAGE as usize);
+            assert_eq!(page.items.len(), PAGE as usize);
         }
     }
 }
