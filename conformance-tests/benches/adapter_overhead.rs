@@ -231,20 +231,20 @@ enum Raw {
 impl Raw {
     async fn run(&self, op: Op, n: usize) {
         let cols = column_list();
-        let marks = |from: usize, count: usize, dollar: bool| {
-            (from..from + count)
+        // `INSERT … VALUES (<one placeholder per column>)`, `$n` on PostgreSQL.
+        let insert_sql = |dollar: bool| {
+            let marks: Vec<String> = (1..=User::COLUMNS.len() + 1)
                 .map(|i| if dollar { format!("${i}") } else { "?".into() })
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            format!(
+                "INSERT INTO users (tenant_id, {cols}) VALUES ({})",
+                marks.join(", ")
+            )
         };
         match (self, op) {
             (Raw::Postgres(pool), Op::Create) => {
                 let user = User::from_insert(insert(n), Timestamp::now()).unwrap();
-                let sql = format!(
-                    "INSERT INTO users (tenant_id, {cols}) VALUES ({})",
-                    marks(1, User::COLUMNS.len() + 1, true)
-                );
-                let query = sqlx::query(AssertSqlSafe(sql));
+                let query = sqlx::query(AssertSqlSafe(insert_sql(true)));
                 let ts = |t: Timestamp| t.as_datetime();
                 let json =
                     |j: &adapter_interfaces::JsonObject| serde_json::Value::Object(j.clone());
@@ -255,11 +255,7 @@ impl Raw {
             }
             (Raw::MySql(pool), Op::Create) => {
                 let user = User::from_insert(insert(n), Timestamp::now()).unwrap();
-                let sql = format!(
-                    "INSERT INTO users (tenant_id, {cols}) VALUES ({})",
-                    marks(1, User::COLUMNS.len() + 1, false)
-                );
-                let query = sqlx::query(AssertSqlSafe(sql));
+                let query = sqlx::query(AssertSqlSafe(insert_sql(false)));
                 let ts = |t: Timestamp| t.as_datetime().naive_utc();
                 let json = |j: &adapter_interfaces::JsonObject| {
                     serde_json::Value::Object(j.clone()).to_string()
