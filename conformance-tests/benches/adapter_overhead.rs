@@ -37,7 +37,7 @@ use adapter_interfaces::{
 use conformance_tests::provision::{self, TestDatabase};
 use sqlx::mysql::{MySqlPool, MySqlRow};
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::types::chrono::{DateTime, NaiveDateTime, Utc};
+use sqlx::types::chrono::{NaiveDateTime, Utc};
 use sqlx::{AssertSqlSafe, Row};
 
 /// Seeded users that the listings read (a tenant of their own, so that the
@@ -61,7 +61,9 @@ fn env_number(name: &str, default: usize) -> usize {
 }
 
 fn wanted(var: &str, name: &str) -> bool {
-    std::env::var(var).map_or(true, |v| v.split(',').any(|w| w.trim() == name))
+    std::env::var(var)
+        .ok()
+        .is_none_or(|v| v.split(',').any(|w| w.trim() == name))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -142,7 +144,7 @@ macro_rules! user_from_row {
 
 fn pg_user(row: &PgRow) -> User {
     let json = |row: &PgRow, i| json_object(row.get::<serde_json::Value, _>(i));
-    user_from_row!(row, |t: DateTime<Utc>| Timestamp::from_datetime(t), json)
+    user_from_row!(row, Timestamp::from_datetime, json)
 }
 
 fn my_user(row: &MySqlRow) -> User {
