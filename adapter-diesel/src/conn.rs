@@ -99,53 +99,6 @@ pub(crate) async fn first_postgres_connection(url: &str) -> Result<(), tokio_pos
     Ok(())
 }
 
-/// How long a pooled connection may lie unused before its next checkout
-/// tests it (`SELECT 1`): one that was in use a moment ago is handed out as
-/// it is, and a dead one shows on its first statement, as with
-/// diesel-async's `RecyclingMethod::Fast`. After a pause, a server's idle
-/// timeout, a restart or a network change may have closed it unseen.
-pub(crate) const VERIFY_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// The pool's recycling for connections of type `$conn`: diesel-async's
-/// `Fast` (no statement), and a deadpool `pre_recycle` hook that runs
-/// `SELECT 1` on a connection idle for longer than [`VERIFY_AFTER_IDLE`]; a
-/// connection that fails it is dropped and the pool takes or opens another.
-/// Apply it with `.pre_recycle(verify_when_idle!(T))` to a pool whose
-/// manager has `manager_config(fast_recycling())`.
-macro_rules! verify_when_idle {
-    ($conn:ty) => {
-        diesel_async::pooled_connection::deadpool::Hook::<$conn>::async_fn(|conn, metrics| {
-            let idle = metrics.last_used();
-            Box::pin(async move {
-                if idle <= $crate::conn::VERIFY_AFTER_IDLE {
-                    return Ok(());
-                }
-                diesel_async::RunQueryDsl::execute(diesel::sql_query("SELECT 1"), conn)
-                    .await
-                    .map(drop)
-                    .map_err(|e| {
-                        diesel_async::pooled_connection::deadpool::HookError::Backend(
-                            diesel_async::pooled_connection::PoolError::QueryError(e),
-                        )
-                    })
-            })
-        })
-    };
-}
-pub(crate) use verify_when_idle;
-
-/// A manager configuration whose recycling sends no statement
-/// (`RecyclingMethod::Fast`): [`verify_when_idle!`] tests the connections
-/// that need it.
-pub(crate) fn fast_recycling<C>() -> diesel_async::pooled_connection::ManagerConfig<C>
-where
-    C: AsyncConnection + 'static,
-{
-    let mut config = diesel_async::pooled_connection::ManagerConfig::<C>::default();
-    config.recycling_method = diesel_async::pooled_connection::RecyclingMethod::Fast;
-    config
-}
-
 /// A connection taken from an [`AnyPool`].
 // One lives briefly per call; boxing the larger variants would buy nothing.
 #[allow(clippy::large_enum_variant)]

@@ -211,13 +211,9 @@ pub fn connect_lazy_with(url: &str, options: &ConnectOptions) -> Result<DieselSt
 
 #[cfg(feature = "postgres")]
 fn connect_postgres(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
-    let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new_with_config(
-        url,
-        conn::fast_recycling(),
-    );
+    let manager = AsyncDieselConnectionManager::<diesel_async::AsyncPgConnection>::new(url);
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
-        .pre_recycle(conn::verify_when_idle!(diesel_async::AsyncPgConnection))
         .build()
         .map_err(|e| AdapterError::backend("building the PostgreSQL pool", e))?;
     Ok(DieselStore::new(
@@ -242,13 +238,9 @@ fn connect_mysql(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
         None => return Err(url_error("expected mysql://user@host:port/database")),
     };
     let manager =
-        AsyncDieselConnectionManager::<diesel_async::AsyncMysqlConnection>::new_with_config(
-            url.as_str(),
-            conn::fast_recycling(),
-        );
+        AsyncDieselConnectionManager::<diesel_async::AsyncMysqlConnection>::new(url.as_str());
     let pool = Pool::builder(manager)
         .max_size(POOL_SIZE)
-        .pre_recycle(conn::verify_when_idle!(diesel_async::AsyncMysqlConnection))
         .build()
         .map_err(|e| AdapterError::backend("building the MySQL pool", e))?;
     Ok(DieselStore::new(AnyPool::Mysql(pool), options, Some(&url)))
@@ -281,7 +273,7 @@ fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
 
     let path = sqlite_path(url)?;
     let memory = path == ":memory:";
-    let mut config: ManagerConfig<SqliteConn> = conn::fast_recycling();
+    let mut config = ManagerConfig::<SqliteConn>::default();
     config.custom_setup = Box::new(|path| {
         let path = path.to_owned();
         Box::pin(async move {
@@ -300,7 +292,6 @@ fn connect_sqlite(url: &str, options: &ConnectOptions) -> Result<DieselStore> {
     let size = if memory { 1 } else { SQLITE_POOL_SIZE };
     let pool = Pool::builder(manager)
         .max_size(size)
-        .pre_recycle(conn::verify_when_idle!(SqliteConn))
         .build()
         .map_err(|e| AdapterError::backend("building the SQLite pool", e))?;
     Ok(DieselStore::new(AnyPool::Sqlite(pool), options, Some(url)))

@@ -378,7 +378,7 @@ impl DieselStore {
             // The database names one of the keys that clash; the reference
             // names the first in `R::UNIQUE` order (SQLite reports `username`
             // where the reference, like PostgreSQL, says `email`).
-            return match Self::first_unique_clash(&mut conn, tenant, records, false).await {
+            return match Self::first_unique_clash(&mut conn, tenant, records).await {
                 Ok(Some(field)) => AdapterError::conflict(R::KIND, field),
                 Ok(None) | Err(_) => error,
             };
@@ -397,9 +397,8 @@ impl DieselStore {
         conn: &mut Conn,
         tenant: &str,
         records: &[R],
-        with_primary: bool,
     ) -> Result<Option<&'static str>> {
-        let probes = record::clash_probes(records, with_primary);
+        let probes = record::clash_probes(records, false);
         let mut stored = Vec::new();
         for part in probes.chunks(CLASH_PROBES_PER_STATEMENT) {
             let any = part
@@ -423,7 +422,7 @@ impl DieselStore {
                 stored.push(from_values::<R>(row)?);
             }
         }
-        Ok(record::first_clash(records, with_primary, &stored))
+        Ok(record::first_clash(records, false, &stored))
     }
 
     /// Passwords: a current record demotes the user's other current passwords,
@@ -472,9 +471,6 @@ impl DieselStore {
 
     async fn create_record<R: DieselRecord>(&self, tenant: &str, record: R) -> Result<R> {
         let _guard = self.write_guard().await;
-        if R::KIND != EntityKind::Password {
-            return self.insert_one(tenant, record).await;
-        }
         let records = std::slice::from_ref(&record);
         let outcome: Result<()> = self
             .retried::<R, _, _, _>(|| async {
@@ -498,55 +494,6 @@ impl DieselStore {
         match outcome {
             Ok(()) => Ok(record),
             Err(e) => Err(self.resolve_write_error(tenant, records, e).await),
-        }
-    }
-
-    /// [`DieselStore::create_record`] of a record with nothing to do after
-    /// its insert (not a password): the `INSERT` alone, atomic on its own,
-    /// outside any transaction. The constraints answer what a look-up first
-    /// would ask (the tenant, the parent, the key); a violation is then
-    /// explained in the reference's order ([`DieselStore::explain_create`]).
-    async fn insert_one<R: DieselRecord>(&self, tenant: &str, record: R) -> Result<R> {
-        if scoped::<R>() && record::unstorable_text(tenant) {
-            return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
-        }
-        let outcome: Result<usize> = self
-            .retried::<R, _, _, _>(|| async {
-                let mut conn = self.conn().await?;
-                R::insert(&mut conn, tenant, vec![to_values(&record)])
-                    .await
-                    .map_err(write_error::<R>("inserting"))
-            })
-            .await;
-        match outcome {
-            Ok(_) => Ok(record),
-            Err(e) => Err(self.explain_create(tenant, &record, e).await),
-        }
-    }
-
-    /// The error the reference reports for a create that the database
-    /// refused on a constraint: a missing tenant, then a missing parent,
-    /// then the first unique key taken (the primary key first).
-    async fn explain_create<R: DieselRecord>(
-        &self,
-        tenant: &str,
-        record: &R,
-        error: AdapterError,
-    ) -> AdapterError {
-        if !is_foreign_key_error(&error) && !matches!(error, AdapterError::Conflict { .. }) {
-            return error;
-        }
-        let mut conn = match self.conn().await {
-            Ok(conn) => conn,
-            Err(_) => return error,
-        };
-        let records = std::slice::from_ref(record);
-        if let Err(found) = Self::check_parents(&mut conn, tenant, records).await {
-            return found;
-        }
-        match Self::first_unique_clash(&mut conn, tenant, records, true).await {
-            Ok(Some(field)) => AdapterError::conflict(R::KIND, field),
-            Ok(None) | Err(_) => error,
         }
     }
 
@@ -689,12 +636,6 @@ impl DieselStore {
             return Err(AdapterError::not_found(R::KIND, id));
         }
         let _guard = self.write_guard().await;
-        let now = Timestamp::now();
-        if let Some(assignments) = record::patch_assignments::<R>(id, patch, now) {
-            return self
-                .update_in_place(tenant, id, patch, &assignments, now)
-                .await;
-        }
         // The record the last attempt tried to write, to explain its failure.
         let attempted = std::sync::Mutex::new(None);
         let outcome: Result<R> = self
@@ -723,55 +664,6 @@ impl DieselStore {
                 .resolve_write_error(tenant, std::slice::from_ref(&updated), e)
                 .await),
             (outcome, _) => outcome,
-        }
-    }
-
-    /// [`DieselStore::update_record`] as one `UPDATE` of the patched columns
-    /// ([`record::patch_assignments`]), outside any transaction: the
-    /// statement is atomic on its own ([`DieselRecord::update_columns`]). A
-    /// constraint violation is explained with what the patch makes of the
-    /// stored record, as the read-modify-write path explains it.
-    async fn update_in_place<R: DieselRecord>(
-        &self,
-        tenant: &str,
-        id: &str,
-        patch: &R::Patch,
-        assignments: &[(&'static adapter_interfaces::Column, Value)],
-        now: Timestamp,
-    ) -> Result<R> {
-        let outcome: Result<Option<Vec<Value>>> = self
-            .retried::<R, _, _, _>(|| async {
-                let row: Vec<Option<Value>> = R::COLUMNS[1..]
-                    .iter()
-                    .map(|c| {
-                        assignments
-                            .iter()
-                            .find(|(a, _)| a.name == c.name)
-                            .map(|(_, v)| v.clone())
-                    })
-                    .collect();
-                let mut conn = self.conn().await?;
-                R::update_columns(&mut conn, tenant, id, row)
-                    .await
-                    .map_err(write_error::<R>("updating"))
-            })
-            .await;
-        match outcome {
-            Ok(Some(row)) => from_values::<R>(row),
-            Ok(None) => Err(AdapterError::not_found(R::KIND, id)),
-            Err(error) => {
-                if !is_foreign_key_error(&error) && !matches!(error, AdapterError::Conflict { .. })
-                {
-                    return Err(error);
-                }
-                let Some(existing) = self.get_record::<R>(tenant, id).await? else {
-                    return Err(AdapterError::not_found(R::KIND, id));
-                };
-                let attempted = record::apply_patch(&existing, patch, now)?;
-                Err(self
-                    .resolve_write_error(tenant, std::slice::from_ref(&attempted), error)
-                    .await)
-            }
         }
     }
 

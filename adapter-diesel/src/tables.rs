@@ -64,17 +64,6 @@ pub(crate) trait DieselRecord: Record {
     async fn upsert(conn: &mut Conn, tenant: &str, rows: Vec<Vec<Value>>) -> QueryResult<()>;
     /// Writes every column of the row with the row's key.
     async fn update(conn: &mut Conn, tenant: &str, row: Vec<Value>) -> QueryResult<usize>;
-    /// Writes the columns given (`Some`, one entry per column after the key)
-    /// of the row with this key, in one statement; the row as written, or
-    /// `None` where there is none. PostgreSQL returns it (`RETURNING`); on
-    /// MySQL and SQLite (Diesel's `RETURNING` for SQLite is a feature off
-    /// here) a `SELECT` of the row follows.
-    async fn update_columns(
-        conn: &mut Conn,
-        tenant: &str,
-        key: &str,
-        row: Vec<Option<Value>>,
-    ) -> QueryResult<Option<Vec<Value>>>;
     /// Deletes the row with this key.
     async fn delete(conn: &mut Conn, tenant: &str, key: &str) -> QueryResult<usize>;
 }
@@ -159,30 +148,6 @@ macro_rules! table_op {
             .set(( $( schema::$table::$col.eq(next()), )* ))
             .execute($c)
             .await
-    }};
-    (@changes $table:ident, [$($col:ident),*], $row:expr) => {{
-        let mut values = $row.into_iter();
-        let mut next = move || values.next().flatten().map(Val);
-        // Diesel skips a `None` of a changeset: only the given columns are written.
-        ( $( next().map(|v| schema::$table::$col.eq(v)), )* )
-    }};
-    (pg, $c:ident, update_columns, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $keyv:ident, $row:expr) => {{
-        let target = scoped!($table, ($($tcol)?), $tenant, schema::$table::table.filter(schema::$table::$key.eq(Val::text($keyv))));
-        let rows = diesel::update(target)
-            .set(table_op!(@changes $table, [$($col),*], $row))
-            .returning((schema::$table::$key, $( schema::$table::$col, )*))
-            .load::<(Val, $( val_of!($col), )*)>($c)
-            .await?;
-        Ok(rows.into_iter().next().map(|(k, $($col,)*)| vec![k.0, $($col.0,)*]))
-    }};
-    ($d:ident, $c:ident, update_columns, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $keyv:ident, $row:expr) => {{
-        let target = scoped!($table, ($($tcol)?), $tenant, schema::$table::table.filter(schema::$table::$key.eq(Val::text($keyv))));
-        diesel::update(target)
-            .set(table_op!(@changes $table, [$($col),*], $row))
-            .execute($c)
-            .await?;
-        let lock = false;
-        table_op!($d, $c, fetch, $table, ($($tcol)?), $key, [$($col),*], $tenant, $keyv, lock)
     }};
     ($d:ident, $c:ident, fetch, $table:ident, ($($tcol:ident)?), $key:ident, [$($col:ident),*], $tenant:ident, $keyv:ident, $lock:ident) => {{
         let q = scoped!($table, ($($tcol)?), $tenant, schema::$table::table.filter(schema::$table::$key.eq(Val::text($keyv))))
@@ -298,9 +263,6 @@ macro_rules! diesel_record {
             }
             async fn update(conn: &mut Conn, tenant: &str, row: Vec<Value>) -> QueryResult<usize> {
                 on_conn!(conn, table_op!(update_row, $table, ($($tcol)?), $key, [$($col),*], tenant, row))
-            }
-            async fn update_columns(conn: &mut Conn, tenant: &str, key: &str, row: Vec<Option<Value>>) -> QueryResult<Option<Vec<Value>>> {
-                on_conn!(conn, table_op!(update_columns, $table, ($($tcol)?), $key, [$($col),*], tenant, key, row))
             }
             async fn delete(conn: &mut Conn, tenant: &str, key: &str) -> QueryResult<usize> {
                 on_conn!(conn, table_op!(delete, $table, ($($tcol)?), $key, [$($col),*], tenant, key))

@@ -443,55 +443,6 @@ pub fn demote_passwords(
     Some(statement)
 }
 
-/// `UPDATE <table> SET <column> = ?, … WHERE <tenant_id> = ? AND <key> = ?`
-/// writing only `assignments` (from [`crate::record::patch_assignments`]):
-/// one statement, atomic on its own. With `returning` (PostgreSQL and
-/// SQLite; MySQL's and MariaDB's `UPDATE` has none), the row as written
-/// follows: `RETURNING <every column of R>, <tenant_id>` (the columns in
-/// `R::COLUMNS` order, so that a row reads like a `SELECT` of them).
-pub fn update_columns<R: Record>(
-    dialect: Dialect,
-    tenant: &str,
-    key: &str,
-    assignments: &[(&Column, Value)],
-    returning: bool,
-) -> Statement {
-    let q = |ident: &str| dialect.quote(ident);
-    let text = ColumnKind::Text { max_chars: 0 };
-    let mut statement = Statement::default();
-    statement.push(format!("UPDATE {} SET ", q(R::KIND.table())));
-    for (i, (column, value)) in assignments.iter().enumerate() {
-        if i > 0 {
-            statement.push(", ");
-        }
-        statement.push(format!("{} = ", q(column.name)));
-        statement.bind(column.kind, value.clone());
-    }
-    statement.push(" WHERE ");
-    let scoped = is_tenant_scoped(R::KIND);
-    if scoped {
-        statement.push(format!("{} = ", q(TENANT_ID)));
-        statement.bind(text, Value::Text(tenant.to_owned()));
-        statement.push(" AND ");
-    }
-    statement.push(format!("{} = ", q(R::key_column().name)));
-    statement.bind(R::key_column().kind, Value::Text(key.to_owned()));
-    if returning {
-        let mut columns: Vec<String> = R::COLUMNS.iter().map(|c| q(c.name)).collect();
-        if scoped {
-            columns.push(q(TENANT_ID));
-        }
-        statement.push(format!(" RETURNING {}", columns.join(", ")));
-    }
-    statement
-}
-
-/// Whether the dialect's `UPDATE` can return the row it wrote
-/// (`RETURNING`): PostgreSQL and SQLite, not MySQL or MariaDB.
-pub fn update_returns(dialect: Dialect) -> bool {
-    !matches!(dialect, Dialect::MariaDb | Dialect::MySql)
-}
-
 /// Current passwords per [`demote_passwords`] statement: four parameters
 /// each, under SQLite's limit of 32,766, and short statements for its parser.
 pub const DEMOTIONS_PER_STATEMENT: usize = 500;
@@ -602,46 +553,6 @@ mod tests {
         assert_eq!(sql.matches('?').count(), binds.len());
         assert_eq!(binds.len(), 1 + 4 + 1 + 1 + 2 + 2);
         assert!(demote_passwords(Dialect::Sqlite, "t1", &[]).is_none());
-    }
-
-    #[test]
-    fn an_update_writes_the_patched_columns_only() {
-        use crate::entities::UserPatch;
-        use crate::record::patch_assignments;
-        let now = Timestamp::now();
-        let patch = UserPatch {
-            email: Some(Some("Ada@Example.COM".into())),
-            name: Some(Some("Ada L".into())),
-            ..Default::default()
-        };
-        let assignments = patch_assignments::<User>("auth0|a", &patch, now).unwrap();
-        let names: Vec<&str> = assignments.iter().map(|(c, _)| c.name).collect();
-        assert_eq!(names, ["email", "name", "updated_at", "name_folded"]);
-        // Normalised as a read-modify-write would normalise them.
-        assert_eq!(assignments[0].1, Value::Text("ada@example.com".into()));
-        assert_eq!(assignments[3].1, Value::Text("ada l".into()));
-        assert_eq!(assignments[2].1, Value::Timestamp(now));
-        let (sql, binds) =
-            update_columns::<User>(Dialect::Postgres, "t1", "auth0|a", &assignments, true)
-                .into_sql(Dialect::Postgres);
-        assert!(
-            sql.starts_with("UPDATE \"users\" SET \"email\" = $1, \"name\" = $2"),
-            "{sql}"
-        );
-        assert!(
-            sql.contains("WHERE \"tenant_id\" = $5 AND \"user_id\" = $6 RETURNING \"user_id\""),
-            "{sql}"
-        );
-        assert_eq!(binds.len(), 6);
-        // An invalid patch, or one that needs the stored record, is left to
-        // the read-modify-write path (which names the error in the reference's order).
-        let bad = UserPatch {
-            email: Some(Some("not an email".into())),
-            ..Default::default()
-        };
-        assert!(patch_assignments::<User>("auth0|a", &bad, now).is_none());
-        assert!(patch_assignments::<User>("no key form", &patch, now).is_none());
-        assert!(patch_assignments::<Password>("p", &crate::NoPatch {}, now).is_none());
     }
 
     #[test]

@@ -248,12 +248,6 @@ pub trait Record:
     const UNIQUE: &'static [UniqueKey] = &[];
     /// The parent this entity references, if any (besides its tenant).
     const PARENT: Option<ParentRef> = None;
-    /// Whether [`Record::normalize`] and [`Record::validate_extra`] look at
-    /// each field on its own (never one field against another), so that a
-    /// patch can be checked without the stored record
-    /// ([`patch_assignments`]). Off by default: such an entity's updates
-    /// read the stored record first.
-    const FIELDWISE: bool = false;
 
     /// The primary key value (unique within a tenant).
     fn key(&self) -> &str;
@@ -410,68 +404,6 @@ pub fn apply_patch<R: Record>(record: &R, patch: &R::Patch, now: Timestamp) -> R
     updated.normalize();
     validate(&updated)?;
     Ok(updated)
-}
-
-/// The columns an update with `patch` writes and their new values, found
-/// from the patch alone: every column whose field the patch names (and its
-/// folded copy), and `updated_at` (set to `now`) where the entity has one,
-/// normalised as [`apply_patch`] normalises them. A backend then writes
-/// them with one `UPDATE … SET` instead of reading the stored record,
-/// locking it and writing every column back.
-///
-/// `None` where that cannot be decided without the stored record: the
-/// entity's checks compare fields ([`Record::FIELDWISE`] is false), the
-/// patch names a field that is no column, or the patch fails on a
-/// placeholder record (a value out of range, or a placeholder the entity
-/// refuses). The caller then applies the patch to the stored record with
-/// [`apply_patch`], which reports the error the reference reports, in its
-/// order (a missing record before an invalid patch).
-pub fn patch_assignments<R: Record>(
-    key: &str,
-    patch: &R::Patch,
-    now: Timestamp,
-) -> Option<Vec<(&'static Column, Value)>> {
-    if !R::FIELDWISE {
-        return None;
-    }
-    let Ok(Json::Object(changes)) = serde_json::to_value(patch) else {
-        return None;
-    };
-    let key_column = R::key_column();
-    let named = |name: &str| name != key_column.name && changes.contains_key(name);
-    if changes
-        .keys()
-        .any(|field| field != key_column.name && R::column(field).is_none_or(|c| c.folds.is_some()))
-    {
-        return None;
-    }
-    // A valid record of any values but the key: each field is checked on
-    // its own, so the patched fields pass or fail on it as on the stored one.
-    let placeholder: Map<String, Json> = R::COLUMNS
-        .iter()
-        .filter(|c| c.folds.is_none())
-        .map(|c| {
-            let value = match c.kind {
-                _ if c.name == key_column.name => Json::String(key.to_owned()),
-                _ if c.nullable => Json::Null,
-                ColumnKind::Text { .. } => Json::String("x".into()),
-                ColumnKind::Int => Json::from(0),
-                ColumnKind::Bool => Json::Bool(false),
-                ColumnKind::Timestamp => Json::String(now.to_canonical_string()),
-                ColumnKind::Json => Json::Object(Map::new()),
-            };
-            (c.name.to_owned(), value)
-        })
-        .collect();
-    let placeholder: R = serde_json::from_value(Json::Object(placeholder)).ok()?;
-    let updated = apply_patch(&placeholder, patch, now).ok()?;
-    let assignments: Vec<(&'static Column, Value)> = R::COLUMNS
-        .iter()
-        .zip(to_values(&updated))
-        .filter(|(c, _)| named(c.folds.unwrap_or(c.name)) || c.name == "updated_at")
-        .collect();
-    // Nothing to write (no field, no `updated_at`): no statement to send.
-    (!assignments.is_empty()).then_some(assignments)
 }
 
 /// Builds a record from an insert serialised as a JSON object: fills the

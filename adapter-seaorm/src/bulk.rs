@@ -14,18 +14,15 @@ pub(crate) async fn execute(
     conn: &impl ConnectionTrait,
     statement: Statement,
 ) -> Result<ExecResult, DbErr> {
-    conn.execute_raw(raw(conn.get_database_backend(), statement))
-        .await
-}
-
-/// `statement` as SeaORM's raw statement for `backend`: to run, or to read
-/// models from (`Select::from_raw_sql`).
-pub(crate) fn raw(backend: DbBackend, statement: Statement) -> sea_orm::Statement {
+    let backend = conn.get_database_backend();
     let (sql, binds) = statement.into_sql(dialect(backend));
     let values = binds
         .into_iter()
         .map(|(kind, value)| to_db(backend, &bulk::parameter_column(kind), value));
-    sea_orm::Statement::from_sql_and_values(backend, sql, values)
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, sql, values,
+    ))
+    .await
 }
 
 /// The dialect of a SeaORM backend (MySQL and MariaDB quote and bind alike).

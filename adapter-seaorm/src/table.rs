@@ -484,18 +484,6 @@ impl<R: Mapped> Table<R> {
             return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
         }
         let records = &records;
-        if records.len() == 1 && R::KIND != EntityKind::Password {
-            // One record and no password to demote: one statement, atomic on
-            // its own, so no transaction (two round trips fewer).
-            let (db, backend) = (self.db.as_ref(), self.backend());
-            let outcome = retry::transient(
-                Self::table(),
-                || self.write_in(db, tenant, records, mode, &[]),
-                |failure| is_retryable(failure, backend),
-            )
-            .await;
-            return self.explained(tenant, records, mode, outcome).await;
-        }
         let outcome = self
             .retried(|| async move {
                 let txn = self.begin().await?;
@@ -661,12 +649,6 @@ impl<R: Mapped> Table<R> {
         if unstorable(tenant, key) {
             return Err(AdapterError::not_found(R::KIND, key));
         }
-        let now = Timestamp::now();
-        if let Some(assignments) = record::patch_assignments::<R>(key, patch, now) {
-            return self
-                .update_in_place(tenant, key, patch, &assignments, now)
-                .await;
-        }
         let backend = self.backend();
         let cols = record_cols::<R>()?;
         // The record the last attempt tried to write, to explain its failure.
@@ -707,69 +689,6 @@ impl<R: Mapped> Table<R> {
             .collect();
         self.explained(tenant, &attempted, Mode::Upsert, outcome)
             .await
-    }
-
-    /// [`Table::update_record`] as one `UPDATE` of the patched columns
-    /// ([`record::patch_assignments`]), outside any transaction: the
-    /// statement is atomic on its own. It returns the row where the
-    /// database can (`RETURNING`); on MySQL and MariaDB a `SELECT` of the row
-    /// follows it. A constraint violation is explained with what the patch
-    /// makes of the stored record, as the read-modify-write path explains it.
-    async fn update_in_place(
-        &self,
-        tenant: Option<&str>,
-        key: &str,
-        patch: &R::Patch,
-        assignments: &[(&'static adapter_interfaces::Column, Value)],
-        now: Timestamp,
-    ) -> Result<R> {
-        let backend = self.backend();
-        let dialect = crate::bulk::dialect(backend);
-        let returning = batch_sql::update_returns(dialect);
-        let cols = record_cols::<R>()?;
-        let condition = key_condition::<R>(tenant, key)?;
-        let db = self.db.as_ref();
-        let outcome = retry::transient(
-            Self::table(),
-            || async {
-                let statement = batch_sql::update_columns::<R>(
-                    dialect,
-                    tenant.unwrap_or(""),
-                    key,
-                    assignments,
-                    returning,
-                );
-                if returning {
-                    return R::Entity::find()
-                        .from_raw_sql(crate::bulk::raw(backend, statement))
-                        .one(db)
-                        .await;
-                }
-                crate::bulk::execute(db, statement).await?;
-                R::Entity::find().filter(condition.clone()).one(db).await
-            },
-            |e| is_transient(e, backend),
-        )
-        .await;
-        let err = match outcome {
-            Ok(Some(model)) => return to_record::<R>(&cols, &model),
-            Ok(None) => return Err(AdapterError::not_found(R::KIND, key)),
-            Err(err) => err,
-        };
-        if err.sql_err().is_none() {
-            return Err(self
-                .failed(format!("updating {}", Self::table()), err)
-                .await);
-        }
-        match self.get_record(tenant, key).await? {
-            Some(existing) => {
-                let attempted = record::apply_patch(&existing, patch, now)?;
-                Err(self
-                    .diagnose(db, tenant, &attempted, Mode::Upsert, err)
-                    .await)
-            }
-            None => Err(AdapterError::not_found(R::KIND, key)),
-        }
     }
 
     pub(crate) async fn remove_record(&self, tenant: Option<&str>, key: &str) -> Result<bool> {

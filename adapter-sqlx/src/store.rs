@@ -279,16 +279,9 @@ impl<DB: Backend> Db<DB> {
         if is_tenant_scoped(R::KIND) && record::unstorable_text(tenant) {
             return Err(AdapterError::not_found(EntityKind::Tenant, tenant));
         }
-        // One record and no password to demote: one statement, atomic on its
-        // own, so no transaction (two round trips fewer).
-        let single = records.len() == 1 && records.iter().all(|r| r.current_password().is_none());
         let outcome = retry::transient(
             R::KIND.table(),
             || async {
-                if single {
-                    let mut conn = self.pool.acquire().await?;
-                    return self.write_in(&mut conn, tenant, records, mode).await;
-                }
                 let mut tx = DB::begin_write(&self.pool).await?;
                 match self.write_in(&mut tx, tenant, records, mode).await {
                     Ok(()) => tx.commit().await,
@@ -572,12 +565,6 @@ impl<DB: Backend> Db<DB> {
         if record::unstorable_text(tenant) || record::unstorable_text(key) {
             return Err(AdapterError::not_found(R::KIND, key));
         }
-        let now = Timestamp::now();
-        if let Some(assignments) = record::patch_assignments::<R>(key, patch, now) {
-            return self
-                .update_in_place::<R>(tenant, key, patch, &assignments, now)
-                .await;
-        }
         let outcome = retry::transient(
             R::KIND.table(),
             || self.update_once::<R>(tenant, key, patch),
@@ -595,69 +582,6 @@ impl<DB: Backend> Db<DB> {
             Err(Failed { error, .. }) => Err(self
                 .failed(&format!("updating {}", R::KIND.table()), error)
                 .await),
-        }
-    }
-
-    /// [`Db::update`] as one `UPDATE` of the patched columns
-    /// ([`record::patch_assignments`]), outside any transaction: the statement
-    /// is atomic on its own. It returns the row where the database can
-    /// (`RETURNING`); on MySQL and MariaDB a `SELECT` of the row follows it.
-    /// A constraint violation is explained with what the patch makes of the
-    /// stored record, as the read-modify-write path explains it.
-    async fn update_in_place<R: Entity>(
-        &self,
-        tenant: &str,
-        key: &str,
-        patch: &R::Patch,
-        assignments: &[(&'static Column, Value)],
-        now: Timestamp,
-    ) -> Result<R> {
-        let dialect = self.sql.dialect;
-        let returning = bulk::update_returns(dialect);
-        let outcome = retry::transient(
-            R::KIND.table(),
-            || async {
-                let statement =
-                    bulk::update_columns::<R>(dialect, tenant, key, assignments, returning);
-                let mut qb = crate::bulk::query::<DB>(statement);
-                let mut conn = self.pool.acquire().await?;
-                if returning {
-                    return DB::fetch_all(&mut conn, &mut qb).await;
-                }
-                DB::execute(&mut conn, &mut qb).await?;
-                let mut qb = self.sql.select_key::<DB, R>(tenant, key, false);
-                DB::fetch_all(&mut conn, &mut qb).await
-            },
-            DB::is_transient,
-        )
-        .await;
-        let error = match outcome {
-            Ok(rows) => {
-                return match rows.first() {
-                    Some(row) => row_to_record::<DB, R>(row),
-                    None => Err(AdapterError::not_found(R::KIND, key)),
-                };
-            }
-            Err(error) if error.as_database_error().is_some() => error,
-            Err(error) => {
-                return Err(self
-                    .failed(&format!("updating {}", R::KIND.table()), error)
-                    .await);
-            }
-        };
-        match self.get::<R>(tenant, key).await? {
-            Some(existing) => {
-                let attempted = record::apply_patch(&existing, patch, now)?;
-                Err(self
-                    .diagnose(
-                        tenant,
-                        std::slice::from_ref(&attempted),
-                        Mode::Upsert,
-                        error,
-                    )
-                    .await)
-            }
-            None => Err(AdapterError::not_found(R::KIND, key)),
         }
     }
 

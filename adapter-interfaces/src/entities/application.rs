@@ -120,8 +120,6 @@ impl Record for Application {
     type Insert = ApplicationInsert;
     type Patch = ApplicationPatch;
     const KIND: EntityKind = EntityKind::Application;
-    // Normalisation and checks look at one field at a time.
-    const FIELDWISE: bool = true;
     const COLUMNS: &'static [Column] = &[
         Column::text("client_id", MAX_ID_CHARS).sort(),
         Column::text("name", 255).non_empty().sort().search(),

@@ -80,8 +80,6 @@ impl Record for Connection {
     type Insert = ConnectionInsert;
     type Patch = ConnectionPatch;
     const KIND: EntityKind = EntityKind::Connection;
-    // Normalisation and checks look at one field at a time.
-    const FIELDWISE: bool = true;
     const COLUMNS: &'static [Column] = &[
         Column::text("id", MAX_ID_CHARS).sort(),
         Column::text("name", 128).non_empty().sort().search(),

@@ -106,8 +106,6 @@ impl Record for Session {
     type Insert = SessionInsert;
     type Patch = SessionPatch;
     const KIND: EntityKind = EntityKind::Session;
-    // Normalisation and checks look at one field at a time.
-    const FIELDWISE: bool = true;
     const COLUMNS: &'static [Column] = &[
         Column::text("id", MAX_ID_CHARS).sort(),
         Column::text("user_id", MAX_ID_CHARS).non_empty().filter(),

@@ -82,8 +82,6 @@ impl Record for Tenant {
     type Insert = TenantInsert;
     type Patch = TenantPatch;
     const KIND: EntityKind = EntityKind::Tenant;
-    // Normalisation and checks look at one field at a time.
-    const FIELDWISE: bool = true;
     const COLUMNS: &'static [Column] = &[
         Column::text("id", MAX_TENANT_ID_CHARS).sort(),
         Column::text("friendly_name", 255)

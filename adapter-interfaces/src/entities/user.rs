@@ -189,8 +189,6 @@ impl Record for User {
     type Insert = UserInsert;
     type Patch = UserPatch;
     const KIND: EntityKind = EntityKind::User;
-    // Normalisation and checks look at one field at a time.
-    const FIELDWISE: bool = true;
     const COLUMNS: &'static [Column] = &[
         Column::text("user_id", MAX_ID_CHARS).sort(),
         Column::text("email", 320)
