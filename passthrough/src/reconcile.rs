@@ -239,16 +239,11 @@ pub(crate) async fn user_removal(pair: Pair<'_>, tenant_id: &str, user_id: &str)
 pub(crate) async fn user_passwords(pair: Pair<'_>, tenant_id: &str, user_id: &str) -> Result<()> {
     let target = &*pair.target.passwords;
     let wanted = copy_passwords(pair, tenant_id, Some(user_id)).await?;
-    let q = format!("user_id:{}", quoted(user_id));
-    let mut scan = Scan::<Password>::new(target, tenant_id, Some(q));
-    let mut extra = Vec::new();
-    while let Some(page) = scan.next().await? {
-        extra.extend(
-            page.into_iter()
-                .filter(|p| p.user_id == user_id && !wanted.contains(&p.id))
-                .map(|p| p.id),
-        );
-    }
+    let extra = user_password_set(target, tenant_id, user_id)
+        .await?
+        .into_iter()
+        .filter(|p| !wanted.contains(&p.id))
+        .map(|p| p.id);
     for id in extra {
         <Password as Entity>::remove_absent(target, tenant_id, &id).await?;
     }
